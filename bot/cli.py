@@ -1,0 +1,109 @@
+"""The `kmb` command line: serve, worker, chat, content check, db upgrade, roles."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.turn import ROLES
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kmb", description="kmb: learning before, during and after.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    serve = sub.add_parser("serve", help="HTTP server (Slack, Teams, health, metrics)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-scheduler", action="store_true")
+    sub.add_parser("worker", help="scheduler and delivery loop only")
+    chat = sub.add_parser("chat", help="talk to kmb in the terminal")
+    chat.add_argument("--user", default="you")
+    chat.add_argument("--role", choices=ROLES, default=None)
+    content = sub.add_parser("content", help="content tools")
+    content.add_argument("action", choices=["check"])
+    content.add_argument("--dir", type=Path, default=None)
+    db = sub.add_parser("db", help="database tools")
+    db.add_argument("action", choices=["upgrade"])
+    roles = sub.add_parser("roles", help="grant or list roles")
+    roles.add_argument("action", choices=["grant", "list"])
+    roles.add_argument("role", nargs="?", choices=ROLES)
+    roles.add_argument("who", nargs="?", help="PLATFORM:ID, e.g. console:sam")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `kmb` console script."""
+    args = _parser().parse_args(argv)
+    from bot.config import Settings
+
+    settings = Settings()
+    if args.cmd == "content":
+        return _content_check(args.dir)
+    from bot.app import build
+
+    if args.cmd == "db":
+        build(settings)
+        print("database is up to date")
+        return 0
+    if args.cmd == "roles":
+        return _roles(build(settings), args.action, args.role, args.who)
+    if args.cmd == "chat":
+        from adapters import console
+
+        engine = build(settings)
+        if args.role:
+            engine.store.grant(console.PLATFORM, args.user, args.role)
+        console.main(engine, args.user)
+        return 0
+    if args.cmd == "serve":
+        from bot.server import serve
+
+        engine = build(settings)
+        asyncio.run(serve(engine, args.host or settings.host, args.port or settings.port))
+        return 0
+    if args.cmd == "worker":
+        print("kmb worker: the scheduler and delivery loop arrive with the scheduling work; "
+              "nothing to run yet.")
+        return 0
+    return 2
+
+
+def _content_check(folder: Path | None) -> int:
+    from bot.content import ContentError, load_catalogue
+
+    try:
+        cat = load_catalogue(folder)
+    except ContentError as exc:
+        for line in exc.problems:
+            print(line)
+        return 1
+    print(f"content ok: {len(cat.tools)} tools, {len(cat.templates)} templates, "
+          f"{len(cat.campaigns)} campaigns")
+    return 0
+
+
+def _roles(engine: object, action: str, role: str | None, who: str | None) -> int:
+    from sqlmodel import select
+
+    from bot.engine import Engine
+    from bot.store.models import Person
+
+    assert isinstance(engine, Engine)
+    if action == "list":
+        with engine.store.session() as s:
+            for p in s.exec(select(Person).order_by(Person.platform, Person.external_id)):
+                print(f"{p.platform}:{p.external_id}\t{p.roles}")
+        return 0
+    if not role or not who or ":" not in who:
+        print("usage: kmb roles grant ROLE PLATFORM:ID", file=sys.stderr)
+        return 2
+    platform, _, external = who.partition(":")
+    engine.store.grant(platform, external, role)
+    print(f"{who} now has the {role} role")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

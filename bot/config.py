@@ -1,0 +1,26 @@
+"""Settings from the environment (and a `.env` file): the contract's variables."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """kmb's configuration; every field maps to an environment variable of the contract."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///kmb.db"
+    host: str = "127.0.0.1"
+    port: int = 3978
+    kmb_timezone: str = "Europe/London"
+    kmb_content_dir: str = ""
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    kmb_slack_librarian_channel: str = ""
+    microsoft_app_id: str = ""
+    microsoft_app_password: str = ""
+    microsoft_app_tenant_id: str = ""
+    microsoft_app_type: str = "SingleTenant"

@@ -1,0 +1,121 @@
+"""Pydantic models for the YAML content in `content/`: tools, templates and campaigns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+Phase = Literal["before", "during", "after", "any"]
+QuestionKind = Literal["text", "choice", "scale", "yesno"]
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+class _Strict(BaseModel):
+    """Base for content models: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tool(_Strict):
+    """A knowledge-mobilisation technique in the catalogue."""
+
+    slug: str = Field(pattern=SLUG)
+    name: str = Field(min_length=2, max_length=80)
+    phases: list[Phase] = Field(min_length=1)
+    purpose: str = Field(min_length=10, max_length=200)
+    when: str = Field(min_length=10, max_length=600)
+    steps: list[str] = Field(min_length=3, max_length=8)
+    time_needed: str = Field(min_length=2, max_length=120)
+    group_size: str = Field(min_length=2, max_length=120)
+    situations: list[str] = Field(min_length=3)
+    synonyms: list[str] = Field(default_factory=list)
+    related: list[str] = Field(default_factory=list)
+    start_action: Literal["librarian", "project", "none"] = "project"
+    source: HttpUrl
+    owner: str = Field(min_length=2)
+    last_reviewed: dt.date
+
+    @field_validator("steps", "situations", "synonyms")
+    @classmethod
+    def _no_blank_items(cls, items: list[str]) -> list[str]:
+        if any(not item.strip() for item in items):
+            raise ValueError("items must not be blank")
+        return items
+
+
+class Question(_Strict):
+    """One question of a template."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    text: str = Field(min_length=5, max_length=300)
+    kind: QuestionKind = "text"
+    required: bool = True
+    max_length: int = Field(default=2000, ge=1, le=10000)
+    choices: list[str] = Field(default_factory=list)
+    help: str = ""
+
+    @model_validator(mode="after")
+    def _choices_match_kind(self) -> Question:
+        if self.kind == "choice" and len(self.choices) < 2:
+            raise ValueError("a choice question needs at least two choices")
+        if self.kind != "choice" and self.choices:
+            raise ValueError("only choice questions have choices")
+        return self
+
+
+class Template(_Strict):
+    """A question set such as After Action Review or Retrospect."""
+
+    slug: str = Field(pattern=SLUG)
+    name: str = Field(min_length=2, max_length=80)
+    phase: Phase
+    tool: str = Field(pattern=SLUG)
+    intro: str = Field(min_length=10, max_length=600)
+    questions: list[Question] = Field(min_length=1, max_length=20)
+    source: HttpUrl
+    owner: str = Field(min_length=2)
+    last_reviewed: dt.date
+
+    @model_validator(mode="after")
+    def _unique_question_ids(self) -> Template:
+        ids = [q.id for q in self.questions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("question ids must be unique")
+        return self
+
+
+class CampaignPrompt(_Strict):
+    """One daily prompt of a campaign, tied to a tool."""
+
+    day: int = Field(ge=1, le=31, description="working day of the month, 1 = first")
+    tool: str = Field(pattern=SLUG)
+    title: str = Field(min_length=3, max_length=80)
+    text: str = Field(min_length=20, max_length=600)
+
+
+class Campaign(_Strict):
+    """A campaign of daily prompts, e.g. KNOWvember."""
+
+    slug: str = Field(pattern=SLUG)
+    name: str
+    month: int = Field(ge=1, le=12)
+    intro: str = Field(min_length=10)
+    prompts: list[CampaignPrompt] = Field(min_length=1)
+    source: HttpUrl
+    owner: str = Field(min_length=2)
+    last_reviewed: dt.date
+
+    @model_validator(mode="after")
+    def _days_unique(self) -> Campaign:
+        days = [p.day for p in self.prompts]
+        if len(days) != len(set(days)):
+            raise ValueError("each working day has at most one prompt")
+        return self
+
+
+class Synonyms(_Strict):
+    """Words clinicians use, mapped to the catalogue's words, for the tool finder."""
+
+    groups: list[list[str]] = Field(min_length=1)

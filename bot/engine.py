@@ -1,0 +1,282 @@
+"""The engine: one front door, `handle(Inbound) -> [Reply]`, for every adapter."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import select
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.content import Catalogue
+from bot.fields import parse_field
+from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
+from bot.store import Store
+from bot.store.models import Dialog, Person
+from bot.turn import Command, FormFlow, Turn
+
+log = logging.getLogger(__name__)
+
+CONTROL_WORDS = ("cancel", "skip", "back")
+
+
+class Engine:
+    """Routes chat words to features and runs multi-step forms whose state is a row."""
+
+    def __init__(
+        self, store: Store, catalogue: Catalogue, clock: Clock, settings: Settings | None = None
+    ) -> None:
+        from bot.features import register_all
+        from bot.features.finder import ToolFinder
+
+        self.store = store
+        self.catalogue = catalogue
+        self.clock = clock
+        self.settings = settings or Settings()
+        self.commands: list[Command] = []
+        self.flows: dict[str, FormFlow] = {}
+        self.finder = ToolFinder(catalogue)
+        register_all(self)
+
+    # --- registration ------------------------------------------------------------------
+
+    def command(self, command: Command) -> None:
+        """Add a chat word."""
+        self.commands.append(command)
+        self.commands.sort(key=lambda c: -len(c.words.split()))
+
+    def flow(self, flow: FormFlow) -> None:
+        """Add a form flow."""
+        self.flows[flow.id] = flow
+
+    # --- the front door ----------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Handle one inbound event; a platform retry of the same event does nothing."""
+        event_id = inbound.event_id
+        if event_id and not self.store.claim_event(inbound.platform, event_id):
+            return []
+        try:
+            return self._dispatch(inbound)
+        except Exception:
+            if event_id:
+                self.store.release_event(inbound.platform, event_id)
+            log.exception("failed handling %s", inbound.kind)
+            return [say("Sorry — something went wrong on my side and nothing was saved. "
+                        "Please try again in a moment.")]
+
+    def turn_for(self, inbound: Inbound, args: str = "") -> Turn:
+        """Identify the caller (creating them on first contact) and remember where they are."""
+        from bot.features.delivery import remember_conversation
+
+        ref = inbound.person
+        with self.store.session() as s:
+            person = self.store.person(s, ref.platform, ref.external_id, ref.display_name)
+            if inbound.conversation.kind == "personal":
+                remember_conversation(self.store, s, person, inbound.conversation)
+            assert person.id is not None
+            return Turn(
+                engine=self,
+                inbound=inbound,
+                person_id=person.id,
+                display_name=person.display_name,
+                roles=frozenset(person.roles.split(",")),
+                args=args,
+            )
+
+    def _dispatch(self, inbound: Inbound) -> list[Reply]:
+        turn = self.turn_for(inbound)
+        if inbound.kind == "form" and inbound.action:
+            return self.submit_form(turn, inbound.action, dict(inbound.value), {})
+        text = " ".join((inbound.text or "").split())
+        if inbound.kind == "button" and inbound.action:
+            text = inbound.action
+        dialog = self._dialog(turn.person_id)
+        if dialog is not None:
+            return self._continue_dialog(turn, dialog, text)
+        if not text:
+            return [say("Type `help` to see what I can do, or `tool` followed by what you need.")]
+        return self.route(turn, text)
+
+    def route(self, turn: Turn, text: str) -> list[Reply]:
+        """Run the command the text names."""
+        low = text.lower()
+        for cmd in self.commands:
+            n = len(cmd.words.split())
+            head = " ".join(low.split()[:n])
+            if head == cmd.words:
+                turn.args = " ".join(text.split()[n:])
+                if cmd.role and not turn.has(cmd.role):
+                    return [self.refusal(cmd)]
+                return cmd.handler(turn)
+        return [self.not_understood(text)]
+
+    def refusal(self, cmd: Command) -> Reply:
+        """A clear refusal for a privileged word."""
+        return say(
+            f"Sorry, `{cmd.words}` is for people with the {cmd.role} role. "
+            "Ask your kmb admin if you need it. Type `help` for what you can do."
+        )
+
+    def not_understood(self, text: str) -> Reply:
+        """Never silence: the closest command and a pointer to help."""
+        words = [c.words for c in self.commands if not c.hidden]
+        first = " ".join(text.lower().split()[:2])
+        close = difflib.get_close_matches(first, words, n=1, cutoff=0.5) or difflib.get_close_matches(
+            text.lower().split()[0], words, n=1, cutoff=0.5
+        )
+        hint = f" Did you mean `{close[0]}`?" if close else " To find a technique, try `tool` followed by what you need."
+        shown = text if len(text) <= 60 else text[:57] + "…"
+        return say(f"I didn't understand “{shown}”.{hint} Type `help` to see everything I can do.")
+
+    # --- dialogs (multi-step forms whose state is a row) ---------------------------------
+
+    def _dialog(self, person_id: int) -> Dialog | None:
+        with self.store.session() as s:
+            return s.exec(select(Dialog).where(Dialog.person_id == person_id)).first()
+
+    def start_form(
+        self, turn: Turn, flow_id: str, ctx: Mapping[str, Any], prefill: Mapping[str, str] | None = None
+    ) -> list[Reply]:
+        """Begin a form: rich platforms get the whole form, the console its first question."""
+        flow = self.flows[flow_id]
+        form = flow.form(turn, ctx)
+        values: dict[str, str] = {}
+        index = 0
+        notices: list[str] = []
+        for field in form.inputs:
+            raw = (prefill or {}).get(field.id)
+            if raw is None:
+                break
+            parsed = parse_field(field, raw, self.clock.now().date())
+            if parsed.error or flow.check(turn, ctx, field.id, parsed.value):
+                break
+            values[field.id] = parsed.value
+            if parsed.notice:
+                notices.append(parsed.notice)
+            flow.on_field(turn, ctx, field.id, parsed.value)
+            index += 1
+        with self.store.session() as s:
+            for old in s.exec(select(Dialog).where(Dialog.person_id == turn.person_id)):
+                s.delete(old)
+            s.add(
+                Dialog(
+                    person_id=turn.person_id,
+                    flow=flow_id,
+                    state={"ctx": dict(ctx), "i": index, "values": values},
+                    updated_at=self.store.now(),
+                )
+            )
+        intro = [say(*notices)] if notices else []
+        head = Reply((form,), summary=form.title)
+        if turn.inbound.platform != "console":
+            return [*intro, head]
+        lead = [Text(f"*{form.title}*")] + ([Text(form.context)] if form.context else [])
+        lead.append(Text("Type `cancel` at any time to stop; `back` to go back a question."))
+        return [*intro, Reply(tuple(lead), summary=form.title), *self._ask(form, index, values)]
+
+    def _ask(self, form: Form, index: int, values: Mapping[str, str]) -> list[Reply]:
+        field = form.inputs[index]
+        lines = [f"({index + 1}/{len(form.inputs)}) {field.to_text()}"]
+        if field.initial:
+            lines.append(f"Your answer so far: {field.initial}\n(Type `skip` to keep it.)")
+        elif not field.required:
+            lines.append("(Type `skip` to leave it out.)")
+        return [say(*lines)]
+
+    def _continue_dialog(self, turn: Turn, dialog: Dialog, text: str) -> list[Reply]:
+        flow = self.flows.get(dialog.flow)
+        state = dict(dialog.state)
+        ctx: dict[str, Any] = state.get("ctx", {})
+        values: dict[str, str] = dict(state.get("values", {}))
+        index: int = state.get("i", 0)
+        low = text.lower()
+        if flow is None or low in ("cancel", "stop", "quit"):
+            self._end_dialog(dialog)
+            kept = " What you had already answered is kept." if flow and getattr(flow, "commits_each_field", False) else ""
+            return [say(f"Stopped. Nothing more was saved.{kept}")]
+        form = flow.form(turn, ctx)
+        field = form.inputs[index]
+        replies: list[Reply] = []
+        if low == "back":
+            index = max(0, index - 1)
+        elif low == "skip" and (not field.required or field.initial):
+            values[field.id] = values.get(field.id, "") if not field.initial else field.initial
+            index += 1
+        else:
+            parsed = parse_field(field, text, self.clock.now().date())
+            error = parsed.error or flow.check(turn, ctx, field.id, parsed.value)
+            if error:
+                return [say(error), *self._ask(form, index, values)]
+            values[field.id] = parsed.value
+            flow.on_field(turn, ctx, field.id, parsed.value)
+            if parsed.notice:
+                replies.append(say(parsed.notice))
+            index += 1
+        if index >= len(form.inputs):
+            self._end_dialog(dialog)
+            return [*replies, *self.submit_form(turn, dialog.flow, values, ctx)]
+        with self.store.session() as s:
+            row = s.get(Dialog, dialog.id)
+            if row is not None:
+                row.state = {"ctx": ctx, "i": index, "values": values}
+                row.updated_at = self.store.now()
+        form = flow.form(turn, ctx)
+        return [*replies, *self._ask(form, index, values)]
+
+    def _end_dialog(self, dialog: Dialog) -> None:
+        with self.store.session() as s:
+            row = s.get(Dialog, dialog.id)
+            if row is not None:
+                s.delete(row)
+
+    def submit_form(
+        self, turn: Turn, flow_id: str, values: Mapping[str, str], ctx: Mapping[str, Any]
+    ) -> list[Reply]:
+        """Validate a whole form (as a rich platform submits it) and commit it."""
+        flow = self.flows.get(flow_id)
+        if flow is None:
+            return [say("That form has expired. Please start again.")]
+        ctx = dict(ctx)
+        form = flow.form(turn, ctx)
+        clean: dict[str, str] = {}
+        errors: list[str] = []
+        notices: list[str] = []
+        for field in form.inputs:
+            raw = values.get(field.id, "")
+            parsed = parse_field(field, raw, self.clock.now().date())
+            error = parsed.error or (flow.check(turn, ctx, field.id, parsed.value) if parsed.value else "")
+            if error:
+                errors.append(f"{field.label}: {error}")
+                continue
+            clean[field.id] = parsed.value
+            if parsed.notice:
+                notices.append(parsed.notice)
+        if errors:
+            return [say("Please fix these and submit again:", *errors)]
+        replies = flow.submit(turn, ctx, clean)
+        return [say(*sorted(set(notices))), *replies] if notices else replies
+
+    # --- greeting ------------------------------------------------------------------------
+
+    def greet(self, ref: PersonRef) -> list[Reply]:
+        """What a person should see when they open kmb: messages waiting and things to do."""
+        from bot.features.delivery import greeting
+
+        return greeting(self, ref)
+
+    def greet_pending(self, ref: PersonRef) -> list[Reply]:
+        """Messages queued for a person since they last looked (console delivery)."""
+        from bot.features.delivery import take_for_person
+
+        person = self.person(ref)
+        assert person.id is not None
+        return take_for_person(self.store, person.id)
+
+    def person(self, ref: PersonRef) -> Person:
+        """The stored person for a reference (created on first contact)."""
+        with self.store.session() as s:
+            return self.store.person(s, ref.platform, ref.external_id, ref.display_name)

@@ -1,0 +1,16 @@
+"""The features: each module adds its chat words and forms to the engine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+
+def register_all(engine: Engine) -> None:
+    """Register every feature's commands and flows."""
+    from bot.features import admin, enquiries, help, lessons, privacy, retros, tools
+
+    for module in (help, tools, enquiries, retros, lessons, privacy, admin):
+        module.register(engine)

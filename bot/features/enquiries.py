@@ -1,0 +1,408 @@
+"""Contact your librarian: the enquiry form, references, the library queue and its replies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from bot.features.delivery import notify_channel, notify_person
+from bot.messages import Actions, Button, Choice, Facts, Form, Input, Reply, Section, Text, say
+from bot.pii import guard
+from bot.store.models import Enquiry, EnquiryMessage, Person
+from bot.turn import BaseFlow, Command, Turn
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+
+PURPOSES = (
+    ("patient-care", "Patient care"),
+    ("research", "Research"),
+    ("audit-qi", "Audit or quality improvement"),
+    ("education", "Education or teaching"),
+    ("policy-guideline", "Policy or guideline"),
+    ("service-development", "Service development"),
+    ("business-case", "Business case"),
+    ("coursework", "Coursework or assessed work"),
+    ("other", "Other"),
+)
+OUTPUTS = (
+    ("reference-list", "A reference list with abstracts"),
+    ("evidence-summary", "An evidence summary"),
+    ("search-strategy", "The search strategy"),
+    ("conversation", "A conversation with a librarian"),
+)
+PURPOSE_LABEL = dict(PURPOSES)
+OUTPUT_LABEL = dict(OUTPUTS)
+TURNAROUND = (
+    "Most searches take a librarian 2–5 hours of work; allow at least a week for a reference "
+    "list and longer for a summary. Searches for a decision about a specific patient go first."
+)
+COURSEWORK = (
+    "Librarians don't run searches for coursework or assessed work, but they will gladly teach "
+    "you to search: ask your library about search-skills training, and start with the NHS "
+    "Knowledge and Library Hub (https://library.nhs.uk/knowledgehub/). Nothing was sent."
+)
+PRIVACY = (
+    "Please don't include anything that identifies a patient — describe the clinical question "
+    "only. Your request is kept to run the search, for the library's statistics and to ask you "
+    "later how useful it was."
+)
+
+
+class EnquiryFlow(BaseFlow):
+    """The librarian enquiry form."""
+
+    id = "enquiry"
+
+    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+        """The fields an NHS librarian needs, and no more."""
+        return Form(
+            id=self.id,
+            title="Ask a librarian",
+            context=f"{TURNAROUND} {PRIVACY}",
+            submit_label="Send to the library team",
+            inputs=(
+                Input("question", "What is your question? One or two sentences.", "multiline",
+                      max_length=2000),
+                Input("pico", "Population, intervention, comparison, outcome (if you know them)",
+                      "multiline", required=False, max_length=1000),
+                Input("purpose", "What will the evidence be used for?", "choice",
+                      choices=tuple(Choice(label, value) for value, label in PURPOSES)),
+                Input("deadline", "When do you need it by?", "date",
+                      hint="e.g. 2026-12-15, 15/12/2026 or `in 2 weeks`"),
+                Input("patient_decision", "Will it inform a decision about a specific patient?",
+                      "yesno"),
+                Input("output", "What would you like back?", "choice",
+                      choices=tuple(Choice(label, value) for value, label in OUTPUTS)),
+                Input("date_range", "Any date range? e.g. last 10 years", "text",
+                      required=False, max_length=200),
+                Input("known_papers", "Any key papers you already know of?", "multiline",
+                      required=False, max_length=2000),
+            ),
+        )
+
+    def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
+        """Deadlines in the past are refused."""
+        if field_id == "deadline" and value:
+            if dt.date.fromisoformat(value) < turn.engine.clock.now().date():
+                return "That date has passed — when do you need it by?"
+        return ""
+
+    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+        """Create the enquiry with a reference, tell the library team, confirm to the requester."""
+        if values["purpose"] == "coursework":
+            return [say(COURSEWORK)]
+        engine = turn.engine
+        for attempt in range(5):
+            try:
+                with engine.store.session() as s:
+                    enquiry = _create(engine, s, turn, values)
+                    _announce(engine, s, enquiry, turn.display_name)
+                break
+            except IntegrityError:
+                if attempt == 4:
+                    raise
+        priority = (
+            " It is marked *priority* because it informs a decision about a specific patient."
+            if enquiry.patient_decision
+            else ""
+        )
+        return [
+            Reply(
+                (
+                    Text(f"Thanks — your enquiry is with the library team. Your reference is "
+                         f"*{enquiry.reference}*.{priority}"),
+                    Facts(_facts(enquiry)),
+                    Text("I'll tell you here when a librarian picks it up or replies. "
+                         f"To add something, type `reply {enquiry.reference} <message>`."),
+                ),
+                summary=f"Enquiry {enquiry.reference} sent",
+            )
+        ]
+
+
+def _create(engine: Engine, s: Session, turn: Turn, values: Mapping[str, str]) -> Enquiry:
+    now = engine.store.now()
+    year = now.year
+    count = s.exec(
+        select(func.count()).select_from(Enquiry).where(col(Enquiry.reference).like(f"ENQ-{year}-%"))
+    ).one()
+    enquiry = Enquiry(
+        reference=f"ENQ-{year}-{count + 1:04d}",
+        requester_id=turn.person_id,
+        question=values["question"],
+        pico=values.get("pico", ""),
+        purpose=values["purpose"],
+        deadline=dt.date.fromisoformat(values["deadline"]),
+        patient_decision=values["patient_decision"] == "yes",
+        output=values["output"],
+        date_range=values.get("date_range", ""),
+        known_papers=values.get("known_papers", ""),
+        created_at=now,
+    )
+    s.add(enquiry)
+    s.flush()
+    _event(engine, s, enquiry, turn.person_id, "created", "Enquiry created")
+    engine.store.audit(s, turn.person_id, "enquiry.create", {"reference": enquiry.reference})
+    return enquiry
+
+
+def _event(engine: Engine, s: Session, e: Enquiry, author: int | None, kind: str, text: str) -> None:
+    assert e.id is not None
+    s.add(EnquiryMessage(enquiry_id=e.id, author_id=author, kind=kind, text=text,
+                         created_at=engine.store.now()))
+
+
+def _facts(e: Enquiry) -> tuple[tuple[str, str], ...]:
+    pairs = [
+        ("Reference", e.reference),
+        ("Priority", "PATIENT CARE — priority" if e.patient_decision else "Normal"),
+        ("Purpose", PURPOSE_LABEL.get(e.purpose, e.purpose)),
+        ("Deadline", e.deadline.strftime("%a %d %b %Y")),
+        ("Output", OUTPUT_LABEL.get(e.output, e.output)),
+        ("Status", e.status),
+    ]
+    return tuple(pairs)
+
+
+def librarian_channel(engine: Engine) -> dict[str, Any] | None:
+    """Where new enquiries are posted: the admin's choice, else the Slack variable."""
+    chosen = engine.store.get_setting("librarian-channel")
+    if chosen:
+        return chosen
+    channel = engine.settings.kmb_slack_librarian_channel
+    if channel:
+        return {"platform": "slack", "id": channel, "kind": "channel", "thread": None}
+    return None
+
+
+def _card(e: Enquiry, requester: str, assignee: str) -> Reply:
+    status = f"Claimed by {assignee}" if assignee and e.status == "claimed" else e.status
+    q = e.question if len(e.question) < 1500 else e.question[:1500] + "…"
+    return Reply(
+        (
+            Section(
+                f"{'🔴 PRIORITY — ' if e.patient_decision else ''}{e.reference}: new enquiry",
+                (
+                    Facts((("From", requester), *_facts(e)[2:5], ("Status", status))),
+                    Text(q),
+                ),
+            ),
+            Actions((Button("Claim", f"claim {e.reference}", "primary"),
+                     Button("Show", f"enquiry {e.reference}"))),
+        ),
+        summary=f"{'PRIORITY ' if e.patient_decision else ''}enquiry {e.reference} from {requester}",
+    )
+
+
+def _announce(engine: Engine, s: Session, e: Enquiry, requester: str) -> None:
+    channel = librarian_channel(engine)
+    if channel:
+        notify_channel(engine.store, s, channel, _card(e, requester, ""), f"enquiry:{e.id}:new")
+
+
+# --- the library queue ---------------------------------------------------------------------
+
+
+def _find(s: Session, reference: str) -> Enquiry | None:
+    ref = reference.strip().upper()
+    return s.exec(select(Enquiry).where(Enquiry.reference == ref)).first()
+
+
+def _name(s: Session, person_id: int | None) -> str:
+    person = s.get(Person, person_id) if person_id else None
+    return person.display_name if person else "(deleted)"
+
+
+def start(turn: Turn) -> list[Reply]:
+    """`librarian [question]`: start an enquiry (the question may come with it)."""
+    prefill = {"question": turn.args} if turn.args.strip() else None
+    return turn.engine.start_form(turn, "enquiry", {}, prefill)
+
+
+def queue(turn: Turn) -> list[Reply]:
+    """`enquiries [mine|unclaimed|priority|due]`: the queue for librarians, own list for others."""
+    flt = turn.args.strip().lower()
+    with turn.engine.store.session() as s:
+        q = select(Enquiry)
+        if not turn.has("librarian"):
+            q = q.where(Enquiry.requester_id == turn.person_id)
+        else:
+            q = q.where(Enquiry.status != "closed")
+            if flt == "mine":
+                q = q.where(Enquiry.assignee_id == turn.person_id)
+            elif flt == "unclaimed":
+                q = q.where(Enquiry.status == "new")
+            elif flt == "priority":
+                q = q.where(Enquiry.patient_decision == True)  # noqa: E712
+            elif flt == "due":
+                soon = turn.engine.clock.now().date() + dt.timedelta(days=3)
+                q = q.where(Enquiry.deadline <= soon)
+            elif flt:
+                return [say("Filters: `enquiries mine`, `unclaimed`, `priority` or `due`.")]
+        rows = s.exec(
+            q.order_by(col(Enquiry.patient_decision).desc(), col(Enquiry.deadline), col(Enquiry.id))
+        ).all()
+        lines = [
+            f"{'🔴 ' if e.patient_decision else ''}*{e.reference}* · due {e.deadline:%d %b} · "
+            f"{e.status}{' (' + _name(s, e.assignee_id) + ')' if e.assignee_id else ''} · "
+            f"{PURPOSE_LABEL.get(e.purpose, e.purpose)} — {e.question[:80]}"
+            for e in rows
+        ]
+    if not lines:
+        empty = "The queue is empty." if turn.has("librarian") else (
+            "You have no enquiries. Type `librarian` to ask the library team for help.")
+        return [say(empty)]
+    title = "Library queue (priority first)" if turn.has("librarian") else "Your enquiries"
+    return [Reply((Section(title, (Text("\n".join(lines)),)),), summary=title)]
+
+
+def show(turn: Turn) -> list[Reply]:
+    """`enquiry ENQ-…`: the whole history (librarians see internal notes too)."""
+    with turn.engine.store.session() as s:
+        e = _find(s, turn.args)
+        if e is None or not (turn.has("librarian") or e.requester_id == turn.person_id):
+            return [say(f"I can't find an enquiry “{turn.args[:30]}” that you can see. "
+                        "Type `enquiries` to list yours.")]
+        msgs = s.exec(
+            select(EnquiryMessage).where(EnquiryMessage.enquiry_id == e.id)
+            .order_by(col(EnquiryMessage.id))
+        ).all()
+        history = [
+            f"{m.created_at:%d %b %H:%M} {_name(s, m.author_id) if m.author_id else 'kmb'}"
+            f"{' (internal note)' if m.kind == 'note' else ''}: {m.text}"
+            for m in msgs
+            if m.kind != "note" or turn.has("librarian")
+        ]
+        facts = Facts((("From", _name(s, e.requester_id)), *_facts(e),
+                       ("Librarian", _name(s, e.assignee_id) if e.assignee_id else "not yet")))
+    return [Reply((Section(e.reference, (facts, Text(e.question))),
+                   Section("History", (Text("\n".join(history)),))), summary=e.reference)]
+
+
+def _split_ref(args: str) -> tuple[str, str]:
+    parts = args.strip().split(maxsplit=1)
+    return (parts[0] if parts else "", parts[1] if len(parts) > 1 else "")
+
+
+def claim(turn: Turn) -> list[Reply]:
+    """`claim ENQ-…` (librarians): take an enquiry and tell the requester."""
+    ref, _ = _split_ref(turn.args)
+    engine = turn.engine
+    with engine.store.session() as s:
+        e = _find(s, ref)
+        if e is None:
+            return [say(f"No enquiry “{ref[:30]}”. Type `enquiries` for the queue.")]
+        if e.status == "closed":
+            return [say(f"{e.reference} is closed.")]
+        if e.assignee_id and e.assignee_id != turn.person_id:
+            return [say(f"{e.reference} is already claimed by {_name(s, e.assignee_id)}.")]
+        e.assignee_id, e.status, e.claimed_at = turn.person_id, "claimed", e.claimed_at or engine.store.now()
+        _event(engine, s, e, turn.person_id, "claimed", f"Claimed by {turn.display_name}")
+        requester = s.get(Person, e.requester_id) if e.requester_id else None
+        if requester:
+            notify_person(engine.store, s, requester,
+                          say(f"Good news: {turn.display_name} from the library team has picked up "
+                              f"your enquiry {e.reference}. They may ask you a question here."),
+                          f"enquiry:{e.id}:claimed")
+    return [say(f"You have {e.reference}. The requester has been told. "
+                f"Type `reply {e.reference} <message>` to write to them.")]
+
+
+def reply(turn: Turn) -> list[Reply]:
+    """`reply ENQ-… <message>`: librarian → requester, or requester → librarian."""
+    ref, text = _split_ref(turn.args)
+    if not text.strip():
+        return [say("Usage: `reply ENQ-2026-0001 your message`.")]
+    if len(text) > 4000:
+        return [say("That message is over 4,000 characters — please shorten it or send it in parts.")]
+    engine = turn.engine
+    guarded = guard(text)
+    with engine.store.session() as s:
+        e = _find(s, ref)
+        mine = e is not None and e.requester_id == turn.person_id
+        if e is None or not (mine or turn.has("librarian")):
+            return [say(f"I can't find an enquiry “{ref[:30]}” that you can reply to.")]
+        if e.status == "closed":
+            return [say(f"{e.reference} is closed. Type `librarian` to start a new enquiry.")]
+        kind = "from_requester" if mine else "to_requester"
+        _event(engine, s, e, turn.person_id, kind, guarded.text)
+        s.flush()
+        n = s.exec(select(func.count()).select_from(EnquiryMessage)
+                   .where(EnquiryMessage.enquiry_id == e.id)).one()
+        if mine:
+            target = s.get(Person, e.assignee_id) if e.assignee_id else None
+            msg = say(f"{turn.display_name} replied on {e.reference}: {guarded.text}")
+            if target:
+                notify_person(engine.store, s, target, msg, f"enquiry:{e.id}:msg:{n}")
+            elif (channel := librarian_channel(engine)) is not None:
+                notify_channel(engine.store, s, channel, msg, f"enquiry:{e.id}:msg:{n}")
+        else:
+            requester = s.get(Person, e.requester_id) if e.requester_id else None
+            if requester:
+                notify_person(engine.store, s, requester,
+                              say(f"The library team on {e.reference} ({turn.display_name}): "
+                                  f"{guarded.text}",
+                                  f"To answer, type `reply {e.reference} <message>`."),
+                              f"enquiry:{e.id}:msg:{n}")
+    sent = say(f"Sent on {e.reference}.")
+    return [say(guarded.notice()), sent] if guarded.changed else [sent]
+
+
+def note(turn: Turn) -> list[Reply]:
+    """`note ENQ-… <text>` (librarians): an internal note the requester never sees."""
+    ref, text = _split_ref(turn.args)
+    if not text.strip():
+        return [say("Usage: `note ENQ-2026-0001 your note`.")]
+    guarded = guard(text[:4000])
+    with turn.engine.store.session() as s:
+        e = _find(s, ref)
+        if e is None:
+            return [say(f"No enquiry “{ref[:30]}”.")]
+        _event(turn.engine, s, e, turn.person_id, "note", guarded.text)
+    return [say(f"Internal note added to {e.reference} (the requester won't see it).")]
+
+
+def close(turn: Turn) -> list[Reply]:
+    """`close ENQ-… [outcome]` (librarians): close and tell the requester."""
+    ref, outcome = _split_ref(turn.args)
+    engine = turn.engine
+    with engine.store.session() as s:
+        e = _find(s, ref)
+        if e is None:
+            return [say(f"No enquiry “{ref[:30]}”.")]
+        if e.status == "closed":
+            return [say(f"{e.reference} is already closed.")]
+        e.status, e.closed_at = "closed", engine.store.now()
+        e.outcome = guard(outcome[:2000]).text
+        e.assignee_id = e.assignee_id or turn.person_id
+        _event(engine, s, e, turn.person_id, "closed", f"Closed: {e.outcome or 'done'}")
+        requester = s.get(Person, e.requester_id) if e.requester_id else None
+        if requester:
+            notify_person(engine.store, s, requester,
+                          say(f"Your enquiry {e.reference} is complete"
+                              f"{': ' + e.outcome if e.outcome else '.'}",
+                              "Thank you for using your library service."),
+                          f"enquiry:{e.id}:closed")
+    return [say(f"{e.reference} closed. The requester has been told.")]
+
+
+def register(engine: Engine) -> None:
+    """Add the enquiry words."""
+    engine.flow(EnquiryFlow())
+    engine.command(Command("librarian", start, "ask the library team for an evidence search or help",
+                           "librarian [your question]"))
+    engine.command(Command("enquiries", queue, "your enquiries (librarians: the library queue)",
+                           "enquiries [mine|unclaimed|priority|due]"))
+    engine.command(Command("enquiry", show, "an enquiry's whole history", "enquiry ENQ-2026-0001"))
+    engine.command(Command("reply", reply, "write on an enquiry", "reply ENQ-2026-0001 <message>"))
+    engine.command(Command("claim", claim, "take an enquiry from the queue", "claim ENQ-2026-0001",
+                           role="librarian"))
+    engine.command(Command("note", note, "add an internal note to an enquiry",
+                           "note ENQ-2026-0001 <text>", role="librarian"))
+    engine.command(Command("close", close, "close an enquiry with its outcome",
+                           "close ENQ-2026-0001 [outcome]", role="librarian"))

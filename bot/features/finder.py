@@ -1,0 +1,66 @@
+"""Find a tool: rank the catalogue against what a person needs, and say why each fits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.content import Catalogue, Tool
+from bot.search import Index, SynonymMap, terms
+
+FIELD_WEIGHTS = {"name": 3.0, "synonyms": 2.0, "situations": 1.5, "purpose": 1.0, "when": 0.5}
+# Below this share of the person's own words matched by the best tool, nothing fits well.
+MIN_COVERAGE = 0.2
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A tool suggested for a need, with the phrase that made it fit."""
+
+    tool: Tool
+    score: float
+    why: str
+
+
+class ToolFinder:
+    """Ranks tools for a free-text need."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.tools = catalogue.tools
+        self.index = Index(
+            {
+                slug: {
+                    "name": t.name,
+                    "synonyms": " . ".join(t.synonyms),
+                    "situations": " . ".join(t.situations),
+                    "purpose": t.purpose,
+                    "when": t.when,
+                }
+                for slug, t in catalogue.tools.items()
+            },
+            FIELD_WEIGHTS,
+            SynonymMap(catalogue.synonyms),
+        )
+
+    def find(self, need: str, limit: int = 3) -> list[Suggestion]:
+        """The best tools for a need; empty when nothing fits well."""
+        own = set(terms(need))
+        if not own:
+            return []
+        hits = self.index.search(need, limit=limit)
+        if not hits or len(own & hits[0].matched) / len(own) < MIN_COVERAGE and not (
+            hits[0].matched - own
+        ):
+            return []
+        return [Suggestion(self.tools[h.doc_id], h.score, self._why(self.tools[h.doc_id], need)) for h in hits]
+
+    def _why(self, tool: Tool, need: str) -> str:
+        """The tool's situation closest to the need, in the tool's own words."""
+        want = set(terms(need))
+        best, best_overlap = tool.purpose, 0
+        for phrase in [*tool.situations, *tool.synonyms]:
+            overlap = len(want & set(terms(phrase)))
+            if overlap > best_overlap:
+                best, best_overlap = phrase, overlap
+        if best_overlap == 0:
+            return tool.purpose
+        return f"for when “{best}” — {tool.purpose[0].lower()}{tool.purpose[1:]}"

@@ -1,0 +1,67 @@
+"""`kmb serve`: the aiohttp server with health and metrics; platform routes mount here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+
+from bot.engine import Engine
+
+log = logging.getLogger(__name__)
+ENGINE_KEY = web.AppKey("engine", Engine)
+REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+
+
+def make_app(engine: Engine) -> web.Application:
+    """The web application: `/healthz`, `/metrics`, and (later) the platform routes."""
+    registry = CollectorRegistry()
+    requests = Counter("kmb_http_requests", "HTTP requests served", ["route"], registry=registry)
+    started = Gauge("kmb_start_time_seconds", "When this process started", registry=registry)
+    started.set(time.time())
+
+    async def healthz(request: web.Request) -> web.Response:
+        requests.labels("/healthz").inc()
+        ok = await asyncio.to_thread(engine.store.ping)
+        body = {"status": "ok" if ok else "unavailable", "database": ok,
+                "tools": len(engine.catalogue.tools)}
+        return web.json_response(body, status=200 if ok else 503)
+
+    async def metrics(request: web.Request) -> web.Response:
+        requests.labels("/metrics").inc()
+        return web.Response(body=generate_latest(registry),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app[ENGINE_KEY] = engine
+    app[REGISTRY_KEY] = registry
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def serve(engine: Engine, host: str, port: int, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM/SIGINT (or `stop` is set), then shut down cleanly."""
+    runner = web.AppRunner(make_app(engine))
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-main thread
+            pass
+    log.info("kmb listening on http://%s:%s", host, port)
+    print(f"kmb listening on http://{host}:{port} (Ctrl-C to stop)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        engine.store.engine.dispose()
+        print("kmb stopped", flush=True)

@@ -1,0 +1,154 @@
+"""The database: engine set-up, sessions, migrations and a few shared operations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, create_engine, select
+
+from bot.clock import Clock
+from bot.store.models import AuditEntry, Person, ProcessedEvent, Setting
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine; SQLite gets WAL, a busy timeout and foreign keys."""
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            if ":memory:" not in url:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """The database behind the engine: sessions plus the operations every feature shares."""
+
+    def __init__(self, url: str, clock: Clock) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.clock = clock
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success and rolled back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def upgrade(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def now(self) -> dt.datetime:
+        """The clock's time (aware UTC; stored as UTC)."""
+        return self.clock.now()
+
+    # --- people -------------------------------------------------------------------------
+
+    def person(
+        self, session: Session, platform: str, external_id: str, display_name: str = ""
+    ) -> Person:
+        """Find a person, creating them on first contact."""
+        person = session.exec(
+            select(Person).where(Person.platform == platform, Person.external_id == external_id)
+        ).first()
+        if person is None:
+            person = Person(
+                platform=platform,
+                external_id=external_id,
+                display_name=display_name or external_id,
+                created_at=self.now(),
+            )
+            session.add(person)
+            session.flush()
+        elif display_name and person.display_name != display_name:
+            person.display_name = display_name
+        return person
+
+    def grant(self, platform: str, external_id: str, role: str) -> Person:
+        """Give a person a role (creating the person if needed)."""
+        with self.session() as s:
+            person = self.person(s, platform, external_id)
+            roles = set(person.roles.split(","))
+            roles.add(role)
+            person.roles = ",".join(sorted(r for r in roles if r))
+            self.audit(s, None, "role.grant", {"person": person.id, "role": role})
+            return person
+
+    # --- events, settings, audit ----------------------------------------------------------
+
+    def claim_event(self, platform: str, event_id: str) -> bool:
+        """Record an inbound event id; False if it was already handled."""
+        try:
+            with self.session() as s:
+                s.add(ProcessedEvent(platform=platform, event_id=event_id, at=self.now()))
+            return True
+        except IntegrityError:
+            return False
+
+    def release_event(self, platform: str, event_id: str) -> None:
+        """Forget an event id whose handling failed, so the platform's retry can succeed."""
+        with self.session() as s:
+            row = s.get(ProcessedEvent, (platform, event_id))
+            if row is not None:
+                s.delete(row)
+
+    def get_setting(self, key: str) -> dict[str, Any] | None:
+        """A setting's value, or None."""
+        with self.session() as s:
+            row = s.get(Setting, key)
+            return dict(row.value) if row else None
+
+    def set_setting(self, session: Session, key: str, value: dict[str, Any]) -> None:
+        """Set a setting inside the caller's transaction."""
+        row = session.get(Setting, key)
+        if row is None:
+            session.add(Setting(key=key, value=value))
+        else:
+            row.value = value
+
+    def audit(
+        self, session: Session, actor_id: int | None, action: str, detail: dict[str, Any]
+    ) -> None:
+        """Append to the audit log inside the caller's transaction."""
+        session.add(AuditEntry(at=self.now(), actor_id=actor_id, action=action, detail=detail))

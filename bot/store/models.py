@@ -1,0 +1,207 @@
+"""Database tables. Datetimes are timezone-aware and stored as UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _fk(target: str, ondelete: str, nullable: bool = False) -> Any:
+    return Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True)
+
+
+class Person(SQLModel, table=True):
+    """Someone kmb talks to, on one platform."""
+
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    external_id: str = Field(max_length=200)
+    display_name: str = Field(default="", max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    nation: str = Field(default="england", max_length=20)
+    roles: str = Field(default="member", max_length=100)
+    reachable: bool = True
+    profile: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime
+
+
+class Project(SQLModel, table=True):
+    """A piece of work whose team learns before, during and after it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, index=True)
+    lead_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
+    start_date: dt.date
+    end_date: dt.date
+    template: str = Field(default="retrospect", max_length=40)
+    status: str = Field(default="active", max_length=20)
+    created_at: dt.datetime
+
+
+class Membership(SQLModel, table=True):
+    """A person's place in a project."""
+
+    __table_args__ = (UniqueConstraint("project_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(sa_column=_fk("project.id", "CASCADE"))
+    person_id: int = Field(sa_column=_fk("person.id", "CASCADE"))
+
+
+class Occasion(SQLModel, table=True):
+    """One round of prompts for a project: a template asked of every member in a window."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(sa_column=_fk("project.id", "CASCADE"))
+    template: str = Field(max_length=40)
+    opens_at: dt.datetime
+    closes_at: dt.datetime
+    status: str = Field(default="open", max_length=20)
+
+
+class Prompt(SQLModel, table=True):
+    """One template sent to one person for one occasion."""
+
+    __table_args__ = (UniqueConstraint("occasion_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    occasion_id: int = Field(sa_column=_fk("occasion.id", "CASCADE"))
+    person_id: int = Field(sa_column=_fk("person.id", "CASCADE"))
+    status: str = Field(default="pending", max_length=20)
+    anonymous: bool = False
+    share: bool = False
+    answered_at: dt.datetime | None = None
+
+
+class Answer(SQLModel, table=True):
+    """One answer to one question; anonymous answers outlive their author, unlinked."""
+
+    __table_args__ = (UniqueConstraint("prompt_id", "question_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    occasion_id: int = Field(sa_column=_fk("occasion.id", "CASCADE"))
+    prompt_id: int | None = Field(default=None, sa_column=_fk("prompt.id", "SET NULL", True))
+    question_id: str = Field(max_length=40)
+    text: str
+    late: bool = False
+    updated_at: dt.datetime
+
+
+class Lesson(SQLModel, table=True):
+    """An answer its author chose to share with the organisation."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    answer_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("answer.id", ondelete="CASCADE"))
+    )
+    author_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
+    project_name: str = Field(max_length=120)
+    question: str = Field(max_length=300)
+    text: str
+    created_at: dt.datetime
+
+
+class Enquiry(SQLModel, table=True):
+    """A request to the library team."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=20, unique=True)
+    requester_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
+    assignee_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
+    question: str
+    pico: str = ""
+    purpose: str = Field(max_length=40)
+    deadline: dt.date
+    patient_decision: bool = False
+    output: str = Field(default="", max_length=40)
+    date_range: str = ""
+    known_papers: str = ""
+    status: str = Field(default="new", max_length=20)
+    outcome: str = ""
+    created_at: dt.datetime
+    claimed_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+
+
+class EnquiryMessage(SQLModel, table=True):
+    """A reply, a note or an event in an enquiry's history."""
+
+    __tablename__ = "enquiry_message"
+    id: int | None = Field(default=None, primary_key=True)
+    enquiry_id: int = Field(sa_column=_fk("enquiry.id", "CASCADE"))
+    author_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
+    kind: str = Field(max_length=20)
+    text: str
+    created_at: dt.datetime
+
+
+class ConversationReference(SQLModel, table=True):
+    """Where to reach a person or channel later (platform-specific JSON)."""
+
+    __tablename__ = "conversation_reference"
+    __table_args__ = (UniqueConstraint("platform", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    key: str = Field(max_length=200)
+    person_id: int | None = Field(default=None, sa_column=_fk("person.id", "CASCADE", True))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    usable: bool = True
+    updated_at: dt.datetime
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """An inbound event id already handled, so a platform retry never doubles an effect."""
+
+    __tablename__ = "processed_event"
+    platform: str = Field(primary_key=True, max_length=20)
+    event_id: str = Field(primary_key=True, max_length=200)
+    at: dt.datetime
+
+
+class Dialog(SQLModel, table=True):
+    """A multi-step conversation in progress; a restart resumes from this row."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(sa_column=_fk("person.id", "CASCADE"))
+    flow: str = Field(max_length=40)
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: dt.datetime
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A proactive message: a row first, then delivered by an adapter."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    platform: str = Field(max_length=20)
+    person_id: int | None = Field(default=None, sa_column=_fk("person.id", "CASCADE", True))
+    conversation: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    due_at: dt.datetime = Field(index=True)
+    status: str = Field(default="pending", max_length=20, index=True)
+    attempts: int = 0
+    last_error: str = ""
+    created_at: dt.datetime
+    sent_at: dt.datetime | None = None
+
+
+class Setting(SQLModel, table=True):
+    """A setting changed in chat by an admin (e.g. the librarian channel)."""
+
+    key: str = Field(primary_key=True, max_length=80)
+    value: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, for accountability (no free text from answers)."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime
+    actor_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
+    action: str = Field(max_length=60)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
