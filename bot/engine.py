@@ -208,7 +208,8 @@ class Engine:
             index += 1
         else:
             parsed = parse_field(field, text, self.clock.now().date())
-            error = parsed.error or flow.check(turn, ctx, field.id, parsed.value)
+            seen = {**ctx, "_values": values}
+            error = parsed.error or flow.check(turn, seen, field.id, parsed.value)
             if error:
                 return [say(error), *self._ask(form, index, values)]
             values[field.id] = parsed.value
@@ -248,7 +249,8 @@ class Engine:
         for field in form.inputs:
             raw = values.get(field.id, "")
             parsed = parse_field(field, raw, self.clock.now().date())
-            error = parsed.error or (flow.check(turn, ctx, field.id, parsed.value) if parsed.value else "")
+            seen = {**ctx, "_values": clean}
+            error = parsed.error or (flow.check(turn, seen, field.id, parsed.value) if parsed.value else "")
             if error:
                 errors.append(f"{field.label}: {error}")
                 continue
@@ -272,9 +274,13 @@ class Engine:
         """Messages queued for a person since they last looked (console delivery)."""
         from bot.features.delivery import take_for_person
 
-        person = self.person(ref)
-        assert person.id is not None
-        return take_for_person(self.store, person.id)
+        with self.store.session() as s:
+            person_id = s.exec(
+                select(Person.id).where(
+                    Person.platform == ref.platform, Person.external_id == ref.external_id
+                )
+            ).first()
+        return take_for_person(self.store, person_id) if person_id is not None else []
 
     def person(self, ref: PersonRef) -> Person:
         """The stored person for a reference (created on first contact)."""

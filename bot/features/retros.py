@@ -53,8 +53,12 @@ class ProjectFlow(BaseFlow):
 
     def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
         """End after start; a sensible member list."""
-        if field_id == "end" and value and ctx.get("start_seen"):
-            pass
+        start = ctx.get("_values", {}).get("start")
+        if field_id == "end" and value:
+            if start and value < start:
+                return "The end date is before the start date — when does it end?"
+            if dt.date.fromisoformat(value) < turn.engine.clock.now().date():
+                return "That date has passed — when does the project end?"
         if field_id == "members":
             names = [n for n in (p.strip() for p in value.split(",")) if n]
             if not names:
