@@ -11,7 +11,9 @@ from bot.engine import Engine
 from bot.store import Store
 
 
-def build(settings: Settings | None = None, clock: Clock | None = None, upgrade: bool = True) -> Engine:
+def build(
+    settings: Settings | None = None, clock: Clock | None = None, upgrade: bool = True
+) -> Engine:
     """An engine on the configured database (upgraded to the newest schema)."""
     settings = settings or Settings()
     clock = clock or SystemClock()

@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(serve(engine, args.host or settings.host, args.port or settings.port))
         return 0
     if args.cmd == "worker":
-        print("kmb worker: the scheduler and delivery loop arrive with the scheduling work; "
-              "nothing to run yet.")
+        print(
+            "kmb worker: the scheduler and delivery loop arrive with the scheduling work; "
+            "nothing to run yet."
+        )
         return 0
     return 2
 
@@ -79,8 +81,10 @@ def _content_check(folder: Path | None) -> int:
         for line in exc.problems:
             print(line)
         return 1
-    print(f"content ok: {len(cat.tools)} tools, {len(cat.templates)} templates, "
-          f"{len(cat.campaigns)} campaigns")
+    print(
+        f"content ok: {len(cat.tools)} tools, {len(cat.templates)} templates, "
+        f"{len(cat.campaigns)} campaigns"
+    )
     return 0
 
 

@@ -39,4 +39,3 @@ class FakeClock:
     def set(self, when: dt.datetime) -> None:
         """Jump the clock to a given time."""
         self._now = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-

@@ -65,8 +65,12 @@ class Engine:
             if event_id:
                 self.store.release_event(inbound.platform, event_id)
             log.exception("failed handling %s", inbound.kind)
-            return [say("Sorry — something went wrong on my side and nothing was saved. "
-                        "Please try again in a moment.")]
+            return [
+                say(
+                    "Sorry — something went wrong on my side and nothing was saved. "
+                    "Please try again in a moment."
+                )
+            ]
 
     def turn_for(self, inbound: Inbound, args: str = "") -> Turn:
         """Identify the caller (creating them on first contact) and remember where they are."""
@@ -125,10 +129,14 @@ class Engine:
         """Never silence: the closest command and a pointer to help."""
         words = [c.words for c in self.commands if not c.hidden]
         first = " ".join(text.lower().split()[:2])
-        close = difflib.get_close_matches(first, words, n=1, cutoff=0.5) or difflib.get_close_matches(
-            text.lower().split()[0], words, n=1, cutoff=0.5
+        close = difflib.get_close_matches(
+            first, words, n=1, cutoff=0.5
+        ) or difflib.get_close_matches(text.lower().split()[0], words, n=1, cutoff=0.5)
+        hint = (
+            f" Did you mean `{close[0]}`?"
+            if close
+            else " To find a technique, try `tool` followed by what you need."
         )
-        hint = f" Did you mean `{close[0]}`?" if close else " To find a technique, try `tool` followed by what you need."
         shown = text if len(text) <= 60 else text[:57] + "…"
         return say(f"I didn't understand “{shown}”.{hint} Type `help` to see everything I can do.")
 
@@ -139,7 +147,11 @@ class Engine:
             return s.exec(select(Dialog).where(Dialog.person_id == person_id)).first()
 
     def start_form(
-        self, turn: Turn, flow_id: str, ctx: Mapping[str, Any], prefill: Mapping[str, str] | None = None
+        self,
+        turn: Turn,
+        flow_id: str,
+        ctx: Mapping[str, Any],
+        prefill: Mapping[str, str] | None = None,
     ) -> list[Reply]:
         """Begin a form: rich platforms get the whole form, the console its first question."""
         flow = self.flows[flow_id]
@@ -196,7 +208,11 @@ class Engine:
         low = text.lower()
         if flow is None or low in ("cancel", "stop", "quit"):
             self._end_dialog(dialog)
-            kept = " What you had already answered is kept." if flow and getattr(flow, "commits_each_field", False) else ""
+            kept = (
+                " What you had already answered is kept."
+                if flow and getattr(flow, "commits_each_field", False)
+                else ""
+            )
             return [say(f"Stopped. Nothing more was saved.{kept}")]
         form = flow.form(turn, ctx)
         field = form.inputs[index]
@@ -250,7 +266,9 @@ class Engine:
             raw = values.get(field.id, "")
             parsed = parse_field(field, raw, self.clock.now().date())
             seen = {**ctx, "_values": clean}
-            error = parsed.error or (flow.check(turn, seen, field.id, parsed.value) if parsed.value else "")
+            error = parsed.error or (
+                flow.check(turn, seen, field.id, parsed.value) if parsed.value else ""
+            )
             if error:
                 errors.append(f"{field.label}: {error}")
                 continue

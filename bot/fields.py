@@ -76,6 +76,8 @@ def parse_field(field: Input, raw: str, today: dt.date) -> Parsed:
     if field.kind == "date":
         day = parse_date(text, today)
         if day is None:
-            return Parsed(error="I couldn't read that date. Try 2026-12-15, 15/12/2026 or tomorrow.")
+            return Parsed(
+                error="I couldn't read that date. Try 2026-12-15, 15/12/2026 or tomorrow."
+            )
         return Parsed(value=day.isoformat())
     return Parsed(error=f"Unsupported field kind {field.kind}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 NHS_NUMBER_MARK = "[NHS number removed]"
@@ -70,7 +71,7 @@ def guard(text: str) -> Guarded:
             return NHS_NUMBER_MARK
         return match.group(0)
 
-    def _mark(kind: str, mark: str) -> object:
+    def _mark(kind: str, mark: str) -> Callable[[re.Match[str]], str]:
         def _sub(_match: re.Match[str]) -> str:
             removed.append(kind)
             return mark
@@ -78,6 +79,6 @@ def guard(text: str) -> Guarded:
         return _sub
 
     out = _NHS_NUMBER.sub(_nhs, text)
-    out = _DOB.sub(_mark("a date of birth", DOB_MARK), out)  # type: ignore[arg-type]
-    out = _HOSPITAL_NUMBER.sub(_mark("a hospital number", HOSPITAL_NUMBER_MARK), out)  # type: ignore[arg-type]
+    out = _DOB.sub(_mark("a date of birth", DOB_MARK), out)
+    out = _HOSPITAL_NUMBER.sub(_mark("a hospital number", HOSPITAL_NUMBER_MARK), out)
     return Guarded(out, tuple(removed))

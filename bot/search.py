@@ -8,18 +8,140 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 STOPWORDS = frozenset(
-    """a about after again all also am an and any are as at be been before being but by can
-    could did do does doing done for from get got had has have having he her here him his how
-    i if in into is it its just let me more most my myself need needs no not now of off on once
-    one only or our ours out over own really same she should so some something such than that
-    the their them then there these they this those to too us very want wanted wants was way we
-    were what when where which while who whom why will with would you your yours lot lots
-    please help kmb tool tools thing things someone somebody anyone""".split()
+    [
+        "a",
+        "about",
+        "after",
+        "again",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "before",
+        "being",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "done",
+        "for",
+        "from",
+        "get",
+        "got",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "him",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "just",
+        "let",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "need",
+        "needs",
+        "no",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "one",
+        "only",
+        "or",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "really",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "something",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "too",
+        "us",
+        "very",
+        "want",
+        "wanted",
+        "wants",
+        "was",
+        "way",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "lot",
+        "lots",
+        "please",
+        "help",
+        "kmb",
+        "tool",
+        "tools",
+        "thing",
+        "things",
+        "someone",
+        "somebody",
+        "anyone",
+    ]
 )
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -108,7 +230,7 @@ class Index:
         self._tf: dict[str, dict[str, float]] = defaultdict(dict)
         self._len: dict[str, float] = {}
         for doc_id, fields in docs.items():
-            counts: Counter[str] = Counter()
+            counts: dict[str, float] = defaultdict(float)
             for name, text in fields.items():
                 weight = weights.get(name, 1.0)
                 for term in terms(text):
@@ -125,9 +247,7 @@ class Index:
     def search(self, query: str, limit: int = 3, expansion_weight: float = 0.5) -> list[Hit]:
         """The best `limit` documents for a query, best first."""
         q_terms = terms(query)
-        weighted: dict[str, float] = {}
-        for t in q_terms:
-            weighted[t] = 1.0
+        weighted: dict[str, float] = dict.fromkeys(q_terms, 1.0)
         for t in self.synonyms.expand(q_terms):
             weighted.setdefault(t, expansion_weight)
         scores: dict[str, float] = defaultdict(float)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 
 from bot.engine import Engine
 
@@ -27,14 +34,18 @@ def make_app(engine: Engine) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         requests.labels("/healthz").inc()
         ok = await asyncio.to_thread(engine.store.ping)
-        body = {"status": "ok" if ok else "unavailable", "database": ok,
-                "tools": len(engine.catalogue.tools)}
+        body = {
+            "status": "ok" if ok else "unavailable",
+            "database": ok,
+            "tools": len(engine.catalogue.tools),
+        }
         return web.json_response(body, status=200 if ok else 503)
 
     async def metrics(request: web.Request) -> web.Response:
         requests.labels("/metrics").inc()
-        return web.Response(body=generate_latest(registry),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     app = web.Application(client_max_size=1024 * 1024)
     app[ENGINE_KEY] = engine
@@ -53,10 +64,8 @@ async def serve(engine: Engine, host: str, port: int, stop: asyncio.Event | None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-main thread
-            pass
     log.info("kmb listening on http://%s:%s", host, port)
     print(f"kmb listening on http://{host}:{port} (Ctrl-C to stop)", flush=True)
     try:

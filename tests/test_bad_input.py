@@ -61,11 +61,26 @@ async def test_duplicate_event_has_one_effect(chat) -> None:
 
 async def test_whole_form_submission_validates_every_field(chat) -> None:
     ann = chat("ann", platform="slack")
-    out = await ann.submits("enquiry", {"question": "", "purpose": "x", "deadline": "2001-01-01",
-                                        "patient_decision": "maybe", "output": "1"})
+    out = await ann.submits(
+        "enquiry",
+        {
+            "question": "",
+            "purpose": "x",
+            "deadline": "2001-01-01",
+            "patient_decision": "maybe",
+            "output": "1",
+        },
+    )
     assert "Please fix these" in out and "This one is needed" in out
     assert "That date has passed" in out and "yes or no" in out
-    ok = await ann.submits("enquiry", {"question": "Q?", "purpose": "research",
-                                       "deadline": "2027-02-01", "patient_decision": "no",
-                                       "output": "reference-list"})
+    ok = await ann.submits(
+        "enquiry",
+        {
+            "question": "Q?",
+            "purpose": "research",
+            "deadline": "2027-02-01",
+            "patient_decision": "no",
+            "output": "reference-list",
+        },
+    )
     assert "ENQ-2026-0001" in ok

@@ -33,8 +33,16 @@ async def test_request_gets_a_reference_and_joins_the_queue(chat) -> None:
 async def test_patient_decisions_are_priority_and_listed_first(chat) -> None:
     ann, bob = chat("ann"), chat("bob")
     await _ask(ann)
-    patient = ["librarian Is drug X safe with warfarin in an elderly patient?", "skip",
-               "patient care", "tomorrow", "yes", "2", "skip", "skip"]
+    patient = [
+        "librarian Is drug X safe with warfarin in an elderly patient?",
+        "skip",
+        "patient care",
+        "tomorrow",
+        "yes",
+        "2",
+        "skip",
+        "skip",
+    ]
     out = await _ask(bob, patient)
     assert "ENQ-2026-0002" in out and "priority" in out
     queue = await chat("lib", role="librarian").says("enquiries")
@@ -74,8 +82,16 @@ async def test_past_or_unreadable_deadline_is_asked_again(chat) -> None:
 
 async def test_coursework_is_signposted_not_queued(chat) -> None:
     ann = chat("ann")
-    lines = ["librarian references for my MSc essay", "skip", "coursework", "in 3 weeks", "no",
-             "1", "skip", "skip"]
+    lines = [
+        "librarian references for my MSc essay",
+        "skip",
+        "coursework",
+        "in 3 weeks",
+        "no",
+        "1",
+        "skip",
+        "skip",
+    ]
     out = await _ask(ann, lines)
     assert "search-skills training" in out and "ENQ-" not in out
     assert "no enquiries" in await ann.says("enquiries")

@@ -21,8 +21,11 @@ def test_labelled_set_is_big_enough_and_valid() -> None:
 
 def test_top3_hit_rate_is_at_least_ninety_percent() -> None:
     finder = ToolFinder(load_catalogue())
-    misses = [n["need"] for n in NEEDS
-              if not {s.tool.slug for s in finder.find(n["need"])} & set(n["accept"])]
+    misses = [
+        n["need"]
+        for n in NEEDS
+        if not {s.tool.slug for s in finder.find(n["need"])} & set(n["accept"])
+    ]
     rate = 1 - len(misses) / len(NEEDS)
     assert rate >= 0.9, f"hit rate {rate:.2f}; misses: {misses}"
 
@@ -58,6 +61,10 @@ def test_console_pipe_names_retrospect_or_aar(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bot", "chat"],
         input="tool I want to capture lessons from a finished project\n",
-        capture_output=True, text=True, env=env, check=True, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
     )
     assert "Retrospect" in done.stdout or "After Action Review" in done.stdout

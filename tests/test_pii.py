@@ -32,8 +32,11 @@ def test_worked_example_and_generated_numbers() -> None:
 
 def test_every_written_form_is_redacted() -> None:
     for number in _valid_test_numbers(20):
-        for written in (number, f"{number[:3]} {number[3:6]} {number[6:]}",
-                        f"{number[:3]}-{number[3:6]}-{number[6:]}"):
+        for written in (
+            number,
+            f"{number[:3]} {number[3:6]} {number[6:]}",
+            f"{number[:3]}-{number[3:6]}-{number[6:]}",
+        ):
             out = guard(f"patient {written} seen today")
             assert out.text == f"patient {NHS_NUMBER_MARK} seen today", written
             assert "NHS number" in out.notice()

@@ -23,8 +23,16 @@ async def _setup(chat):
 
 async def test_my_data_is_everything_as_json(chat) -> None:
     _, bea, _ = await _setup(chat)
-    for line in ["librarian evidence on hourly rounding", "skip", "research", "in 3 weeks", "no",
-                 "1", "skip", "skip"]:
+    for line in [
+        "librarian evidence on hourly rounding",
+        "skip",
+        "research",
+        "in 3 weeks",
+        "no",
+        "1",
+        "skip",
+        "skip",
+    ]:
         await bea.says(line)
     out = await bea.says("my data")
     data = json.loads(out.split("\n\n", 1)[1])

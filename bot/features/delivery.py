@@ -129,7 +129,10 @@ def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
     if prompts:
         names = ", ".join(p for _, p in prompts)
         replies.append(
-            say(f"You have {len(prompts)} retro prompt(s) waiting ({names}). Type `retro` to answer.")
+            say(
+                f"You have {len(prompts)} retro prompt(s) waiting ({names}). "
+                "Type `retro` to answer."
+            )
         )
     roles = set(person.roles.split(","))
     if roles & {"librarian", "admin"}:

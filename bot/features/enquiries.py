@@ -66,30 +66,64 @@ class EnquiryFlow(BaseFlow):
             context=f"{TURNAROUND} {PRIVACY}",
             submit_label="Send to the library team",
             inputs=(
-                Input("question", "What is your question? One or two sentences.", "multiline",
-                      max_length=2000),
-                Input("pico", "Population, intervention, comparison, outcome (if you know them)",
-                      "multiline", required=False, max_length=1000),
-                Input("purpose", "What will the evidence be used for?", "choice",
-                      choices=tuple(Choice(label, value) for value, label in PURPOSES)),
-                Input("deadline", "When do you need it by?", "date",
-                      hint="e.g. 2026-12-15, 15/12/2026 or `in 2 weeks`"),
-                Input("patient_decision", "Will it inform a decision about a specific patient?",
-                      "yesno"),
-                Input("output", "What would you like back?", "choice",
-                      choices=tuple(Choice(label, value) for value, label in OUTPUTS)),
-                Input("date_range", "Any date range? e.g. last 10 years", "text",
-                      required=False, max_length=200),
-                Input("known_papers", "Any key papers you already know of?", "multiline",
-                      required=False, max_length=2000),
+                Input(
+                    "question",
+                    "What is your question? One or two sentences.",
+                    "multiline",
+                    max_length=2000,
+                ),
+                Input(
+                    "pico",
+                    "Population, intervention, comparison, outcome (if you know them)",
+                    "multiline",
+                    required=False,
+                    max_length=1000,
+                ),
+                Input(
+                    "purpose",
+                    "What will the evidence be used for?",
+                    "choice",
+                    choices=tuple(Choice(label, value) for value, label in PURPOSES),
+                ),
+                Input(
+                    "deadline",
+                    "When do you need it by?",
+                    "date",
+                    hint="e.g. 2026-12-15, 15/12/2026 or `in 2 weeks`",
+                ),
+                Input(
+                    "patient_decision",
+                    "Will it inform a decision about a specific patient?",
+                    "yesno",
+                ),
+                Input(
+                    "output",
+                    "What would you like back?",
+                    "choice",
+                    choices=tuple(Choice(label, value) for value, label in OUTPUTS),
+                ),
+                Input(
+                    "date_range",
+                    "Any date range? e.g. last 10 years",
+                    "text",
+                    required=False,
+                    max_length=200,
+                ),
+                Input(
+                    "known_papers",
+                    "Any key papers you already know of?",
+                    "multiline",
+                    required=False,
+                    max_length=2000,
+                ),
             ),
         )
 
     def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
         """Deadlines in the past are refused."""
-        if field_id == "deadline" and value:
-            if dt.date.fromisoformat(value) < turn.engine.clock.now().date():
-                return "That date has passed — when do you need it by?"
+        today = turn.engine.clock.now().date()
+        if field_id == "deadline" and value and dt.date.fromisoformat(value) < today:
+            return "That date has passed — when do you need it by?"
         return ""
 
     def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
@@ -114,11 +148,15 @@ class EnquiryFlow(BaseFlow):
         return [
             Reply(
                 (
-                    Text(f"Thanks — your enquiry is with the library team. Your reference is "
-                         f"*{enquiry.reference}*.{priority}"),
+                    Text(
+                        f"Thanks — your enquiry is with the library team. Your reference is "
+                        f"*{enquiry.reference}*.{priority}"
+                    ),
                     Facts(_facts(enquiry)),
-                    Text("I'll tell you here when a librarian picks it up or replies. "
-                         f"To add something, type `reply {enquiry.reference} <message>`."),
+                    Text(
+                        "I'll tell you here when a librarian picks it up or replies. "
+                        f"To add something, type `reply {enquiry.reference} <message>`."
+                    ),
                 ),
                 summary=f"Enquiry {enquiry.reference} sent",
             )
@@ -129,7 +167,9 @@ def _create(engine: Engine, s: Session, turn: Turn, values: Mapping[str, str]) -
     now = engine.store.now()
     year = now.year
     count = s.exec(
-        select(func.count()).select_from(Enquiry).where(col(Enquiry.reference).like(f"ENQ-{year}-%"))
+        select(func.count())
+        .select_from(Enquiry)
+        .where(col(Enquiry.reference).like(f"ENQ-{year}-%"))
     ).one()
     enquiry = Enquiry(
         reference=f"ENQ-{year}-{count + 1:04d}",
@@ -151,10 +191,15 @@ def _create(engine: Engine, s: Session, turn: Turn, values: Mapping[str, str]) -
     return enquiry
 
 
-def _event(engine: Engine, s: Session, e: Enquiry, author: int | None, kind: str, text: str) -> None:
+def _event(
+    engine: Engine, s: Session, e: Enquiry, author: int | None, kind: str, text: str
+) -> None:
     assert e.id is not None
-    s.add(EnquiryMessage(enquiry_id=e.id, author_id=author, kind=kind, text=text,
-                         created_at=engine.store.now()))
+    s.add(
+        EnquiryMessage(
+            enquiry_id=e.id, author_id=author, kind=kind, text=text, created_at=engine.store.now()
+        )
+    )
 
 
 def _facts(e: Enquiry) -> tuple[tuple[str, str], ...]:
@@ -192,10 +237,15 @@ def _card(e: Enquiry, requester: str, assignee: str) -> Reply:
                     Text(q),
                 ),
             ),
-            Actions((Button("Claim", f"claim {e.reference}", "primary"),
-                     Button("Show", f"enquiry {e.reference}"))),
+            Actions(
+                (
+                    Button("Claim", f"claim {e.reference}", "primary"),
+                    Button("Show", f"enquiry {e.reference}"),
+                )
+            ),
         ),
-        summary=f"{'PRIORITY ' if e.patient_decision else ''}enquiry {e.reference} from {requester}",
+        summary=f"{'PRIORITY ' if e.patient_decision else ''}enquiry {e.reference} "
+        f"from {requester}",
     )
 
 
@@ -245,7 +295,9 @@ def queue(turn: Turn) -> list[Reply]:
             elif flt:
                 return [say("Filters: `enquiries mine`, `unclaimed`, `priority` or `due`.")]
         rows = s.exec(
-            q.order_by(col(Enquiry.patient_decision).desc(), col(Enquiry.deadline), col(Enquiry.id))
+            q.order_by(
+                col(Enquiry.patient_decision).desc(), col(Enquiry.deadline), col(Enquiry.id)
+            )
         ).all()
         lines = [
             f"{'🔴 ' if e.patient_decision else ''}*{e.reference}* · due {e.deadline:%d %b} · "
@@ -254,8 +306,11 @@ def queue(turn: Turn) -> list[Reply]:
             for e in rows
         ]
     if not lines:
-        empty = "The queue is empty." if turn.has("librarian") else (
-            "You have no enquiries. Type `librarian` to ask the library team for help.")
+        empty = (
+            "The queue is empty."
+            if turn.has("librarian")
+            else ("You have no enquiries. Type `librarian` to ask the library team for help.")
+        )
         return [say(empty)]
     title = "Library queue (priority first)" if turn.has("librarian") else "Your enquiries"
     return [Reply((Section(title, (Text("\n".join(lines)),)),), summary=title)]
@@ -266,10 +321,15 @@ def show(turn: Turn) -> list[Reply]:
     with turn.engine.store.session() as s:
         e = _find(s, turn.args)
         if e is None or not (turn.has("librarian") or e.requester_id == turn.person_id):
-            return [say(f"I can't find an enquiry “{turn.args[:30]}” that you can see. "
-                        "Type `enquiries` to list yours.")]
+            return [
+                say(
+                    f"I can't find an enquiry “{turn.args[:30]}” that you can see. "
+                    "Type `enquiries` to list yours."
+                )
+            ]
         msgs = s.exec(
-            select(EnquiryMessage).where(EnquiryMessage.enquiry_id == e.id)
+            select(EnquiryMessage)
+            .where(EnquiryMessage.enquiry_id == e.id)
             .order_by(col(EnquiryMessage.id))
         ).all()
         history = [
@@ -278,10 +338,22 @@ def show(turn: Turn) -> list[Reply]:
             for m in msgs
             if m.kind != "note" or turn.has("librarian")
         ]
-        facts = Facts((("From", _name(s, e.requester_id)), *_facts(e),
-                       ("Librarian", _name(s, e.assignee_id) if e.assignee_id else "not yet")))
-    return [Reply((Section(e.reference, (facts, Text(e.question))),
-                   Section("History", (Text("\n".join(history)),))), summary=e.reference)]
+        facts = Facts(
+            (
+                ("From", _name(s, e.requester_id)),
+                *_facts(e),
+                ("Librarian", _name(s, e.assignee_id) if e.assignee_id else "not yet"),
+            )
+        )
+    return [
+        Reply(
+            (
+                Section(e.reference, (facts, Text(e.question))),
+                Section("History", (Text("\n".join(history)),)),
+            ),
+            summary=e.reference,
+        )
+    ]
 
 
 def _split_ref(args: str) -> tuple[str, str]:
@@ -301,16 +373,30 @@ def claim(turn: Turn) -> list[Reply]:
             return [say(f"{e.reference} is closed.")]
         if e.assignee_id and e.assignee_id != turn.person_id:
             return [say(f"{e.reference} is already claimed by {_name(s, e.assignee_id)}.")]
-        e.assignee_id, e.status, e.claimed_at = turn.person_id, "claimed", e.claimed_at or engine.store.now()
+        e.assignee_id, e.status, e.claimed_at = (
+            turn.person_id,
+            "claimed",
+            e.claimed_at or engine.store.now(),
+        )
         _event(engine, s, e, turn.person_id, "claimed", f"Claimed by {turn.display_name}")
         requester = s.get(Person, e.requester_id) if e.requester_id else None
         if requester:
-            notify_person(engine.store, s, requester,
-                          say(f"Good news: {turn.display_name} from the library team has picked up "
-                              f"your enquiry {e.reference}. They may ask you a question here."),
-                          f"enquiry:{e.id}:claimed")
-    return [say(f"You have {e.reference}. The requester has been told. "
-                f"Type `reply {e.reference} <message>` to write to them.")]
+            notify_person(
+                engine.store,
+                s,
+                requester,
+                say(
+                    f"Good news: {turn.display_name} from the library team has picked up "
+                    f"your enquiry {e.reference}. They may ask you a question here."
+                ),
+                f"enquiry:{e.id}:claimed",
+            )
+    return [
+        say(
+            f"You have {e.reference}. The requester has been told. "
+            f"Type `reply {e.reference} <message>` to write to them."
+        )
+    ]
 
 
 def reply(turn: Turn) -> list[Reply]:
@@ -319,7 +405,9 @@ def reply(turn: Turn) -> list[Reply]:
     if not text.strip():
         return [say("Usage: `reply ENQ-2026-0001 your message`.")]
     if len(text) > 4000:
-        return [say("That message is over 4,000 characters — please shorten it or send it in parts.")]
+        return [
+            say("That message is over 4,000 characters — please shorten it or send it in parts.")
+        ]
     engine = turn.engine
     guarded = guard(text)
     with engine.store.session() as s:
@@ -332,8 +420,11 @@ def reply(turn: Turn) -> list[Reply]:
         kind = "from_requester" if mine else "to_requester"
         _event(engine, s, e, turn.person_id, kind, guarded.text)
         s.flush()
-        n = s.exec(select(func.count()).select_from(EnquiryMessage)
-                   .where(EnquiryMessage.enquiry_id == e.id)).one()
+        n = s.exec(
+            select(func.count())
+            .select_from(EnquiryMessage)
+            .where(EnquiryMessage.enquiry_id == e.id)
+        ).one()
         if mine:
             target = s.get(Person, e.assignee_id) if e.assignee_id else None
             msg = say(f"{turn.display_name} replied on {e.reference}: {guarded.text}")
@@ -344,11 +435,16 @@ def reply(turn: Turn) -> list[Reply]:
         else:
             requester = s.get(Person, e.requester_id) if e.requester_id else None
             if requester:
-                notify_person(engine.store, s, requester,
-                              say(f"The library team on {e.reference} ({turn.display_name}): "
-                                  f"{guarded.text}",
-                                  f"To answer, type `reply {e.reference} <message>`."),
-                              f"enquiry:{e.id}:msg:{n}")
+                notify_person(
+                    engine.store,
+                    s,
+                    requester,
+                    say(
+                        f"The library team on {e.reference} ({turn.display_name}): {guarded.text}",
+                        f"To answer, type `reply {e.reference} <message>`.",
+                    ),
+                    f"enquiry:{e.id}:msg:{n}",
+                )
     sent = say(f"Sent on {e.reference}.")
     return [say(guarded.notice()), sent] if guarded.changed else [sent]
 
@@ -383,26 +479,65 @@ def close(turn: Turn) -> list[Reply]:
         _event(engine, s, e, turn.person_id, "closed", f"Closed: {e.outcome or 'done'}")
         requester = s.get(Person, e.requester_id) if e.requester_id else None
         if requester:
-            notify_person(engine.store, s, requester,
-                          say(f"Your enquiry {e.reference} is complete"
-                              f"{': ' + e.outcome if e.outcome else '.'}",
-                              "Thank you for using your library service."),
-                          f"enquiry:{e.id}:closed")
+            notify_person(
+                engine.store,
+                s,
+                requester,
+                say(
+                    f"Your enquiry {e.reference} is complete"
+                    f"{': ' + e.outcome if e.outcome else '.'}",
+                    "Thank you for using your library service.",
+                ),
+                f"enquiry:{e.id}:closed",
+            )
     return [say(f"{e.reference} closed. The requester has been told.")]
 
 
 def register(engine: Engine) -> None:
     """Add the enquiry words."""
     engine.flow(EnquiryFlow())
-    engine.command(Command("librarian", start, "ask the library team for an evidence search or help",
-                           "librarian [your question]"))
-    engine.command(Command("enquiries", queue, "your enquiries (librarians: the library queue)",
-                           "enquiries [mine|unclaimed|priority|due]"))
+    engine.command(
+        Command(
+            "librarian",
+            start,
+            "ask the library team for an evidence search or help",
+            "librarian [your question]",
+        )
+    )
+    engine.command(
+        Command(
+            "enquiries",
+            queue,
+            "your enquiries (librarians: the library queue)",
+            "enquiries [mine|unclaimed|priority|due]",
+        )
+    )
     engine.command(Command("enquiry", show, "an enquiry's whole history", "enquiry ENQ-2026-0001"))
     engine.command(Command("reply", reply, "write on an enquiry", "reply ENQ-2026-0001 <message>"))
-    engine.command(Command("claim", claim, "take an enquiry from the queue", "claim ENQ-2026-0001",
-                           role="librarian"))
-    engine.command(Command("note", note, "add an internal note to an enquiry",
-                           "note ENQ-2026-0001 <text>", role="librarian"))
-    engine.command(Command("close", close, "close an enquiry with its outcome",
-                           "close ENQ-2026-0001 [outcome]", role="librarian"))
+    engine.command(
+        Command(
+            "claim",
+            claim,
+            "take an enquiry from the queue",
+            "claim ENQ-2026-0001",
+            role="librarian",
+        )
+    )
+    engine.command(
+        Command(
+            "note",
+            note,
+            "add an internal note to an enquiry",
+            "note ENQ-2026-0001 <text>",
+            role="librarian",
+        )
+    )
+    engine.command(
+        Command(
+            "close",
+            close,
+            "close an enquiry with its outcome",
+            "close ENQ-2026-0001 [outcome]",
+            role="librarian",
+        )
+    )

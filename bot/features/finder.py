@@ -47,11 +47,14 @@ class ToolFinder:
         if not own:
             return []
         hits = self.index.search(need, limit=limit)
-        if not hits or len(own & hits[0].matched) / len(own) < MIN_COVERAGE and not (
-            hits[0].matched - own
+        if not hits or (
+            len(own & hits[0].matched) / len(own) < MIN_COVERAGE and not (hits[0].matched - own)
         ):
             return []
-        return [Suggestion(self.tools[h.doc_id], h.score, self._why(self.tools[h.doc_id], need)) for h in hits]
+        return [
+            Suggestion(self.tools[h.doc_id], h.score, self._why(self.tools[h.doc_id], need))
+            for h in hits
+        ]
 
     def _why(self, tool: Tool, need: str) -> str:
         """The tool's situation closest to the need, in the tool's own words."""

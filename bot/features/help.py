@@ -26,8 +26,12 @@ def show(turn: Turn) -> list[Reply]:
             continue
         lines.append(f"`{cmd.usage or cmd.words}` — {cmd.summary}")
     roles = ", ".join(sorted(turn.roles))
-    return [Reply((Text(ABOUT), Section(f"What you can do (roles: {roles})", (Text("\n".join(lines)),))),
-                  summary="What kmb can do")]
+    return [
+        Reply(
+            (Text(ABOUT), Section(f"What you can do (roles: {roles})", (Text("\n".join(lines)),))),
+            summary="What kmb can do",
+        )
+    ]
 
 
 def register(engine: Engine) -> None:

@@ -23,24 +23,36 @@ def search(turn: Turn) -> list[Reply]:
     with turn.engine.store.session() as s:
         lessons = s.exec(select(Lesson).order_by(col(Lesson.id).desc()).limit(5000)).all()
     if not lessons:
-        return [say("No lessons have been shared yet. When you answer a retro, say yes to "
-                    "“share as lessons” to start the log.")]
+        return [
+            say(
+                "No lessons have been shared yet. When you answer a retro, say yes to "
+                "“share as lessons” to start the log."
+            )
+        ]
     if words:
         index = Index(
-            {str(x.id): {"text": x.text, "question": x.question, "project": x.project_name}
-             for x in lessons},
+            {
+                str(x.id): {"text": x.text, "question": x.question, "project": x.project_name}
+                for x in lessons
+            },
             {"text": 1.0, "question": 0.3, "project": 1.5},
             SynonymMap(turn.engine.catalogue.synonyms),
         )
         by_id = {str(x.id): x for x in lessons}
         found = [by_id[h.doc_id] for h in index.search(words, limit=SHOWN)]
         if not found:
-            return [say(f"No shared lessons mention “{words[:60]}”. Try other words, or ask a "
-                        "librarian for published evidence: `librarian`.")]
+            return [
+                say(
+                    f"No shared lessons mention “{words[:60]}”. Try other words, or ask a "
+                    "librarian for published evidence: `librarian`."
+                )
+            ]
     else:
         found = list(lessons[:SHOWN])
     sections = [
-        Section(f"{x.project_name} — {x.question}", (Text(f"{x.text}\n_{x.created_at:%d %b %Y}_"),))
+        Section(
+            f"{x.project_name} — {x.question}", (Text(f"{x.text}\n_{x.created_at:%d %b %Y}_"),)
+        )
         for x in found
     ]
     title = f"Lessons about “{words[:60]}”" if words else "Latest shared lessons"
@@ -49,5 +61,6 @@ def search(turn: Turn) -> list[Reply]:
 
 def register(engine: Engine) -> None:
     """Add the lessons word."""
-    engine.command(Command("lessons", search, "search lessons that teams chose to share",
-                           "lessons <words>"))
+    engine.command(
+        Command("lessons", search, "search lessons that teams chose to share", "lessons <words>")
+    )

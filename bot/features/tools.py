@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.content import Tool
-from bot.messages import Actions, Button, Facts, Reply, Section, Text, say
+from bot.messages import Actions, Button, Element, Facts, Reply, Section, Text, say
 from bot.turn import Command, Turn
 
 if TYPE_CHECKING:
@@ -67,8 +67,12 @@ def find(turn: Turn) -> list[Reply]:
                         "Nothing in the catalogue fits that well. A librarian can help you find "
                         "evidence or the right approach — or type `tools` to browse."
                     ),
-                    Actions((Button("Ask a librarian", f"librarian {need[:200]}", "primary"),
-                             Button("Browse tools", "tools"))),
+                    Actions(
+                        (
+                            Button("Ask a librarian", f"librarian {need[:200]}", "primary"),
+                            Button("Browse tools", "tools"),
+                        )
+                    ),
                 ),
                 summary="No close match — ask a librarian",
             )
@@ -88,11 +92,13 @@ def steps(turn: Turn, slug: str) -> list[Reply]:
         return [say(f"I don't know a tool called “{slug[:60]}”. Type `tools` to see them all.")]
     numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(tool.steps, start=1))
     related = ", ".join(tools[r].name for r in tool.related if r in tools)
-    elements = [
+    elements: list[Element] = [
         Text(tool.purpose),
         Text(f"*When to use it:* {tool.when}"),
         Text(numbered),
-        Facts((("Time", tool.time_needed), ("Group", tool.group_size), ("Source", str(tool.source)))),
+        Facts(
+            (("Time", tool.time_needed), ("Group", tool.group_size), ("Source", str(tool.source)))
+        ),
     ]
     if related:
         elements.append(Text(f"Related: {related}"))
@@ -102,18 +108,28 @@ def steps(turn: Turn, slug: str) -> list[Reply]:
 
 def catalogue(turn: Turn) -> list[Reply]:
     """`tools`: the whole catalogue grouped before / during / after."""
-    sections = []
+    sections: list[Element] = []
     for phase, title in PHASE_TITLES.items():
         tools = [t for t in turn.engine.catalogue.tools.values() if t.phases[0] == phase]
         if tools:
-            lines = "\n".join(f"• *{t.name}* — {t.purpose}" for t in sorted(tools, key=lambda t: t.name))
+            lines = "\n".join(
+                f"• *{t.name}* — {t.purpose}" for t in sorted(tools, key=lambda t: t.name)
+            )
             sections.append(Section(title, (Text(lines),)))
-    sections.append(Text("Type `tool steps <name>` for how to run one, or `tool <what you need>`."))
+    sections.append(
+        Text("Type `tool steps <name>` for how to run one, or `tool <what you need>`.")
+    )
     return [Reply(tuple(sections), summary="The KMb tool catalogue")]
 
 
 def register(engine: Engine) -> None:
     """Add the tool words."""
-    engine.command(Command("tool", find, "the three best-fitting KMb tools for what you need",
-                           "tool <what you need>"))
+    engine.command(
+        Command(
+            "tool",
+            find,
+            "the three best-fitting KMb tools for what you need",
+            "tool <what you need>",
+        )
+    )
     engine.command(Command("tools", catalogue, "the whole catalogue, before / during / after"))

@@ -38,8 +38,9 @@ class Chatter:
     async def submits(self, form_id: str, values: dict[str, str]) -> str:
         """Submit a whole form at once, as Slack or Teams would."""
         conv = self.conversation or ConversationRef(self.platform, self.user, "personal")
-        inbound = Inbound("form", self.ref, conv, action=form_id, value=values,
-                          event_id=f"form-{next(_ids)}")
+        inbound = Inbound(
+            "form", self.ref, conv, action=form_id, value=values, event_id=f"form-{next(_ids)}"
+        )
         replies = await self.engine.handle(inbound)
         return "\n\n".join(r.to_text() for r in replies)
 

@@ -84,7 +84,7 @@ def catalogue() -> Any:
 
 
 @pytest.fixture
-def make_engine(catalogue: Any, clock: FakeClock) -> Callable[[str], Engine]:
+def make_engine(catalogue: Any, clock: FakeClock) -> Iterator[Callable[[str], Engine]]:
     """Build an engine on a database URL (call it again to simulate a restart)."""
     engines: list[Engine] = []
 
@@ -95,7 +95,7 @@ def make_engine(catalogue: Any, clock: FakeClock) -> Callable[[str], Engine]:
         engines.append(engine)
         return engine
 
-    yield _make  # type: ignore[misc]
+    yield _make
     for e in engines:
         e.store.engine.dispose()
 
