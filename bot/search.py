@@ -6,11 +6,13 @@ once at start answers a query in well under a millisecond, with no database roun
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 STOPWORDS = frozenset(
     [
@@ -151,6 +153,7 @@ _SUFFIXES = (
 )  # fmt: skip
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light suffix-stripping stemmer: good enough to join 'debriefing' and 'debrief'."""
     word = word.removesuffix("'s")
@@ -188,29 +191,25 @@ class SynonymMap:
     """Groups of words and phrases meaning the same; a query phrase expands to its group."""
 
     def __init__(self, groups: Iterable[Sequence[str]]) -> None:
-        self._phrases: list[tuple[tuple[str, ...], int]] = []
+        # Phrases indexed by their first term, so a query only looks at phrases it could start.
+        self._by_first: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
         self._groups: list[list[str]] = []
         for gi, group in enumerate(groups):
-            stemmed = [" ".join(terms(p)) for p in group]
-            self._groups.append([s for s in stemmed if s])
-            for s in stemmed:
-                if s:
-                    self._phrases.append((tuple(s.split()), gi))
-        self._phrases.sort(key=lambda p: -len(p[0]))
+            stemmed = [tuple(terms(p)) for p in group]
+            self._groups.append([t for phrase in stemmed for t in phrase])
+            for phrase in stemmed:
+                if phrase:
+                    self._by_first[phrase[0]].append((phrase, gi))
 
     def expand(self, query_terms: Sequence[str]) -> list[str]:
         """Extra terms for a query: every member of each group a query phrase belongs to."""
         extra: list[str] = []
         seen: set[int] = set()
-        n = len(query_terms)
-        for phrase, gi in self._phrases:
-            if gi in seen:
-                continue
-            k = len(phrase)
-            if any(tuple(query_terms[i : i + k]) == phrase for i in range(n - k + 1)):
-                seen.add(gi)
-                for member in self._groups[gi]:
-                    extra.extend(member.split())
+        for i, term in enumerate(query_terms):
+            for phrase, gi in self._by_first.get(term, ()):
+                if gi not in seen and tuple(query_terms[i : i + len(phrase)]) == phrase:
+                    seen.add(gi)
+                    extra.extend(self._groups[gi])
         return extra
 
 
@@ -240,6 +239,8 @@ class Index:
                 self._tf[term][doc_id] = tf
         n = max(len(docs), 1)
         self._avg = sum(self._len.values()) / n if docs else 1.0
+        # BM25's length normalisation per document, worked out once rather than per query.
+        self._norm = {d: k1 * (1 - b + b * n_len / self._avg) for d, n_len in self._len.items()}
         self._idf = {
             t: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self._tf.items()
         }
@@ -251,16 +252,17 @@ class Index:
         for t in self.synonyms.expand(q_terms):
             weighted.setdefault(t, expansion_weight)
         scores: dict[str, float] = defaultdict(float)
-        matched: dict[str, set[str]] = defaultdict(set)
-        k1, b, avg = self.k1, self.b, self._avg
+        k1, norm = self.k1, self._norm
         for term, qw in weighted.items():
             postings = self._tf.get(term)
             if not postings:
                 continue
-            idf = self._idf[term]
+            weight = qw * self._idf[term] * (k1 + 1)
             for doc_id, tf in postings.items():
-                norm = tf * (k1 + 1) / (tf + k1 * (1 - b + b * self._len[doc_id] / avg))
-                scores[doc_id] += qw * idf * norm
-                matched[doc_id].add(term)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-        return [Hit(d, s, frozenset(matched[d])) for d, s in ranked]
+                scores[doc_id] += weight * tf / (tf + norm[doc_id])
+        ranked = heapq.nsmallest(limit, scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        # Which terms matched is only needed for the few documents returned.
+        return [
+            Hit(d, s, frozenset(t for t in weighted if d in self._tf.get(t, {})))
+            for d, s in ranked
+        ]

@@ -26,6 +26,11 @@ class ToolFinder:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.tools = catalogue.tools
+        # Each tool's phrases with their terms, worked out once for `_why`.
+        self._phrases = {
+            slug: [(p, frozenset(terms(p))) for p in [*t.situations, *t.synonyms]]
+            for slug, t in catalogue.tools.items()
+        }
         self.index = Index(
             {
                 slug: {
@@ -60,8 +65,8 @@ class ToolFinder:
         """The tool's situation closest to the need, in the tool's own words."""
         want = set(terms(need))
         best, best_overlap = tool.purpose, 0
-        for phrase in [*tool.situations, *tool.synonyms]:
-            overlap = len(want & set(terms(phrase)))
+        for phrase, phrase_terms in self._phrases[tool.slug]:
+            overlap = len(want & phrase_terms)
             if overlap > best_overlap:
                 best, best_overlap = phrase, overlap
         if best_overlap == 0:
