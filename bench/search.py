@@ -42,11 +42,17 @@ def _synthetic(cat: Catalogue, n: int) -> Catalogue:
         slug = f"{base.slug}-{i}"
         situations = [" ".join(rng.sample(vocab, 9)) for _ in range(8)]
         tools[slug] = Tool.model_validate(
-            {**base.model_dump(), "slug": slug, "name": f"{base.name} {i}",
-             "situations": situations, "related": []}
+            {
+                **base.model_dump(),
+                "slug": slug,
+                "name": f"{base.name} {i}",
+                "situations": situations,
+                "related": [],
+            }
         )
-    return Catalogue(tools=tools, templates=cat.templates, campaigns=cat.campaigns,
-                     synonyms=cat.synonyms)
+    return Catalogue(
+        tools=tools, templates=cat.templates, campaigns=cat.campaigns, synonyms=cat.synonyms
+    )
 
 
 def _report(label: str, lat: list[float]) -> None:
