@@ -12,7 +12,7 @@ from bot.messages import ConversationRef, Inbound, PersonRef, Reply
 PLATFORM = "console"
 
 
-def to_inbound(line: str, user: str, n: int) -> Inbound:
+def to_inbound(line: str, user: str) -> Inbound:
     """One typed line as an inbound message."""
     return Inbound(
         kind="message",
@@ -35,15 +35,13 @@ async def run(engine: Engine, user: str, stdin: TextIO, stdout: TextIO) -> None:
         print(render(reply), file=stdout, end="\n\n")
     if interactive:
         print("kmb — type `help`, or `tool <what you need>`. Ctrl-D to leave.", file=stdout)
-    n = 0
     while True:
         if interactive:
             print("> ", end="", file=stdout, flush=True)
         line = await asyncio.to_thread(stdin.readline)
         if not line:
             break
-        n += 1
-        for reply in await engine.handle(to_inbound(line, user, n)):
+        for reply in await engine.handle(to_inbound(line, user)):
             print(render(reply), file=stdout, end="\n\n")
         # Messages queued for this person (e.g. a retro prompt they started) arrive at once.
         for reply in engine.greet_pending(ref):
