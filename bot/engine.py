@@ -20,8 +20,6 @@ from bot.turn import Command, FormFlow, Turn
 
 log = logging.getLogger(__name__)
 
-CONTROL_WORDS = ("cancel", "skip", "back")
-
 
 class Engine:
     """Routes chat words to features and runs multi-step forms whose state is a row."""
@@ -220,7 +218,7 @@ class Engine:
         if low == "back":
             index = max(0, index - 1)
         elif low == "skip" and (not field.required or field.initial):
-            values[field.id] = values.get(field.id, "") if not field.initial else field.initial
+            values[field.id] = field.initial  # keep the earlier answer, or leave it out
             index += 1
         else:
             parsed = parse_field(field, text, self.clock.now().date())
