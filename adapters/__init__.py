@@ -1,0 +1,24 @@
+"""Platform adapters: each translates its platform to the engine's `Inbound`/`Reply` and back.
+
+`mount` is the composition root for `kmb serve`: it adds each configured platform's routes to
+the web application and returns the senders the outbox delivers through. Platform SDKs are
+imported only here, lazily, so an unconfigured platform costs nothing.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.engine import Engine
+from bot.sending import Sender
+
+
+def mount(app: web.Application, engine: Engine) -> dict[str, Sender]:
+    """Mount every configured platform on `app`; the senders by platform name."""
+    settings = engine.settings
+    senders: dict[str, Sender] = {}
+    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
+        from adapters.slack import mount as mount_slack
+
+        senders["slack"] = mount_slack(app, engine)
+    return senders

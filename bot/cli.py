@@ -61,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         from bot.server import serve
 
         engine = build(settings)
-        asyncio.run(serve(engine, args.host or settings.host, args.port or settings.port))
+        from adapters import mount
+
+        asyncio.run(
+            serve(engine, args.host or settings.host, args.port or settings.port, mount=mount)
+        )
         return 0
     if args.cmd == "worker":
         print(

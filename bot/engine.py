@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from sqlmodel import select
@@ -19,6 +20,7 @@ from bot.store.models import Dialog, Person
 from bot.turn import Command, FormFlow, Turn
 
 log = logging.getLogger(__name__)
+ThreadHandler = Callable[[Turn, int, str], list[Reply]]
 
 
 class Engine:
@@ -36,6 +38,8 @@ class Engine:
         self.settings = settings or Settings()
         self.commands: list[Command] = []
         self.flows: dict[str, FormFlow] = {}
+        self.thread_handlers: dict[str, ThreadHandler] = {}
+        self.on_change: list[Callable[[], None]] = []  # e.g. wake the outbox delivery
         self.finder = ToolFinder(catalogue)
         register_all(self)
 
@@ -49,6 +53,10 @@ class Engine:
     def flow(self, flow: FormFlow) -> None:
         """Add a form flow."""
         self.flows[flow.id] = flow
+
+    def thread(self, kind: str, handler: ThreadHandler) -> None:
+        """Handle messages in threads under kmb's posts about `kind` (e.g. `enquiry`)."""
+        self.thread_handlers[kind] = handler
 
     # --- the front door ----------------------------------------------------------------
 
@@ -69,6 +77,9 @@ class Engine:
                     "Please try again in a moment."
                 )
             ]
+        finally:
+            for callback in self.on_change:
+                callback()
 
     def turn_for(self, inbound: Inbound, args: str = "") -> Turn:
         """Identify the caller (creating them on first contact) and remember where they are."""
@@ -90,9 +101,15 @@ class Engine:
             )
 
     def _dispatch(self, inbound: Inbound) -> list[Reply]:
+        if inbound.conversation.thread and inbound.kind == "message":
+            threaded = self._thread(inbound)
+            if threaded is not None:
+                return threaded
+        if not inbound.addressed:
+            return []  # overheard in a channel and not about anything of ours
         turn = self.turn_for(inbound)
         if inbound.kind == "form" and inbound.action:
-            return self.submit_form(turn, inbound.action, dict(inbound.value), {})
+            return self._submit_whole(turn, inbound.action, dict(inbound.value))
         text = " ".join((inbound.text or "").split())
         if inbound.kind == "button" and inbound.action:
             text = inbound.action
@@ -140,9 +157,38 @@ class Engine:
 
     # --- dialogs (multi-step forms whose state is a row) ---------------------------------
 
-    def _dialog(self, person_id: int) -> Dialog | None:
+    def _thread(self, inbound: Inbound) -> list[Reply] | None:
+        """A message in a thread under one of kmb's posts goes to that post's feature."""
+        from bot.features.delivery import subject_of_thread
+
         with self.store.session() as s:
-            return s.exec(select(Dialog).where(Dialog.person_id == person_id)).first()
+            subject = subject_of_thread(self.store, s, inbound.conversation)
+        kind, _, ident = subject.partition(":")
+        handler = self.thread_handlers.get(kind)
+        if handler is None or not ident.isdigit():
+            return None
+        return handler(self.turn_for(inbound), int(ident), " ".join(inbound.text.split()))
+
+    def _dialog(self, person_id: int) -> Dialog | None:
+        """The step-by-step form a person is in (whole forms shown on rich platforms aside)."""
+        with self.store.session() as s:
+            for row in s.exec(select(Dialog).where(Dialog.person_id == person_id)):
+                if not row.state.get("whole"):
+                    return row
+        return None
+
+    def _submit_whole(self, turn: Turn, flow_id: str, values: Mapping[str, str]) -> list[Reply]:
+        """A form submitted whole: its context is the one kept when it was shown, never sent."""
+        with self.store.session() as s:
+            dialog = s.exec(
+                select(Dialog).where(Dialog.person_id == turn.person_id, Dialog.flow == flow_id)
+            ).first()
+        if dialog is None:
+            return [say("That form has expired or was already sent. Please start again.")]
+        replies = self.submit_form(turn, flow_id, values, dialog.state.get("ctx", {}))
+        if not any(r.errors for r in replies):
+            self._end_dialog(dialog)
+        return replies
 
     def start_form(
         self,
@@ -169,20 +215,25 @@ class Engine:
                 notices.append(parsed.notice)
             flow.on_field(turn, ctx, field.id, parsed.value)
             index += 1
+        whole = turn.inbound.platform != "console"
         with self.store.session() as s:
             for old in s.exec(select(Dialog).where(Dialog.person_id == turn.person_id)):
-                s.delete(old)
+                if not whole or old.flow == flow_id:
+                    s.delete(old)  # whole forms of other kinds may still be open alongside
             s.add(
                 Dialog(
                     person_id=turn.person_id,
                     flow=flow_id,
-                    state={"ctx": dict(ctx), "i": index, "values": values},
+                    state={"ctx": dict(ctx), "i": index, "values": values, "whole": whole},
                     updated_at=self.store.now(),
                 )
             )
         intro = [say(*notices)] if notices else []
-        head = Reply((form,), summary=form.title)
-        if turn.inbound.platform != "console":
+        if whole:
+            filled = tuple(
+                replace(i, initial=values[i.id]) if values.get(i.id) else i for i in form.inputs
+            )
+            head = Reply((replace(form, inputs=filled),), summary=form.title)
             return [*intro, head]
         lead = [Text(f"*{form.title}*")] + ([Text(form.context)] if form.context else [])
         lead.append(Text("Type `cancel` at any time to stop; `back` to go back a question."))
@@ -258,7 +309,7 @@ class Engine:
         ctx = dict(ctx)
         form = flow.form(turn, ctx)
         clean: dict[str, str] = {}
-        errors: list[str] = []
+        errors: list[tuple[str, str]] = []
         notices: list[str] = []
         for field in form.inputs:
             raw = values.get(field.id, "")
@@ -268,13 +319,21 @@ class Engine:
                 flow.check(turn, seen, field.id, parsed.value) if parsed.value else ""
             )
             if error:
-                errors.append(f"{field.label}: {error}")
+                errors.append((field.id, error))
                 continue
             clean[field.id] = parsed.value
             if parsed.notice:
                 notices.append(parsed.notice)
         if errors:
-            return [say("Please fix these and submit again:", *errors)]
+            labels = {i.id: i.label for i in form.inputs}
+            lines = [f"{labels[fid]}: {message}" for fid, message in errors]
+            return [
+                Reply(
+                    tuple(Text(x) for x in ["Please fix these and submit again:", *lines]),
+                    summary="Please fix the form",
+                    errors=tuple(errors),
+                )
+            ]
         replies = flow.submit(turn, ctx, clean)
         return [say(*sorted(set(notices))), *replies] if notices else replies
 

@@ -47,6 +47,7 @@ class Inbound:
     value: Mapping[str, str] = field(default_factory=dict)
     event_id: str | None = None
     raw: Any = None
+    addressed: bool = True  # False: overheard in a channel thread, not said to kmb
 
     @property
     def platform(self) -> str:
@@ -173,6 +174,7 @@ class Reply:
 
     elements: tuple[Element, ...]
     summary: str = ""
+    errors: tuple[tuple[str, str], ...] = ()  # (input id, message) for a rejected form
 
     def to_text(self) -> str:
         """The whole reply as plain text."""
@@ -199,13 +201,21 @@ def say(*paragraphs: str, summary: str = "") -> Reply:
 
 def reply_to_dict(reply: Reply) -> dict[str, Any]:
     """Serialise a reply for storage."""
-    return {"summary": reply.summary, "elements": [_element_to_dict(e) for e in reply.elements]}
+    data: dict[str, Any] = {
+        "summary": reply.summary,
+        "elements": [_element_to_dict(e) for e in reply.elements],
+    }
+    if reply.errors:
+        data["errors"] = [list(e) for e in reply.errors]
+    return data
 
 
 def reply_from_dict(data: Mapping[str, Any]) -> Reply:
     """Rebuild a reply stored with `reply_to_dict`."""
     return Reply(
-        tuple(_element_from_dict(e) for e in data["elements"]), summary=data.get("summary", "")
+        tuple(_element_from_dict(e) for e in data["elements"]),
+        summary=data.get("summary", ""),
+        errors=tuple((str(a), str(b)) for a, b in data.get("errors", ())),
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 from prometheus_client import (
@@ -18,6 +19,8 @@ from prometheus_client import (
 )
 
 from bot.engine import Engine
+from bot.outbox import Delivery
+from bot.sending import Sender
 
 log = logging.getLogger(__name__)
 ENGINE_KEY = web.AppKey("engine", Engine)
@@ -55,9 +58,26 @@ def make_app(engine: Engine) -> web.Application:
     return app
 
 
-async def serve(engine: Engine, host: str, port: int, stop: asyncio.Event | None = None) -> None:
-    """Serve until SIGTERM/SIGINT (or `stop` is set), then shut down cleanly."""
-    runner = web.AppRunner(make_app(engine))
+Mount = Callable[[web.Application, Engine], Mapping[str, Sender]]
+
+
+async def serve(
+    engine: Engine,
+    host: str,
+    port: int,
+    stop: asyncio.Event | None = None,
+    mount: Mount | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT (or `stop` is set), then shut down cleanly.
+
+    `mount` adds the platforms' routes and returns their senders; the outbox is delivered
+    through them for as long as the server runs.
+    """
+    app = make_app(engine)
+    senders = mount(app, engine) if mount else {}
+    delivery = Delivery(engine.store, senders)
+    engine.on_change.append(delivery.wake)
+    runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -68,9 +88,12 @@ async def serve(engine: Engine, host: str, port: int, stop: asyncio.Event | None
             loop.add_signal_handler(sig, stop.set)
     log.info("kmb listening on http://%s:%s", host, port)
     print(f"kmb listening on http://{host}:{port} (Ctrl-C to stop)", flush=True)
+    delivering = asyncio.create_task(delivery.run(stop))
     try:
         await stop.wait()
     finally:
+        await delivering
+        engine.on_change.remove(delivery.wake)
         await runner.cleanup()
         engine.store.engine.dispose()
         print("kmb stopped", flush=True)

@@ -61,6 +61,10 @@ async def test_duplicate_event_has_one_effect(chat) -> None:
 
 async def test_whole_form_submission_validates_every_field(chat) -> None:
     ann = chat("ann", platform="slack")
+    never_shown = await ann.submits("enquiry", {"question": "Q?"})
+    assert "expired" in never_shown
+    shown = await ann.says("librarian")
+    assert "Question" in shown or "question" in shown
     out = await ann.submits(
         "enquiry",
         {
@@ -84,3 +88,5 @@ async def test_whole_form_submission_validates_every_field(chat) -> None:
         },
     )
     assert "ENQ-2026-0001" in ok
+    again = await ann.submits("enquiry", {"question": "Q?"})
+    assert "expired or was already sent" in again

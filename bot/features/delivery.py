@@ -49,6 +49,7 @@ def notify_person(
     reply: Reply,
     dedupe_key: str,
     due_at: dt.datetime | None = None,
+    subject: str = "",
 ) -> None:
     """Queue a direct message to a person (a row first; an adapter delivers it)."""
     ref = session.exec(
@@ -60,14 +61,95 @@ def notify_person(
     conversation = (
         ref.data if ref else asdict(ConversationRef(person.platform, person.external_id))
     )
-    _enqueue(store, session, dedupe_key, person.platform, person.id, conversation, reply, due_at)
+    _enqueue(
+        store,
+        session,
+        dedupe_key,
+        person.platform,
+        person.id,
+        conversation,
+        reply,
+        due_at,
+        subject=subject,
+    )
 
 
 def notify_channel(
-    store: Store, session: Session, channel: dict[str, Any], reply: Reply, dedupe_key: str
+    store: Store,
+    session: Session,
+    channel: dict[str, Any],
+    reply: Reply,
+    dedupe_key: str,
+    subject: str = "",
 ) -> None:
-    """Queue a post to a channel given as a stored ConversationRef dict."""
-    _enqueue(store, session, dedupe_key, channel["platform"], None, channel, reply, None)
+    """Queue a post to a channel (or thread) given as a stored ConversationRef dict."""
+    _enqueue(
+        store,
+        session,
+        dedupe_key,
+        channel["platform"],
+        None,
+        channel,
+        reply,
+        None,
+        subject=subject,
+    )
+
+
+def update_posted(
+    store: Store, session: Session, original_key: str, reply: Reply, dedupe_key: str
+) -> None:
+    """Replace a message queued earlier under `original_key` (e.g. a card that was claimed).
+
+    Not sent yet: the queued message itself is changed, so it goes out up to date. Sent: an
+    update is queued against the platform's message id.
+    """
+    original = session.exec(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key == original_key)
+    ).first()
+    if original is None:
+        return
+    if original.status in ("pending", "parked") or not original.message_id:
+        original.payload = reply_to_dict(reply)
+        return
+    _enqueue(
+        store,
+        session,
+        dedupe_key,
+        original.platform,
+        None,
+        original.conversation,
+        reply,
+        None,
+        kind="update",
+        subject=original.subject,
+        target_id=original.message_id,
+    )
+
+
+def posted_thread(store: Store, session: Session, dedupe_key: str) -> dict[str, Any] | None:
+    """The thread under a delivered post (its conversation with `thread` = its id), if any."""
+    row = session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)).first()
+    if row is None or not row.message_id:
+        return None
+    return {**row.conversation, "thread": row.message_id}
+
+
+def subject_of_thread(store: Store, session: Session, conversation: ConversationRef) -> str:
+    """What a thread is about (e.g. `enquiry:12`) when it hangs under a post of kmb's."""
+    if not conversation.thread:
+        return ""
+    rows = session.exec(
+        select(OutboxMessage).where(
+            OutboxMessage.platform == conversation.platform,
+            OutboxMessage.message_id == conversation.thread,
+            OutboxMessage.subject != "",
+        )
+    ).all()
+    for row in rows:  # a DM may have been addressed by person id, so only channels must match
+        if row.conversation.get("id") == conversation.id or conversation.kind == "personal":
+            return row.subject
+    return ""
 
 
 def _enqueue(
@@ -79,6 +161,10 @@ def _enqueue(
     conversation: dict[str, Any],
     reply: Reply,
     due_at: dt.datetime | None,
+    *,
+    kind: str = "post",
+    subject: str = "",
+    target_id: str | None = None,
 ) -> None:
     exists = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
     if exists is not None:
@@ -89,6 +175,9 @@ def _enqueue(
             session.add(
                 OutboxMessage(
                     dedupe_key=key,
+                    kind=kind,
+                    subject=subject,
+                    target_id=target_id,
                     platform=platform,
                     person_id=person_id,
                     conversation=conversation,

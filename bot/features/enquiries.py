@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from bot.features.delivery import notify_channel, notify_person
+from bot.features.delivery import notify_channel, notify_person, posted_thread, update_posted
 from bot.messages import Actions, Button, Choice, Facts, Form, Input, Reply, Section, Text, say
 from bot.pii import guard
 from bot.store.models import Enquiry, EnquiryMessage, Person
@@ -225,24 +225,38 @@ def librarian_channel(engine: Engine) -> dict[str, Any] | None:
     return None
 
 
+THREAD_HINT = (
+    "Reply in this thread to write to the requester; start a message with `note:` to keep it "
+    "inside the library team."
+)
+
+
 def _card(e: Enquiry, requester: str, assignee: str) -> Reply:
-    status = f"Claimed by {assignee}" if assignee and e.status == "claimed" else e.status
+    """The library channel's card for an enquiry, as it stands now."""
+    if e.status == "closed":
+        status = f"Closed by {assignee}" if assignee else "Closed"
+    elif assignee:
+        status = f"Claimed by {assignee}"
+    else:
+        status = "New — not claimed yet"
     q = e.question if len(e.question) < 1500 else e.question[:1500] + "…"
+    buttons = [Button("Show", f"enquiry {e.reference}")]
+    if e.status == "new":
+        buttons.insert(0, Button("Claim", f"claim {e.reference}", "primary"))
+    elif e.status != "closed":
+        buttons.append(Button("Close", f"close {e.reference}"))
+    title = "new enquiry" if e.status == "new" else e.status
     return Reply(
         (
             Section(
-                f"{'🔴 PRIORITY — ' if e.patient_decision else ''}{e.reference}: new enquiry",
+                f"{'🔴 PRIORITY — ' if e.patient_decision else ''}{e.reference}: {title}",
                 (
-                    Facts((("From", requester), *_facts(e)[2:5], ("Status", status))),
+                    Facts((("From", requester), *_facts(e)[1:5], ("Status", status))),
                     Text(q),
                 ),
             ),
-            Actions(
-                (
-                    Button("Claim", f"claim {e.reference}", "primary"),
-                    Button("Show", f"enquiry {e.reference}"),
-                )
-            ),
+            Actions(tuple(buttons)),
+            Text(THREAD_HINT),
         ),
         summary=f"{'PRIORITY ' if e.patient_decision else ''}enquiry {e.reference} "
         f"from {requester}",
@@ -252,7 +266,20 @@ def _card(e: Enquiry, requester: str, assignee: str) -> Reply:
 def _announce(engine: Engine, s: Session, e: Enquiry, requester: str) -> None:
     channel = librarian_channel(engine)
     if channel:
-        notify_channel(engine.store, s, channel, _card(e, requester, ""), f"enquiry:{e.id}:new")
+        notify_channel(
+            engine.store,
+            s,
+            channel,
+            _card(e, requester, ""),
+            f"enquiry:{e.id}:new",
+            subject=f"enquiry:{e.id}",
+        )
+
+
+def _refresh_card(engine: Engine, s: Session, e: Enquiry, why: str) -> None:
+    """Show the card's new state in place (claimed, closed …)."""
+    card = _card(e, _name(s, e.requester_id), _name(s, e.assignee_id) if e.assignee_id else "")
+    update_posted(engine.store, s, f"enquiry:{e.id}:new", card, f"enquiry:{e.id}:card:{why}")
 
 
 # --- the library queue ---------------------------------------------------------------------
@@ -379,6 +406,7 @@ def claim(turn: Turn) -> list[Reply]:
             e.claimed_at or engine.store.now(),
         )
         _event(engine, s, e, turn.person_id, "claimed", f"Claimed by {turn.display_name}")
+        _refresh_card(engine, s, e, f"claimed:{turn.person_id}")
         requester = s.get(Person, e.requester_id) if e.requester_id else None
         if requester:
             notify_person(
@@ -390,6 +418,7 @@ def claim(turn: Turn) -> list[Reply]:
                     f"your enquiry {e.reference}. They may ask you a question here."
                 ),
                 f"enquiry:{e.id}:claimed",
+                subject=f"enquiry:{e.id}",
             )
     return [
         say(
@@ -404,6 +433,31 @@ def reply(turn: Turn) -> list[Reply]:
     ref, text = _split_ref(turn.args)
     if not text.strip():
         return [say("Usage: `reply ENQ-2026-0001 your message`.")]
+    with turn.engine.store.session() as s:
+        e = _find(s, ref)
+        visible = e is not None and (e.requester_id == turn.person_id or turn.has("librarian"))
+        enquiry_id = e.id if e is not None and visible else None
+    if enquiry_id is None:
+        return [say(f"I can't find an enquiry “{ref[:30]}” that you can reply to.")]
+    return _message(turn, enquiry_id, text)
+
+
+def in_thread(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
+    """A message in the thread under an enquiry's card or under its DM to the requester."""
+    if not text.strip():
+        return []
+    low = text.lower()
+    if low.startswith(("note:", "note ")) and turn.has("librarian"):
+        with turn.engine.store.session() as s:
+            e = s.get(Enquiry, enquiry_id)
+            reference = e.reference if e else ""
+        turn.args = f"{reference} {text[5:].strip()}"
+        return note(turn)
+    return _message(turn, enquiry_id, text)
+
+
+def _message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
+    """Carry one message across: to the requester's DM, or to the card's thread."""
     if len(text) > 4000:
         return [
             say("That message is over 4,000 characters — please shorten it or send it in parts.")
@@ -411,10 +465,10 @@ def reply(turn: Turn) -> list[Reply]:
     engine = turn.engine
     guarded = guard(text)
     with engine.store.session() as s:
-        e = _find(s, ref)
+        e = s.get(Enquiry, enquiry_id)
         mine = e is not None and e.requester_id == turn.person_id
         if e is None or not (mine or turn.has("librarian")):
-            return [say(f"I can't find an enquiry “{ref[:30]}” that you can reply to.")]
+            return [say("Only the library team and the person who asked can write on this one.")]
         if e.status == "closed":
             return [say(f"{e.reference} is closed. Type `librarian` to start a new enquiry.")]
         kind = "from_requester" if mine else "to_requester"
@@ -425,13 +479,17 @@ def reply(turn: Turn) -> list[Reply]:
             .select_from(EnquiryMessage)
             .where(EnquiryMessage.enquiry_id == e.id)
         ).one()
+        key, subject = f"enquiry:{e.id}:msg:{n}", f"enquiry:{e.id}"
         if mine:
-            target = s.get(Person, e.assignee_id) if e.assignee_id else None
             msg = say(f"{turn.display_name} replied on {e.reference}: {guarded.text}")
-            if target:
-                notify_person(engine.store, s, target, msg, f"enquiry:{e.id}:msg:{n}")
+            thread = posted_thread(engine.store, s, f"enquiry:{e.id}:new")
+            target = s.get(Person, e.assignee_id) if e.assignee_id else None
+            if thread is not None:
+                notify_channel(engine.store, s, thread, msg, key, subject=subject)
+            elif target:
+                notify_person(engine.store, s, target, msg, key, subject=subject)
             elif (channel := librarian_channel(engine)) is not None:
-                notify_channel(engine.store, s, channel, msg, f"enquiry:{e.id}:msg:{n}")
+                notify_channel(engine.store, s, channel, msg, key, subject=subject)
         else:
             requester = s.get(Person, e.requester_id) if e.requester_id else None
             if requester:
@@ -441,9 +499,11 @@ def reply(turn: Turn) -> list[Reply]:
                     requester,
                     say(
                         f"The library team on {e.reference} ({turn.display_name}): {guarded.text}",
-                        f"To answer, type `reply {e.reference} <message>`.",
+                        f"To answer, reply in this thread or type `reply {e.reference} "
+                        "<message>`.",
                     ),
-                    f"enquiry:{e.id}:msg:{n}",
+                    key,
+                    subject=subject,
                 )
     sent = say(f"Sent on {e.reference}.")
     return [say(guarded.notice()), sent] if guarded.changed else [sent]
@@ -477,6 +537,7 @@ def close(turn: Turn) -> list[Reply]:
         e.outcome = guard(outcome[:2000]).text
         e.assignee_id = e.assignee_id or turn.person_id
         _event(engine, s, e, turn.person_id, "closed", f"Closed: {e.outcome or 'done'}")
+        _refresh_card(engine, s, e, "closed")
         requester = s.get(Person, e.requester_id) if e.requester_id else None
         if requester:
             notify_person(
@@ -496,6 +557,7 @@ def close(turn: Turn) -> list[Reply]:
 def register(engine: Engine) -> None:
     """Add the enquiry words."""
     engine.flow(EnquiryFlow())
+    engine.thread("enquiry", in_thread)
     engine.command(
         Command(
             "librarian",

@@ -437,7 +437,7 @@ def now(turn: Turn) -> list[Reply]:
                             f"({template.name}, {len(template.questions)} short questions). "
                             f"Open until {closes:%a %d %b}."
                         ),
-                        Actions((Button("Answer", "retro", "primary"),)),
+                        Actions((Button("Answer", f"retro answer {prompt.id}", "primary"),)),
                     ),
                     summary=f"{template.name} for {p.name}",
                 ),

@@ -175,6 +175,8 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=200, unique=True)
+    kind: str = Field(default="post", max_length=10)  # post | update
+    subject: str = Field(default="", max_length=80, index=True)  # e.g. enquiry:12
     platform: str = Field(max_length=20)
     person_id: int | None = Field(default=None, sa_column=_fk("person.id", "CASCADE", True))
     conversation: dict[str, Any] = Field(
@@ -187,6 +189,8 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str = ""
     created_at: dt.datetime
     sent_at: dt.datetime | None = None
+    message_id: str | None = Field(default=None, max_length=200, index=True)  # platform's id
+    target_id: str | None = Field(default=None, max_length=200)  # the message an update replaces
 
 
 class Setting(SQLModel, table=True):

@@ -1,0 +1,64 @@
+"""How the core hands a message to a platform: one `send`, one `update`, one result shape.
+
+Adapters implement `Sender`; the outbox (`bot.outbox`) is the only caller. A sender never
+raises for a platform's refusal: it says what happened in a `SendResult`, so the outbox can
+retry after `retry_after`, back off on a transient error, or park a permanent failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.messages import ConversationRef, Reply
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What happened to one send: the platform's message id, or why it failed."""
+
+    ok: bool
+    message_id: str | None = None
+    retry_after: float | None = None
+    permanent: bool = False
+    unreachable: bool = False
+    error: str = ""
+
+    @classmethod
+    def sent(cls, message_id: str | None) -> SendResult:
+        """Delivered; `message_id` lets the message be updated or threaded later."""
+        return cls(ok=True, message_id=message_id)
+
+    @classmethod
+    def failed(
+        cls,
+        error: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        unreachable: bool = False,
+    ) -> SendResult:
+        """Not delivered: transient unless `permanent` (or `unreachable`, the person is gone)."""
+        return cls(
+            ok=False,
+            retry_after=retry_after,
+            permanent=permanent or unreachable,
+            unreachable=unreachable,
+            error=error[:500],
+        )
+
+
+class Sender(Protocol):
+    """A platform's way of delivering kmb's messages."""
+
+    platform: str
+
+    async def send(self, conversation: ConversationRef, reply: Reply) -> SendResult:
+        """Post a reply to a DM (by person or conversation id), a channel or a thread."""
+        ...
+
+    async def update(
+        self, conversation: ConversationRef, message_id: str, reply: Reply
+    ) -> SendResult:
+        """Replace a message kmb posted earlier (a card whose state changed)."""
+        ...
