@@ -16,6 +16,7 @@ import logging
 import random
 from collections.abc import Mapping
 
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from bot.features.delivery import KEY_PREFIX
@@ -68,9 +69,19 @@ class Delivery:
                 .order_by(col(OutboxMessage.due_at), col(OutboxMessage.id))
                 .limit(limit)
             ).all()
-            for row in rows:
-                row.status, row.due_at = "sending", now
-            return list(rows)
+            taken = []
+            for row in rows:  # claim each row atomically: another worker may race for it
+                claimed = s.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.status) == "pending")
+                    .values(status="sending", due_at=now)
+                )
+                if getattr(claimed, "rowcount", 0) == 1:
+                    taken.append(row)
+            s.commit()
+            for row in taken:
+                s.refresh(row)
+            return taken
 
     async def run_once(self, limit: int = 100) -> int:
         """Send what is due now; the number of rows attempted."""

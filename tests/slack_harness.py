@@ -95,6 +95,12 @@ class SlackWorld:
                 raise AssertionError("the outbox did not settle")
             await asyncio.sleep(0.02)
 
+    async def deliver(self) -> None:
+        """Let the running delivery loop send whatever is due now, and wait for it."""
+        self.running.delivery.wake()
+        await asyncio.sleep(0)
+        await self.settle()
+
     @property
     def url(self) -> str:
         return f"{self.running.url}/slack/events"

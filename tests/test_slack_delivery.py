@@ -37,10 +37,10 @@ async def test_429_is_retried_only_after_retry_after(slack: SlackWorld) -> None:
     assert row.status == "pending" and row.attempts == 1 and row.last_error == "ratelimited"
     assert row.due_at == slack.engine.clock.now() + dt.timedelta(seconds=30)
     slack.clock.advance(seconds=29)
-    await slack.running.delivery.run_once()
+    await slack.deliver()
     assert len(slack.fake.of("chat.postMessage")) == 1  # not before Retry-After
     slack.clock.advance(seconds=2)
-    await slack.running.delivery.run_once()
+    await slack.deliver()
     assert len(slack.fake.of("chat.postMessage")) == 2
     row = _row(slack, "t:1")
     assert row.status == "sent" and row.message_id
@@ -83,7 +83,7 @@ async def test_server_errors_back_off_and_are_parked_after_the_cap(slack: SlackW
             break
         waits.append((row.due_at - slack.engine.clock.now()).total_seconds())
         slack.clock.set(row.due_at)
-        await slack.running.delivery.run_once()
+        await slack.deliver()
     row = _row(slack, "t:4")
     assert row.status == "parked" and row.attempts == 8
     assert len(slack.fake.of("chat.postMessage")) == 8
