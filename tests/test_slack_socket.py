@@ -44,9 +44,11 @@ async def test_socket_mode_serves_commands_and_events_without_an_http_route(
         (post,) = await fake.wait_for("chat.postMessage")
         assert post.args["channel"] == "D0ANN"
         await fake.push("events_api", event)  # Slack redelivers: one effect
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"{url}/slack/events", data="{}") as resp:
-                assert resp.status == 404  # no public route in Socket Mode
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{url}/slack/events", data="{}") as resp,
+        ):
+            assert resp.status == 404  # no public route in Socket Mode
         assert len(fake.of("chat.postMessage")) == 1
     finally:
         await running.stop()
