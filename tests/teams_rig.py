@@ -22,9 +22,9 @@ DATA = Path(__file__).parent / "data" / "teams"
 _counter = iter(range(10**9))
 
 
-def fixture(name: str, **changes: Any) -> dict[str, Any]:
+def fixture(fixture_name: str, **changes: Any) -> dict[str, Any]:
     """A recorded activity from tests/data/teams, with top-level fields changed."""
-    activity: dict[str, Any] = json.loads((DATA / f"{name}.json").read_text())
+    activity: dict[str, Any] = json.loads((DATA / f"{fixture_name}.json").read_text())
     activity.update(copy.deepcopy(changes))
     return activity
 
@@ -32,17 +32,24 @@ def fixture(name: str, **changes: Any) -> dict[str, Any]:
 class Rig:
     """kmb (Teams mounted) + a fake connector; `post` sends an activity like Teams does."""
 
-    def __init__(self, engine: Engine, config: TeamsConfig | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        config: TeamsConfig | None = None,
+        connector: FakeConnector | None = None,
+    ) -> None:
         self.engine = engine
         self.config = config or TeamsConfig()
-        self.connector = FakeConnector()
+        self.own_connector = connector is None
+        self.connector = connector or FakeConnector()
         self.base = ""
         self.runner: web.AppRunner | None = None
         self.http: aiohttp.ClientSession | None = None
         self.senders: dict[str, Any] = {}
 
     async def __aenter__(self) -> Rig:
-        await self.connector.start()
+        if not self.connector.url:
+            await self.connector.start()
         app = make_app(self.engine)
         self.senders["teams"] = mount_teams(app, self.engine, self.config)
         self.bot: TeamsBot = app[BOT_KEY]
@@ -62,12 +69,13 @@ class Rig:
             await self.http.close()
         if self.runner is not None:
             await self.runner.cleanup()
-        await self.connector.stop()
+        if self.own_connector:
+            await self.connector.stop()
 
-    def activity(self, name: str, **changes: Any) -> dict[str, Any]:
+    def activity(self, fixture_name: str, **changes: Any) -> dict[str, Any]:
         """A recorded activity pointed at the fake connector, with a fresh id by default."""
-        changes.setdefault("id", f"{name}-{next(_counter)}")
-        return fixture(name, serviceUrl=self.connector.url, **changes)
+        changes.setdefault("id", f"{fixture_name}-{next(_counter)}")
+        return fixture(fixture_name, serviceUrl=self.connector.url, **changes)
 
     async def post(
         self, activity: dict[str, Any], headers: dict[str, str] | None = None
@@ -80,10 +88,12 @@ class Rig:
             text = await r.text()
             return r.status, (json.loads(text) if text else None)
 
-    async def says(self, text: str, name: str = "personal_message", **changes: Any) -> list[Any]:
+    async def says(
+        self, text: str, fixture_name: str = "personal_message", **changes: Any
+    ) -> list[Any]:
         """Post a message and return the activities kmb replied with."""
         before = len(self.connector.calls)
-        status, _ = await self.post(self.activity(name, text=text, **changes))
+        status, _ = await self.post(self.activity(fixture_name, text=text, **changes))
         assert status == 200
         return [c.body for c in self.connector.calls[before:]]
 

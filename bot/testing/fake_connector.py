@@ -29,6 +29,7 @@ class ConnectorCall:
     activity_id: str | None
     body: Any
     headers: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
     at: float = field(default_factory=time.perf_counter)
 
     @property
@@ -147,6 +148,7 @@ class FakeConnector:
             activity_id=request.match_info.get("aid"),
             body=body,
             headers={k.lower(): v for k, v in request.headers.items()},
+            query=dict(request.query),
         )
         failure = next((f for f in self._failures if call.kind in f.kinds), None)
         if failure is not None:
@@ -186,7 +188,7 @@ class FakeConnector:
         if refusal is not None:
             return refusal
         everyone = self.members.get(call.conversation_id, [])
-        size = int(request.query.get("pageSize") or self.page_size)
+        size = min(int(request.query.get("pageSize") or self.page_size), self.page_size)
         start = int(request.query.get("continuationToken") or 0)
         page = everyone[start : start + size]
         body: dict[str, Any] = {"members": page}
