@@ -141,6 +141,7 @@ class TeamsSender:
                 await ctx.update_activity(outgoing)
                 sent.append(message_id)
             else:
+                ctx.activity.id = None  # a new post, not a reply to the continuation event
                 response = await ctx.send_activity(outgoing)
                 sent.append(response.id if response else None)
 
