@@ -119,9 +119,7 @@ def _config(openid: str) -> TeamsConfig:
     )
 
 
-async def test_a_valid_token_is_accepted_and_the_reply_is_authorised(
-    engine, openid, keys
-) -> None:
+async def test_a_valid_token_is_accepted_and_the_reply_is_authorised(engine, openid, keys) -> None:
     async with Rig(engine, _config(openid)) as rig:
         token = _token(keys, rig.connector.url)
         status, _ = await rig.post(

@@ -1,4 +1,4 @@
-"""Teams through the front door: activities posted to /api/messages, replies at a fake connector."""
+"""Teams through the front door: activities to /api/messages, replies at a fake connector."""
 
 from __future__ import annotations
 
@@ -59,7 +59,9 @@ async def test_action_execute_invoke_answers_with_a_card_in_the_body(engine) -> 
         assert status == 200
         assert body["statusCode"] == 200
         assert body["type"] == "application/vnd.microsoft.card.adaptive"
-        assert body["value"]["type"] == "AdaptiveCard" and "Before" in body["value"]["fallbackText"]
+        assert (
+            body["value"]["type"] == "AdaptiveCard" and "Before" in body["value"]["fallbackText"]
+        )
         assert rig.connector.calls == []  # the card is replaced by the invoke answer itself
 
 

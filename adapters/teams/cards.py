@@ -53,7 +53,6 @@ def card(reply: Reply) -> dict[str, Any]:
         "version": "1.5",
         "fallbackText": reply.to_text()[:MAX_TEXT],
         "body": body,
-        "msteams": {"width": "Full"},
     }
 
 

@@ -162,7 +162,9 @@ class TeamsBot:
 
     async def _invoke_response(self, ctx: TurnContext, status: int, body: Any) -> None:
         await ctx.send_activity(
-            Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=status, body=body))
+            Activity(
+                type=ActivityTypes.invoke_response, value=InvokeResponse(status=status, body=body)
+            )
         )
 
     # --- installation --------------------------------------------------------------------
