@@ -23,6 +23,11 @@ WINDOW_WORKING_DAYS = 5
 MAX_MEMBERS = 200
 
 
+def _template_name(engine: Engine, slug: str) -> str:
+    tpl = engine.catalogue.templates.get(slug)
+    return tpl.name if tpl else slug
+
+
 def _template_choices(engine: Engine) -> tuple[Choice, ...]:
     return tuple(Choice(t.name, t.slug) for t in engine.catalogue.templates.values())
 
@@ -46,7 +51,7 @@ class ProjectFlow(BaseFlow):
                 Input(
                     "members",
                     "Who is in the team? Names or ids, separated by commas.",
-                    "multiline",
+                    "people",
                     max_length=4000,
                 ),
                 Input(
@@ -175,7 +180,8 @@ class AnswerFlow(BaseFlow):
             Input(
                 "anonymous",
                 "Answer anonymously? (your name is hidden from the team)",
-                "yesno",
+                "toggle",
+                required=False,
                 initial="yes" if prompt and prompt.anonymous else "",
             )
         )
@@ -183,7 +189,8 @@ class AnswerFlow(BaseFlow):
             Input(
                 "share",
                 "Share your answers as lessons others can search?",
-                "yesno",
+                "toggle",
+                required=False,
                 initial="yes" if prompt and prompt.share else "",
             )
         )
@@ -511,7 +518,7 @@ def status(turn: Turn) -> list[Reply]:
         waiting = sum(1 for q in prompts if q.status != "done")
     answered = len(named) + anonymous
     lines = [
-        f"{occasion.template} for *{p.name}* ({occasion.status}, "
+        f"{_template_name(turn.engine, occasion.template)} for *{p.name}* ({occasion.status}, "
         f"closes {occasion.closes_at:%a %d %b}):",
         f"Answered: {answered} of {len(prompts)}.",
     ]
