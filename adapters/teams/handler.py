@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.engine import Engine
+from bot.features.delivery import subject_of_thread
 from bot.features.help import ABOUT
 from bot.messages import Inbound, PersonRef, Reply, Text
 
@@ -101,6 +103,7 @@ class TeamsBot:
         inbound = to_inbound(raw)
         if inbound is None:
             return
+        inbound = self._in_thread(inbound)
         replies = await self._answer(ctx, inbound)
         if not replies:
             return
@@ -113,6 +116,20 @@ class TeamsBot:
         ):
             return
         await ctx.send_activities([Activity().deserialize(cards.activity(r)) for r in replies])
+
+    def _in_thread(self, inbound: Inbound) -> Inbound:
+        """In Teams kmb only hears channel messages that @mention it, so under one of kmb's
+        posts an @mention that is not a chat word is someone writing in that thread (as an
+        un-mentioned reply is in Slack)."""
+        conv = inbound.conversation
+        if inbound.kind != "message" or conv.kind == "personal" or not conv.thread:
+            return inbound
+        head = " ".join(inbound.text.lower().split()[:3])
+        if any(head == c.words or head.startswith(c.words + " ") for c in self.engine.commands):
+            return inbound
+        with self.engine.store.session() as s:
+            subject = subject_of_thread(self.engine.store, s, conv)
+        return replace(inbound, addressed=False) if subject else inbound
 
     async def _answer(self, ctx: TurnContext, inbound: Inbound) -> list[Reply]:
         task = asyncio.ensure_future(self.engine.handle(inbound))
