@@ -99,7 +99,8 @@ FORM = Form(
         Input("q", "Question", "multiline", max_length=100, hint="one line"),
         Input("p", "Purpose", "choice", choices=(Choice("Research", "research"),)),
         Input("d", "Deadline", "date", initial="2026-12-01"),
-        Input("a", "Anonymous?", "yesno", initial="yes"),
+        Input("a", "Anonymous?", "toggle", initial="yes"),
+        Input("y", "For a specific patient?", "yesno"),
         Input("n", "Notes", "text", required=False),
     ),
     submit_label="Send",
@@ -175,6 +176,17 @@ def test_a_form_renders_exactly_with_its_errors_under_each_field() -> None:
                         "valueOn": "yes",
                         "valueOff": "no",
                         "value": "yes",
+                    },
+                    {
+                        "type": "Input.ChoiceSet",
+                        "id": "y",
+                        "label": "For a specific patient?",
+                        **need,
+                        "style": "expanded",
+                        "choices": [
+                            {"title": "Yes", "value": "yes"},
+                            {"title": "No", "value": "no"},
+                        ],
                     },
                     {"type": "Input.Text", "id": "n", "label": "Notes", "isRequired": False},
                     {

@@ -160,7 +160,7 @@ def _input(field: Input) -> dict[str, Any]:
     base: dict[str, Any] = {"id": field.id, "label": field.label, "isRequired": field.required}
     if field.required:
         base["errorMessage"] = "This one is needed."
-    if field.kind in ("text", "multiline"):
+    if field.kind in ("text", "multiline", "people"):  # people: names or ids, comma separated
         out = {"type": "Input.Text", **base}
         if field.kind == "multiline":
             out["isMultiline"] = True
@@ -181,7 +181,17 @@ def _input(field: Input) -> dict[str, Any]:
         if field.initial:
             out["value"] = field.initial
         return out
-    if field.kind in ("yesno", "toggle"):
+    if field.kind == "yesno":  # a real question: no answer is chosen for the person
+        out = {
+            "type": "Input.ChoiceSet",
+            **base,
+            "style": "expanded",
+            "choices": [{"title": "Yes", "value": "yes"}, {"title": "No", "value": "no"}],
+        }
+        if field.initial in ("yes", "no"):
+            out["value"] = field.initial
+        return out
+    if field.kind == "toggle":
         return {
             "type": "Input.Toggle",
             "id": field.id,
