@@ -8,6 +8,7 @@ one is split across messages (or, in a view, cut with a pointer to the rest) —
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -149,7 +150,16 @@ def notification_text(reply: Reply) -> str:
 
 
 def messages_for(reply: Reply, origin: str = "") -> list[tuple[str, list[Block]]]:
-    """One or more (text, blocks) messages, each within Slack's 50-block limit."""
+    """One or more (text, blocks) messages, each within Slack's 50-block limit.
+
+    Cached and shared between callers: treat the result as read-only.
+    """
+    return _messages(reply, origin)
+
+
+@functools.lru_cache(maxsize=512)
+def _messages(reply: Reply, origin: str) -> list[tuple[str, list[Block]]]:
+    """Rendering is pure: the same reply (help, a tool card) is rendered once."""
     blocks = blocks_for(reply, origin)
     text = notification_text(reply)
     if len(blocks) <= MESSAGE_BLOCKS:
