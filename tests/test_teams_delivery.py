@@ -34,7 +34,7 @@ async def _librarian_channel(rig: Rig) -> None:
         fixture_name="channel_mention",
         id="1732700000101",  # a new post: the thread it starts is named after it
     )
-    assert "New enquiries will be posted in this channel." in card_text(out[0])
+    assert "will be posted in this channel." in card_text(out[0])
 
 
 async def test_the_librarian_channel_in_teams_end_to_end(engine) -> None:

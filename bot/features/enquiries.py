@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from bot.features import library
 from bot.features.delivery import notify_channel, notify_person, posted_thread, update_posted
 from bot.messages import Actions, Button, Choice, Facts, Form, Input, Reply, Section, Text, say
 from bot.pii import guard
@@ -59,7 +61,10 @@ class EnquiryFlow(BaseFlow):
     id = "enquiry"
 
     def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
-        """The fields an NHS librarian needs, and no more."""
+        """The fields an NHS librarian needs, and no more (who you are is remembered)."""
+        with turn.engine.store.session() as s:
+            person = s.get(Person, turn.person_id)
+            about: dict[str, str] = dict((person.profile if person else {}).get("requester", {}))
         return Form(
             id=self.id,
             title="Ask a librarian",
@@ -116,6 +121,37 @@ class EnquiryFlow(BaseFlow):
                     required=False,
                     max_length=2000,
                 ),
+                Input(
+                    "languages",
+                    "Languages? (leave empty for English only)",
+                    "text",
+                    required=False,
+                    max_length=200,
+                ),
+                Input(
+                    "role",
+                    "Your role",
+                    "text",
+                    required=False,
+                    max_length=120,
+                    initial=about.get("role", ""),
+                ),
+                Input(
+                    "team",
+                    "Your team or department",
+                    "text",
+                    required=False,
+                    max_length=120,
+                    initial=about.get("team", ""),
+                ),
+                Input(
+                    "organisation",
+                    "Your NHS organisation",
+                    "text",
+                    required=False,
+                    max_length=120,
+                    initial=about.get("organisation", ""),
+                ),
             ),
         )
 
@@ -145,12 +181,26 @@ class EnquiryFlow(BaseFlow):
             if enquiry.patient_decision
             else ""
         )
+        desk = library.team(engine, enquiry.team)
+        now = engine.clock.now()
+        when = ""
+        if not library.is_open(desk.hours, now):
+            opens = library.next_open(desk.hours, now).astimezone(ZoneInfo(desk.hours.timezone))
+            when = (
+                f" The {desk.name} is closed just now; it will be picked up from "
+                f"{opens:%A %d %B at %H:%M}."
+            )
+            if enquiry.patient_decision:
+                when += (
+                    " If the decision can't wait, use your point-of-care tools (e.g. BMJ Best "
+                    "Practice, NICE) and ask the on-call team."
+                )
         return [
             Reply(
                 (
                     Text(
-                        f"Thanks — your enquiry is with the library team. Your reference is "
-                        f"*{enquiry.reference}*.{priority}"
+                        f"Thanks — your enquiry is with the {desk.name}. Your reference is "
+                        f"*{enquiry.reference}*.{priority}{when}"
                     ),
                     Facts(_facts(enquiry)),
                     Text(
@@ -182,8 +232,17 @@ def _create(engine: Engine, s: Session, turn: Turn, values: Mapping[str, str]) -
         output=values["output"],
         date_range=values.get("date_range", ""),
         known_papers=values.get("known_papers", ""),
+        languages=values.get("languages", ""),
+        requester_role=values.get("role", ""),
+        requester_team=values.get("team", ""),
+        organisation=values.get("organisation", ""),
+        team=library.route(engine, values),
         created_at=now,
     )
+    person = s.get(Person, turn.person_id)
+    if person is not None:  # remembered for next time
+        about = {k: values.get(k, "") for k in ("role", "team", "organisation")}
+        person.profile = {**person.profile, "requester": about}
     s.add(enquiry)
     s.flush()
     _event(engine, s, enquiry, turn.person_id, "created", "Enquiry created")
@@ -212,17 +271,6 @@ def _facts(e: Enquiry) -> tuple[tuple[str, str], ...]:
         ("Status", e.status),
     ]
     return tuple(pairs)
-
-
-def librarian_channel(engine: Engine) -> dict[str, Any] | None:
-    """Where new enquiries are posted: the admin's choice, else the Slack variable."""
-    chosen = engine.store.get_setting("librarian-channel")
-    if chosen:
-        return chosen
-    channel = engine.settings.kmb_slack_librarian_channel
-    if channel:
-        return {"platform": "slack", "id": channel, "kind": "channel", "thread": None}
-    return None
 
 
 THREAD_HINT = (
@@ -264,7 +312,7 @@ def _card(e: Enquiry, requester: str, assignee: str) -> Reply:
 
 
 def _announce(engine: Engine, s: Session, e: Enquiry, requester: str) -> None:
-    channel = librarian_channel(engine)
+    channel = library.channel(engine, e.team)
     if channel:
         notify_channel(
             engine.store,
@@ -488,7 +536,7 @@ def _message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
                 notify_channel(engine.store, s, thread, msg, key, subject=subject)
             elif target:
                 notify_person(engine.store, s, target, msg, key, subject=subject)
-            elif (channel := librarian_channel(engine)) is not None:
+            elif (channel := library.channel(engine, e.team)) is not None:
                 notify_channel(engine.store, s, channel, msg, key, subject=subject)
         else:
             requester = s.get(Person, e.requester_id) if e.requester_id else None
