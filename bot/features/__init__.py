@@ -10,7 +10,16 @@ if TYPE_CHECKING:
 
 def register_all(engine: Engine) -> None:
     """Register every feature's commands and flows."""
-    from bot.features import admin, enquiries, help, lessons, privacy, retros, tools
+    from bot.features import (
+        admin,
+        enquiries,
+        enquiry_desk,
+        help,
+        lessons,
+        privacy,
+        retros,
+        tools,
+    )
 
-    for module in (help, tools, enquiries, retros, lessons, privacy, admin):
+    for module in (help, tools, enquiries, enquiry_desk, retros, lessons, privacy, admin):
         module.register(engine)
