@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     content.add_argument("--dir", type=Path, default=None)
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
+    export = sub.add_parser("export", help="export for reports and returns")
+    export.add_argument("what", choices=["enquiries"])
+    export.add_argument("--since", required=True, help="YYYY-MM-DD: enquiries made from then")
+    export.add_argument("--until", help="YYYY-MM-DD: up to (not including); default tomorrow")
+    export.add_argument("--format", choices=["csv"], default="csv")
+    export.add_argument("--out", type=Path, help="file to write (default: print)")
     slack = sub.add_parser("slack", help="Slack set-up")
     slack.add_argument("action", choices=["manifest"])
     slack.add_argument("--url", help="the public https:// address kmb is served at")
@@ -66,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         build(settings)
         print("database is up to date")
         return 0
+    if args.cmd == "export":
+        return _export(build(settings), args.since, args.until, args.out)
     if args.cmd == "roles":
         return _roles(build(settings), args.action, args.role, args.who)
     if args.cmd == "chat":
@@ -94,6 +102,28 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     return 2
+
+
+def _export(engine: object, since: str, until: str | None, out: Path | None) -> int:
+    import datetime as dt
+
+    from bot.engine import Engine
+    from bot.features.enquiry_stats import rows, to_csv
+
+    assert isinstance(engine, Engine)
+    try:
+        start = dt.date.fromisoformat(since)
+        end = dt.date.fromisoformat(until) if until else dt.date.today() + dt.timedelta(days=1)
+    except ValueError:
+        print("kmb export: dates are YYYY-MM-DD, e.g. --since 2026-04-01", file=sys.stderr)
+        return 2
+    text = to_csv(rows(engine, start, end))
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {text.count(chr(10)) - 1} enquiries to {out}")
+    return 0
 
 
 def _slack_manifest(url: str | None, socket: bool, name: str) -> int:

@@ -19,7 +19,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from bot.engine import Engine
+from bot.engine import Engine, Periodic
 from bot.outbox import Delivery
 from bot.sending import Sender
 
@@ -65,7 +65,13 @@ Mount = Callable[[web.Application, Engine], Mapping[str, Sender]]
 class Running:
     """kmb's web server and outbox delivery, started on a host and port."""
 
-    def __init__(self, engine: Engine, mount: Mount | None = None, tick: float = 1.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        mount: Mount | None = None,
+        tick: float = 1.0,
+        chores: bool = True,
+    ) -> None:
         self.engine = engine
         self.app = make_app(engine)
         self.senders = dict(mount(self.app, engine)) if mount else {}
@@ -75,6 +81,8 @@ class Running:
         self._stop = asyncio.Event()
         self._runner = web.AppRunner(self.app)
         self._delivering: asyncio.Task[None] | None = None
+        self.chores = chores  # periodic housekeeping (off in tests that drive it themselves)
+        self._periodic: list[asyncio.Task[None]] = []
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen (port 0: any free one) and start delivering; the base URL."""
@@ -85,13 +93,29 @@ class Running:
         self.url = f"http://{host}:{bound}"
         self.engine.on_change.append(self.delivery.wake)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
+        self._periodic = [
+            asyncio.create_task(self._repeat(job)) for job in self.engine.periodic if self.chores
+        ]
         return self.url
+
+    async def _repeat(self, job: Periodic) -> None:
+        """Run a housekeeping job now and then every `job.every_s`, until stopped."""
+        while not self._stop.is_set():
+            try:
+                await asyncio.to_thread(job.run, self.engine)
+            except Exception:
+                log.exception("%s failed; it runs again later", job.name)
+            self.delivery.wake()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=job.every_s)
 
     async def stop(self) -> None:
         """Stop delivering, close connections, release the database."""
         self._stop.set()
         if self._delivering is not None:
             await self._delivering
+        for task in self._periodic:
+            await task
         with contextlib.suppress(ValueError):
             self.engine.on_change.remove(self.delivery.wake)
         await self._runner.cleanup()

@@ -14,6 +14,7 @@ def register_all(engine: Engine) -> None:
         admin,
         enquiries,
         enquiry_desk,
+        enquiry_stats,
         help,
         lessons,
         privacy,
@@ -21,5 +22,15 @@ def register_all(engine: Engine) -> None:
         tools,
     )
 
-    for module in (help, tools, enquiries, enquiry_desk, retros, lessons, privacy, admin):
+    for module in (
+        help,
+        tools,
+        enquiries,
+        enquiry_desk,
+        enquiry_stats,
+        retros,
+        lessons,
+        privacy,
+        admin,
+    ):
         module.register(engine)

@@ -441,11 +441,16 @@ def feedback(turn: Turn) -> list[Reply]:
 
 def register(engine: Engine) -> None:
     """Add the librarian's words and the rating."""
+    from bot.features.enquiry_promises import SWEEP_EVERY_S, sweep
+
     for flow in (TransferFlow(), ReplyFlow(), NoteFlow(), CloseFlow(), FeedbackFlow()):
         engine.flow(flow)
+    engine.every("enquiry-promises", sweep, SWEEP_EVERY_S)
     librarian = "librarian"
     engine.command(
-        Command("claim", claim, "take an enquiry from the queue", "claim ENQ-2026-0001", role=librarian)
+        Command(
+            "claim", claim, "take an enquiry from the queue", "claim ENQ-2026-0001", role=librarian
+        )
     )
     engine.command(
         Command(
@@ -475,5 +480,7 @@ def register(engine: Engine) -> None:
         )
     )
     engine.command(
-        Command("feedback", feedback, "rate an enquiry once it is complete", "feedback ENQ-2026-0001")
+        Command(
+            "feedback", feedback, "rate an enquiry once it is complete", "feedback ENQ-2026-0001"
+        )
     )
