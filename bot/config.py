@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     port: int = 3978
     kmb_timezone: str = "Europe/London"
     kmb_content_dir: str = ""
+    kmb_turn_workers: int = 0  # threads handling turns; 0: 1 on SQLite, 4 on PostgreSQL
     slack_bot_token: str = ""
     slack_signing_secret: str = ""
     slack_app_token: str = ""

@@ -53,9 +53,11 @@ class Engine:
         self.on_change: list[Callable[[], None]] = []  # e.g. wake the outbox delivery
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
         self.finder = ToolFinder(catalogue)
-        # Turns run on a small pool: enough to overlap database waits, few enough that the
-        # event loop keeps the interpreter to acknowledge platforms on time.
-        self.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kmb-turn")
+        # Turns run on a small pool, off the event loop so it is always free to acknowledge the
+        # platforms on time. SQLite takes one writer at a time, so one thread; PostgreSQL can
+        # overlap a few turns' database waits.
+        workers = self.settings.kmb_turn_workers or (1 if store.url.startswith("sqlite") else 4)
+        self.workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kmb-turn")
         register_all(self)
 
     # --- registration ------------------------------------------------------------------
