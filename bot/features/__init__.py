@@ -10,7 +10,29 @@ if TYPE_CHECKING:
 
 def register_all(engine: Engine) -> None:
     """Register every feature's commands and flows."""
-    from bot.features import admin, enquiries, help, lessons, privacy, retros, tools
+    from bot.features import (
+        admin,
+        campaigns,
+        enquiries,
+        help,
+        lessons,
+        outbox_view,
+        privacy,
+        projects,
+        retros,
+        tools,
+    )
 
-    for module in (help, tools, enquiries, retros, lessons, privacy, admin):
+    for module in (
+        help,
+        tools,
+        enquiries,
+        retros,
+        projects,
+        campaigns,
+        lessons,
+        privacy,
+        admin,
+        outbox_view,
+    ):
         module.register(engine)

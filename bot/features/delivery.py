@@ -81,8 +81,13 @@ def notify_channel(
     reply: Reply,
     dedupe_key: str,
     subject: str = "",
+    parent_key: str | None = None,
 ) -> None:
-    """Queue a post to a channel (or thread) given as a stored ConversationRef dict."""
+    """Queue a post to a channel (or thread) given as a stored ConversationRef dict.
+
+    With `parent_key`, the post goes in the thread under the message queued with that key,
+    once that message is delivered (where the platform has threads).
+    """
     _enqueue(
         store,
         session,
@@ -93,6 +98,7 @@ def notify_channel(
         reply,
         None,
         subject=subject,
+        parent_key=parent_key,
     )
 
 
@@ -165,6 +171,7 @@ def _enqueue(
     kind: str = "post",
     subject: str = "",
     target_id: str | None = None,
+    parent_key: str | None = None,
 ) -> None:
     exists = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
     if exists is not None:
@@ -178,6 +185,7 @@ def _enqueue(
                     kind=kind,
                     subject=subject,
                     target_id=target_id,
+                    parent_key=parent_key,
                     platform=platform,
                     person_id=person_id,
                     conversation=conversation,
