@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     slack_bot_token: str = ""
     slack_signing_secret: str = ""
     slack_app_token: str = ""
+    slack_bot_user_id: str = ""  # optional: lets kmb skip its own messages sooner
     slack_api_url: str = "https://slack.com/api/"
     kmb_slack_librarian_channel: str = ""
     microsoft_app_id: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 from collections.abc import Callable, Mapping
@@ -61,7 +62,19 @@ class Engine:
     # --- the front door ----------------------------------------------------------------
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
-        """Handle one inbound event; a platform retry of the same event does nothing."""
+        """Handle one inbound event; a platform retry of the same event does nothing.
+
+        The work (database and search) runs in a worker thread so the event loop stays free to
+        acknowledge other requests within the platforms' deadlines.
+        """
+        try:
+            return await asyncio.to_thread(self.handle_sync, inbound)
+        finally:
+            for callback in self.on_change:
+                callback()
+
+    def handle_sync(self, inbound: Inbound) -> list[Reply]:
+        """`handle`, on the calling thread."""
         event_id = inbound.event_id
         if event_id and not self.store.claim_event(inbound.platform, event_id):
             return []
@@ -77,9 +90,6 @@ class Engine:
                     "Please try again in a moment."
                 )
             ]
-        finally:
-            for callback in self.on_change:
-                callback()
 
     def turn_for(self, inbound: Inbound, args: str = "") -> Turn:
         """Identify the caller (creating them on first contact) and remember where they are."""
@@ -101,7 +111,9 @@ class Engine:
             )
 
     def _dispatch(self, inbound: Inbound) -> list[Reply]:
-        if inbound.conversation.thread and inbound.kind == "message":
+        conv = inbound.conversation
+        said_in_thread = conv.thread and inbound.kind == "message"
+        if said_in_thread and (not inbound.addressed or conv.kind == "personal"):
             threaded = self._thread(inbound)
             if threaded is not None:
                 return threaded
@@ -356,6 +368,12 @@ class Engine:
                 )
             ).first()
         return take_for_person(self.store, person_id) if person_id is not None else []
+
+    def home(self, ref: PersonRef) -> Reply:
+        """A person's home view: prompts waiting, open enquiries, projects, quick actions."""
+        from bot.features.home import home
+
+        return home(self, ref)
 
     def person(self, ref: PersonRef) -> Person:
         """The stored person for a reference (created on first contact)."""

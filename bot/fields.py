@@ -48,7 +48,7 @@ def parse_field(field: Input, raw: str, today: dt.date) -> Parsed:
         if field.required:
             return Parsed(error="This one is needed — please type an answer (or `cancel`).")
         return Parsed(value="")
-    if field.kind in ("text", "multiline"):
+    if field.kind in ("text", "multiline", "people"):
         if field.max_length and len(text) > field.max_length:
             return Parsed(
                 error=f"That is {len(text):,} characters; the limit here is "

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 InboundKind = Literal["message", "command", "button", "form"]
 ConversationKind = Literal["personal", "channel", "group"]
-InputKind = Literal["text", "multiline", "choice", "scale", "yesno", "date", "toggle"]
+# "people": platform ids (or, typed, names) separated by commas; rich platforms show a picker.
+InputKind = Literal["text", "multiline", "choice", "scale", "yesno", "date", "toggle", "people"]
 Target = Literal["reply", "person", "channel"]
 
 

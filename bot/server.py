@@ -61,6 +61,41 @@ def make_app(engine: Engine) -> web.Application:
 Mount = Callable[[web.Application, Engine], Mapping[str, Sender]]
 
 
+class Running:
+    """kmb's web server and outbox delivery, started on a host and port."""
+
+    def __init__(self, engine: Engine, mount: Mount | None = None, tick: float = 1.0) -> None:
+        self.engine = engine
+        self.app = make_app(engine)
+        self.senders = dict(mount(self.app, engine)) if mount else {}
+        self.delivery = Delivery(engine.store, self.senders)
+        self.tick = tick
+        self.url = ""
+        self._stop = asyncio.Event()
+        self._runner = web.AppRunner(self.app)
+        self._delivering: asyncio.Task[None] | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen (port 0: any free one) and start delivering; the base URL."""
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://{host}:{bound}"
+        self.engine.on_change.append(self.delivery.wake)
+        self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop delivering, close connections, release the database."""
+        self._stop.set()
+        if self._delivering is not None:
+            await self._delivering
+        with contextlib.suppress(ValueError):
+            self.engine.on_change.remove(self.delivery.wake)
+        await self._runner.cleanup()
+
+
 async def serve(
     engine: Engine,
     host: str,
@@ -73,27 +108,18 @@ async def serve(
     `mount` adds the platforms' routes and returns their senders; the outbox is delivered
     through them for as long as the server runs.
     """
-    app = make_app(engine)
-    senders = mount(app, engine) if mount else {}
-    delivery = Delivery(engine.store, senders)
-    engine.on_change.append(delivery.wake)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    running = Running(engine, mount)
+    await running.start(host, port)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
-    log.info("kmb listening on http://%s:%s", host, port)
-    print(f"kmb listening on http://{host}:{port} (Ctrl-C to stop)", flush=True)
-    delivering = asyncio.create_task(delivery.run(stop))
+    log.info("kmb listening on %s", running.url)
+    print(f"kmb listening on {running.url} (Ctrl-C to stop)", flush=True)
     try:
         await stop.wait()
     finally:
-        await delivering
-        engine.on_change.remove(delivery.wake)
-        await runner.cleanup()
+        await running.stop()
         engine.store.engine.dispose()
         print("kmb stopped", flush=True)

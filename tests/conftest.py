@@ -1,3 +1,3 @@
-"""Fixtures come from the package's own test plugin."""
+"""kmb's shipped fixtures (bot.testing.fixtures) and the Slack harness."""
 
-pytest_plugins = ["bot.testing.fixtures"]
+pytest_plugins = ["bot.testing.fixtures", "tests.slack_harness"]

@@ -48,7 +48,7 @@ class ProjectFlow(BaseFlow):
                 Input(
                     "members",
                     "Who is in the team? Names or ids, separated by commas.",
-                    "multiline",
+                    "people",
                     max_length=4000,
                 ),
                 Input(
@@ -219,7 +219,8 @@ class AnswerFlow(BaseFlow):
             Input(
                 "anonymous",
                 "Answer anonymously? (your name is hidden from the team)",
-                "yesno",
+                "toggle",
+                required=False,
                 initial="yes" if prompt and prompt.anonymous else "",
             )
         )
@@ -227,7 +228,8 @@ class AnswerFlow(BaseFlow):
             Input(
                 "share",
                 "Share your answers as lessons others can search?",
-                "yesno",
+                "toggle",
+                required=False,
                 initial="yes" if prompt and prompt.share else "",
             )
         )

@@ -1,0 +1,80 @@
+"""Slack: slack-bolt's `AsyncApp` behind kmb's own aiohttp route, or over Socket Mode.
+
+`mount` adds `POST /slack/events` (events, slash commands and interactivity on one URL) when a
+signing secret is set, starts Socket Mode when `SLACK_APP_TOKEN` is set, and returns the sender
+the outbox delivers through. Nothing here calls Slack at start-up: `authorize=` supplies the bot
+token, so the first request never waits on `auth.test`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.listeners import Listeners
+from adapters.slack.sender import SlackSender
+from bot.config import Settings
+from bot.engine import Engine
+
+log = logging.getLogger(__name__)
+ROUTE = "/slack/events"
+
+
+def api_url(settings: Settings) -> str:
+    """The Web API base URL; slack-sdk needs the trailing slash."""
+    url = settings.slack_api_url or "https://slack.com/api/"
+    return url if url.endswith("/") else url + "/"
+
+
+def build(engine: Engine) -> tuple[AsyncApp, SlackSender]:
+    """The Bolt app with kmb's listeners, and the outbox's sender."""
+    settings = engine.settings
+    token = settings.slack_bot_token
+    client = AsyncWebClient(token=token, base_url=api_url(settings), timeout=10)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
+
+    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            bot_token=token,
+            bot_user_id=settings.slack_bot_user_id or None,
+        )
+
+    app = AsyncApp(
+        client=AsyncWebClient(base_url=api_url(settings), timeout=10),  # token: from authorize
+        signing_secret=settings.slack_signing_secret or "socket-mode-only",
+        authorize=authorize,
+        request_verification_enabled=bool(settings.slack_signing_secret),
+        ignoring_self_events_enabled=False,
+        ssl_check_enabled=True,
+        url_verification_enabled=True,
+    )
+    Listeners(engine, client).register(app)
+    sender = SlackSender(AsyncWebClient(token=token, base_url=api_url(settings), timeout=10))
+    return app, sender
+
+
+def mount(web_app: web.Application, engine: Engine) -> SlackSender:
+    """Serve Slack on `web_app` (HTTP and/or Socket Mode); the sender for the outbox."""
+    bolt, sender = build(engine)
+    settings = engine.settings
+    if settings.slack_signing_secret:
+
+        async def events(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await bolt.async_dispatch(await to_bolt_request(request))
+            )
+
+        web_app.router.add_post(ROUTE, events)
+    if settings.slack_app_token:
+        from adapters.slack.socket import attach
+
+        attach(web_app, bolt, settings.slack_app_token)
+    return sender

@@ -1,0 +1,217 @@
+"""Bolt listeners: acknowledge first, hand the engine an `Inbound`, render what it says.
+
+No feature logic lives here. Forms open as modals straight away with the trigger id; replies
+to the caller are ephemeral in channels and plain in DMs; @mentions are answered in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import translate
+from adapters.slack.blocks import form_in, home_view, messages_for, modal_for, result_view
+from bot.engine import Engine
+from bot.messages import ConversationRef, Inbound, Reply
+
+log = logging.getLogger(__name__)
+Respond = Callable[..., Awaitable[Any]]
+NAMES_KEPT = 5000
+
+
+class Names:
+    """Display names from `users.info`, asked once per person per process."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self.known: OrderedDict[str, str] = OrderedDict()
+
+    async def __call__(self, user_id: str) -> str:
+        if user_id in self.known:
+            return self.known[user_id]
+        name = ""
+        try:
+            info = await self.client.users_info(user=user_id)
+            user = info.get("user") or {}
+            profile = user.get("profile") or {}
+            name = profile.get("real_name") or profile.get("display_name") or user.get("name", "")
+        except Exception:  # a name is nice to have; never fail a turn for it
+            log.info("users.info failed for %s", user_id)
+        self.known[user_id] = name
+        while len(self.known) > NAMES_KEPT:
+            self.known.popitem(last=False)
+        return name
+
+
+class Listeners:
+    """Everything kmb does in Slack, wired to one engine."""
+
+    def __init__(self, engine: Engine, client: AsyncWebClient) -> None:
+        self.engine = engine
+        self.client = client
+        self.names = Names(client)
+
+    def register(self, app: AsyncApp) -> None:
+        """Attach the listeners to a Bolt app."""
+        app.command("/kmb")(self.on_command)
+        app.event("app_mention")(self.on_message)
+        app.event("message")(self.on_message)
+        app.event("app_home_opened")(self.on_home)
+        app.action({"action_id": _any_kmb_action()})(self.on_action)
+        app.view({"type": "view_submission", "callback_id": _any_kmb_form()})(self.on_submit)
+        app.view_closed(_any_kmb_form())(self.on_closed)
+
+    # --- listeners -----------------------------------------------------------------------
+
+    async def on_command(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
+    ) -> None:
+        """`/kmb …`: ack within Slack's 3 s, then work and answer through the response URL."""
+        await ack()
+        inbound = translate.command(body)
+        replies = await self.engine.handle(inbound)
+        if await self._open_form(replies, body.get("trigger_id"), inbound):
+            replies = [r for r in replies if form_in([r]) is None]
+        for reply in replies:
+            for text, blocks in messages_for(reply, origin=inbound.text):
+                await respond(
+                    text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+                )
+
+    async def on_message(self, body: dict[str, Any]) -> None:
+        """A DM, an @mention or a reply in a thread under one of kmb's posts."""
+        user = body.get("event", {}).get("user")
+        if not user or body.get("event", {}).get("bot_id"):
+            return
+        inbound = translate.event_message(body, await self.names(user))
+        if inbound is None:
+            return
+        replies = await self.engine.handle(inbound)
+        if not inbound.addressed:  # overheard in a thread: answer only the person, quietly
+            await self._ephemeral(inbound.conversation, inbound.person.external_id, replies)
+            return
+        await self._post(inbound.conversation, replies, origin=inbound.text)
+
+    async def on_home(self, body: dict[str, Any]) -> None:
+        """The Home tab: pending prompts, open enquiries, projects, quick actions."""
+        event = body.get("event", {})
+        if event.get("tab") != "home" or not event.get("user"):
+            return
+        user = event["user"]
+        ref = translate.person(user, await self.names(user))
+        reply = await _in_thread(self.engine.home, ref)
+        await self._call(self.client.views_publish, user_id=user, view=home_view(reply))
+
+    async def on_action(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+        """A button: ack, run its chat words, open a form or answer the presser."""
+        await ack()
+        inbound = translate.action(body, await self.names(body["user"]["id"]))
+        replies = await self.engine.handle(inbound)
+        if await self._open_form(replies, body.get("trigger_id"), inbound):
+            replies = [r for r in replies if form_in([r]) is None]
+        conv = inbound.conversation
+        if body.get("container", {}).get("type") == "view":  # Home tab: answer in the DM
+            conv = ConversationRef(translate.PLATFORM, inbound.person.external_id, "personal")
+        if conv.kind == "personal":
+            await self._post(conv, replies, origin=inbound.action or "")
+        else:
+            await self._ephemeral(
+                conv, inbound.person.external_id, replies, origin=inbound.action or ""
+            )
+
+    async def on_submit(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+        """A modal sent: committed before it closes; errors shown on their fields."""
+        inbound = translate.submission(body, await self.names(body["user"]["id"]))
+        replies = await self.engine.handle(inbound)
+        errors = {field: message for r in replies for field, message in r.errors}
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        title = body["view"].get("title", {}).get("text", "kmb")
+        await ack(response_action="update", view=result_view(title, replies or []))
+        where = translate.metadata(body)
+        if replies and where.get("kind") == "channel" and where.get("channel"):
+            channel = ConversationRef(translate.PLATFORM, where["channel"], "channel")
+            await self._ephemeral(channel, inbound.person.external_id, replies)
+        elif replies:
+            await self._post(inbound.conversation, replies)
+
+    async def on_closed(self, ack: Callable[..., Awaitable[None]]) -> None:
+        """A modal cancelled: nothing to save (its context expires with the next form)."""
+        await ack()
+
+    # --- helpers -------------------------------------------------------------------------
+
+    async def _open_form(
+        self, replies: Sequence[Reply], trigger_id: str | None, inbound: Inbound
+    ) -> bool:
+        form = form_in(replies)
+        if form is None or not trigger_id:
+            return False
+        where = {"channel": inbound.conversation.id, "kind": inbound.conversation.kind}
+        return await self._call(
+            self.client.views_open, trigger_id=trigger_id, view=modal_for(form, where)
+        )
+
+    async def _post(
+        self, conv: ConversationRef, replies: Sequence[Reply], origin: str = ""
+    ) -> None:
+        for reply in replies:
+            for text, blocks in messages_for(reply, origin=origin):
+                await self._call(
+                    self.client.chat_postMessage,
+                    channel=conv.id,
+                    thread_ts=conv.thread,
+                    text=text,
+                    blocks=blocks,
+                    unfurl_links=False,
+                )
+
+    async def _ephemeral(
+        self, conv: ConversationRef, user: str, replies: Sequence[Reply], origin: str = ""
+    ) -> None:
+        for reply in replies:
+            for text, blocks in messages_for(reply, origin=origin):
+                await self._call(
+                    self.client.chat_postEphemeral,
+                    channel=conv.id,
+                    user=user,
+                    thread_ts=conv.thread,
+                    text=text,
+                    blocks=blocks,
+                )
+
+    async def _call(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> bool:
+        """Call the Web API; a refusal is logged, never raised into Bolt (Slack got its ack)."""
+        try:
+            await method(**kwargs)
+            return True
+        except SlackApiError as exc:
+            log.warning(
+                "Slack refused %s: %s",
+                getattr(method, "__name__", "call"),
+                exc.response.get("error"),
+            )
+        except Exception:
+            log.exception("Slack call failed")
+        return False
+
+
+async def _in_thread(func: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.to_thread(func, *args)
+
+
+def _any_kmb_action() -> re.Pattern[str]:
+    return re.compile(r"^kmb-\d+$")
+
+
+def _any_kmb_form() -> re.Pattern[str]:
+    return re.compile(r"^kmb-form:")

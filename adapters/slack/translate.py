@@ -1,0 +1,118 @@
+"""Slack payloads → the engine's `Inbound` events (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from adapters.slack.blocks import form_values
+from bot.messages import ConversationRef, Inbound, PersonRef
+
+PLATFORM = "slack"
+MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
+
+
+def unslack(text: str) -> str:
+    """Slack's escaped markup back to plain text (links keep their URL)."""
+    text = LINK.sub(lambda m: m.group(1), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def person(user_id: str, name: str = "") -> PersonRef:
+    """A Slack person."""
+    return PersonRef(PLATFORM, user_id, name)
+
+
+def command(body: dict[str, Any], name: str = "") -> Inbound:
+    """`/kmb …`: in a DM its private place is the user's app DM; elsewhere the channel."""
+    user = body["user_id"]
+    channel = body.get("channel_id", "")
+    if channel.startswith("D") or not channel:
+        conv = ConversationRef(PLATFORM, user, "personal")
+    else:
+        conv = ConversationRef(PLATFORM, channel, "channel")
+    return Inbound(
+        "command",
+        person(user, name or body.get("user_name", "")),
+        conv,
+        text=unslack(body.get("text", "")).strip() or "help",
+        event_id=f"command:{body['trigger_id']}" if body.get("trigger_id") else None,
+    )
+
+
+def event_message(body: dict[str, Any], name: str = "") -> Inbound | None:
+    """A DM to kmb, an @mention, or a message in a channel thread (None: not for kmb)."""
+    event = body.get("event", {})
+    if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+        return None  # kmb's own posts, edits, joins…
+    text = unslack(event.get("text", ""))
+    channel = event.get("channel", "")
+    thread = event.get("thread_ts")
+    event_id = body.get("event_id")
+    if event.get("type") == "app_mention":
+        conv = ConversationRef(PLATFORM, channel, "channel", thread or event.get("ts"))
+        text = MENTION.sub("", text).strip()
+        return Inbound("message", person(event["user"], name), conv, text, event_id=event_id)
+    if event.get("channel_type") == "im":
+        conv = ConversationRef(PLATFORM, channel, "personal", thread)
+        return Inbound("message", person(event["user"], name), conv, text, event_id=event_id)
+    if not thread:
+        return None  # kmb only listens in channels to threads under its own posts
+    bot_user = next(
+        (a.get("user_id") for a in body.get("authorizations", []) if a.get("is_bot")), None
+    )
+    if bot_user and f"<@{bot_user}" in event.get("text", ""):
+        return None  # the app_mention event carries this one
+    conv = ConversationRef(PLATFORM, channel, "channel", thread)
+    return Inbound(
+        "message", person(event["user"], name), conv, text, event_id=event_id, addressed=False
+    )
+
+
+def _where(body: dict[str, Any]) -> ConversationRef:
+    user = body["user"]["id"]
+    channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get(
+        "channel_id", ""
+    )
+    if not channel or channel.startswith("D"):
+        return ConversationRef(PLATFORM, user, "personal")
+    return ConversationRef(PLATFORM, channel, "channel")
+
+
+def action(body: dict[str, Any], name: str = "") -> Inbound:
+    """A button press: its value is the chat words it stands for."""
+    pressed = body["actions"][0]
+    user = body["user"]
+    return Inbound(
+        "button",
+        person(user["id"], name or user.get("name") or user.get("username", "")),
+        _where(body),
+        action=str(pressed.get("value", "")),
+        event_id=f"action:{body.get('trigger_id') or pressed.get('action_ts')}",
+    )
+
+
+def metadata(body: dict[str, Any]) -> dict[str, str]:
+    """Where a modal was opened, as stored in its private_metadata."""
+    try:
+        data = json.loads(body["view"].get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def submission(body: dict[str, Any], name: str = "") -> Inbound:
+    """A modal submitted: the form id from its callback id, the values from its state."""
+    view = body["view"]
+    user = body["user"]
+    flow = str(view.get("callback_id", "")).removeprefix("kmb-form:")
+    return Inbound(
+        "form",
+        person(user["id"], name or user.get("name") or user.get("username", "")),
+        ConversationRef(PLATFORM, user["id"], "personal"),
+        action=flow,
+        value=form_values(view.get("state", {})),
+        event_id=f"view:{view.get('id')}:{view.get('hash')}",
+    )

@@ -1,0 +1,299 @@
+"""A local fake of Slack: the Web API, response URLs and a Socket Mode WebSocket, on loopback.
+
+A real aiohttp server that records every call kmb makes and answers as Slack does. Tests and
+benchmarks can queue failures (`fail`), and turn on Slack's posting limits (about one message
+a second per channel, plus a workspace budget) so 429s with `Retry-After` happen for real.
+It speaks HTTP only; it imports no Slack SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+
+@dataclass
+class Call:
+    """One Web API call as the fake received it."""
+
+    method: str
+    args: dict[str, Any]
+    token: str = ""
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        """The call's blocks, decoded whether sent as JSON or a form field."""
+        raw = self.args.get("blocks") or []
+        return json.loads(raw) if isinstance(raw, str) else list(raw)
+
+
+@dataclass
+class Failure:
+    """A queued refusal for one method."""
+
+    status: int = 200
+    error: str = "internal_error"
+    retry_after: int | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class Limits:
+    """Slack's posting limits: per-channel spacing and a workspace budget per minute."""
+
+    per_channel_s: float = 1.0
+    workspace_per_min: int | None = None
+    last_post: dict[str, float] = field(default_factory=dict)
+    window: deque[float] = field(default_factory=deque)
+
+
+class FakeSlack:
+    """Start with `await FakeSlack().start()`; `api_url` goes in `SLACK_API_URL`."""
+
+    def __init__(self, token: str = "xoxb-test", users: dict[str, dict[str, Any]] | None = None):
+        self.token = token
+        self.users = users or {}
+        self.calls: list[Call] = []
+        self.responses: list[dict[str, Any]] = []  # what arrived at response URLs
+        self.failures: dict[str, deque[Failure]] = defaultdict(deque)
+        self.limits: Limits | None = None
+        self.rate_limited = 0
+        self.members: dict[str, list[str]] = {}
+        self._ts = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._runner: web.AppRunner | None = None
+        self.base = ""
+        self.changed = asyncio.Event()
+
+    # --- life cycle --------------------------------------------------------------------
+
+    async def start(self) -> FakeSlack:
+        """Listen on an ephemeral loopback port."""
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/respond/{id}", self._respond)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        """Close sockets and stop listening."""
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL (with the trailing slash slack-sdk needs)."""
+        return f"{self.base}/api/"
+
+    def response_url(self) -> str:
+        """A fresh response URL, as Slack puts in a slash command."""
+        return f"{self.base}/respond/{uuid.uuid4().hex[:8]}"
+
+    # --- test helpers --------------------------------------------------------------------
+
+    def fail(self, method: str, times: int = 1, **failure: Any) -> None:
+        """Make the next `times` calls to `method` fail as described."""
+        for _ in range(times):
+            self.failures[method].append(Failure(**failure))
+
+    def enforce_limits(
+        self, per_channel_s: float = 1.0, workspace_per_min: int | None = None
+    ) -> None:
+        """Answer 429 (with Retry-After) to posts faster than Slack allows."""
+        self.limits = Limits(per_channel_s, workspace_per_min)
+
+    def of(self, method: str) -> list[Call]:
+        """The calls made to one method, oldest first."""
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """Wait until `count` calls to `method` have arrived (kmb works after its ack)."""
+        deadline = time.monotonic() + timeout
+        while len(self.of(method)) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"{method}: {len(self.of(method))} of {count} calls arrived; "
+                    f"calls: {[c.method for c in self.calls]}"
+                )
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), timeout=min(left, 0.2))
+        return self.of(method)
+
+    async def wait_responses(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Wait for `count` posts to response URLs."""
+        deadline = time.monotonic() + timeout
+        while len(self.responses) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.responses)} of {count} responses arrived")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), timeout=0.2)
+        return self.responses
+
+    # --- Socket Mode -----------------------------------------------------------------------
+
+    async def connected(self, timeout: float = 5.0) -> None:
+        """Wait until a Socket Mode client is connected."""
+        deadline = time.monotonic() + timeout
+        while not self._sockets:
+            if time.monotonic() > deadline:
+                raise AssertionError("no Socket Mode client connected")
+            await asyncio.sleep(0.02)
+
+    async def push(
+        self, kind: str, payload: dict[str, Any], timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Send an envelope over Socket Mode and return the client's acknowledgement."""
+        envelope_id = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = future
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        await self._sockets[-1].send_str(json.dumps(envelope))
+        return await asyncio.wait_for(future, timeout)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1}))
+        self._sockets.append(ws)
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                data = json.loads(msg.data)
+                future = self._acks.pop(data.get("envelope_id", ""), None)
+                if future is not None and not future.done():
+                    future.set_result(data)
+        self._sockets.remove(ws)
+        return ws
+
+    # --- the Web API ---------------------------------------------------------------------
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        self.changed.set()
+        return web.Response(text="ok")
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        body = await request.read()
+        if body:
+            if request.content_type == "application/json":
+                args.update(json.loads(body))
+            else:
+                args.update(dict(parse_qsl(body.decode())))
+        return args
+
+    def _limited(self, method: str, args: dict[str, Any]) -> int | None:
+        if self.limits is None or method != "chat.postMessage":
+            return None
+        now = time.monotonic()
+        channel = str(args.get("channel"))
+        last = self.limits.last_post.get(channel)
+        if last is not None and now - last < self.limits.per_channel_s:
+            return max(1, round(self.limits.per_channel_s - (now - last) + 0.5))
+        budget = self.limits.workspace_per_min
+        window = self.limits.window
+        while window and now - window[0] > 60:
+            window.popleft()
+        if budget is not None and len(window) >= budget:
+            return max(1, round(60 - (now - window[0]) + 0.5))
+        self.limits.last_post[channel] = now
+        window.append(now)
+        return None
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") or str(args.get("token", ""))
+        self.calls.append(Call(method, args, token))
+        self.changed.set()
+        if token not in (self.token, "xapp-test"):
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        queued = self.failures.get(method)
+        if queued:
+            f = queued.popleft()
+            if f.delay:
+                await asyncio.sleep(f.delay)
+            headers = {"Retry-After": str(f.retry_after)} if f.retry_after is not None else {}
+            return web.json_response(
+                {"ok": False, "error": f.error}, status=f.status, headers=headers
+            )
+        wait = self._limited(method, args)
+        if wait is not None:
+            self.rate_limited += 1
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
+        return web.json_response(self._answer(method, args))
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method in ("chat.postMessage", "chat.update"):
+            ts = args.get("ts") or f"{1700000000 + next(self._ts)}.000100"
+            channel = str(args.get("channel", ""))
+            if channel.startswith("U"):
+                channel = "D" + channel[1:]  # a DM addressed by user id lands in the app DM
+            return {
+                "ok": True,
+                "channel": channel,
+                "ts": ts,
+                "message": {"text": args.get("text")},
+            }
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000200"}
+        if method in ("views.open", "views.publish", "views.update", "views.push"):
+            return {"ok": True, "view": {"id": f"V{next(self._ts):06d}", "hash": "h"}}
+        if method == "users.info":
+            user = str(args.get("user"))
+            info = self.users.get(user, {})
+            return {
+                "ok": True,
+                "user": {
+                    "id": user,
+                    "name": user.lower(),
+                    "tz": info.get("tz", "Europe/London"),
+                    "profile": {"real_name": info.get("real_name", f"Person {user}")},
+                },
+            }
+        if method == "conversations.open":
+            return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))[1:]}}
+        if method == "conversations.members":
+            return {
+                "ok": True,
+                "members": self.members.get(str(args.get("channel")), []),
+                "response_metadata": {"next_cursor": ""},
+            }
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.base.replace("http", "ws") + "/socket"}
+        if method == "auth.test":
+            return {"ok": True, "user_id": "UKMB", "bot_id": "BKMB", "team_id": "T1"}
+        return {"ok": True}
