@@ -17,7 +17,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-scheduler", action="store_true")
-    sub.add_parser("worker", help="scheduler and delivery loop only")
+    worker = sub.add_parser("worker", help="scheduler and delivery loop only")
+    worker.add_argument("--id", default="worker", help="this worker's name (reclaims its rows)")
+    worker.add_argument("--no-scheduler", action="store_true", help="deliver only")
+    worker.add_argument("--concurrency", type=int, default=32)
+    outbox = sub.add_parser("outbox", help="pending, failing and parked messages")
+    outbox.add_argument("action", nargs="?", choices=["retry"])
+    outbox.add_argument("id", nargs="?", type=int)
+    export = sub.add_parser("export", help="a project's digests as a file")
+    export.add_argument("what", choices=["project"])
+    export.add_argument("id", type=int)
+    export.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    export.add_argument("--out", type=Path, default=None, help="file (default: standard output)")
     chat = sub.add_parser("chat", help="talk to kmb in the terminal")
     chat.add_argument("--user", default="you")
     chat.add_argument("--role", choices=ROLES, default=None)
@@ -64,16 +75,71 @@ def main(argv: list[str] | None = None) -> int:
         from adapters import mount
 
         asyncio.run(
-            serve(engine, args.host or settings.host, args.port or settings.port, mount=mount)
+            serve(
+                engine,
+                args.host or settings.host,
+                args.port or settings.port,
+                mount=mount,
+                scheduler=not args.no_scheduler,
+            )
         )
         return 0
     if args.cmd == "worker":
-        print(
-            "kmb worker: the scheduler and delivery loop arrive with the scheduling work; "
-            "nothing to run yet."
-        )
-        return 0
+        return _worker(build(settings), args.id, not args.no_scheduler, args.concurrency)
+    if args.cmd == "outbox":
+        return _outbox(build(settings), args.action, args.id)
+    if args.cmd == "export":
+        return _export(build(settings), args.id, args.format, args.out)
     return 2
+
+
+def _worker(engine: object, worker_id: str, scheduler: bool, concurrency: int) -> int:
+    from aiohttp import web
+
+    from adapters import mount
+    from bot.engine import Engine
+    from bot.worker import work
+
+    assert isinstance(engine, Engine)
+    senders = mount(web.Application(), engine)  # the routes go unserved; the senders are used
+    asyncio.run(work(engine, senders, worker_id, scheduler, concurrency=concurrency))
+    return 0
+
+
+def _outbox(engine: object, action: str | None, ident: int | None) -> int:
+    from bot.engine import Engine
+    from bot.outbox import outbox_report, retry_parked
+
+    assert isinstance(engine, Engine)
+    if action == "retry":
+        if ident is None:
+            print("usage: kmb outbox retry ID", file=sys.stderr)
+            return 2
+        if not retry_parked(engine.store, ident):
+            print(f"outbox message {ident} is not parked", file=sys.stderr)
+            return 1
+        print(f"outbox message {ident} will be sent again")
+        return 0
+    print("\n".join(outbox_report(engine.store)))
+    return 0
+
+
+def _export(engine: object, project_id: int, fmt: str, out: Path | None) -> int:
+    from bot.engine import Engine
+    from bot.export import ExportError, project_data, render
+
+    assert isinstance(engine, Engine)
+    try:
+        text = render(project_data(engine, project_id), fmt)
+    except ExportError as exc:
+        print(f"kmb export: {exc}", file=sys.stderr)
+        return 1
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
+    return 0
 
 
 def _content_check(folder: Path | None) -> int:

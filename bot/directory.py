@@ -7,11 +7,13 @@ without one (the console) use `NoDirectory`: no channel members, timezone unknow
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
 
 from bot.messages import ConversationRef, PersonRef
 
 
+@runtime_checkable
 class Directory(Protocol):
     """An adapter's lookups for the scheduler."""
 
@@ -34,3 +36,11 @@ class NoDirectory:
     async def timezone(self, person: PersonRef) -> str | None:
         """Unknown: the person's stored timezone or `KMB_TIMEZONE` applies."""
         return None
+
+
+def directory_of(candidates: Iterable[object]) -> Directory:
+    """The first adapter object (e.g. a sender) that is also a directory, else `NoDirectory`."""
+    for candidate in candidates:
+        if isinstance(candidate, Directory):
+            return candidate
+    return NoDirectory()

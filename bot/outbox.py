@@ -151,6 +151,8 @@ class Delivery:
         self.stats = Stats()
         self._wake = asyncio.Event()
         self._recovered_own = False
+        self._next_recovery = 0.0
+        self._monotonic = monotonic
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next tick."""
@@ -160,6 +162,9 @@ class Delivery:
 
     def _recover(self) -> int:
         """Put rows a dead claim left in `sending` back, marked for a delivered-check."""
+        if self._recovered_own and self._monotonic() < self._next_recovery:
+            return 0
+        self._next_recovery = self._monotonic() + min(30.0, self.stale.total_seconds() / 4)
         now = self.store.now()
         mine = not self._recovered_own
         self._recovered_own = True

@@ -18,8 +18,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+from bot.directory import directory_of
 from bot.engine import Engine
 from bot.outbox import Delivery
+from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
 
 log = logging.getLogger(__name__)
@@ -64,11 +66,23 @@ Mount = Callable[[web.Application, Engine], Mapping[str, Sender]]
 class Running:
     """kmb's web server and outbox delivery, started on a host and port."""
 
-    def __init__(self, engine: Engine, mount: Mount | None = None, tick: float = 1.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        mount: Mount | None = None,
+        tick: float = 1.0,
+        scheduler: bool = True,
+    ) -> None:
         self.engine = engine
         self.app = make_app(engine)
         self.senders = dict(mount(self.app, engine)) if mount else {}
         self.delivery = Delivery(engine.store, self.senders)
+        # Created here and started in `start`, so each running app owns its scheduler.
+        self.scheduling = (
+            Scheduling(engine, directory_of(self.senders.values()), on_work=self.delivery.wake)
+            if scheduler
+            else None
+        )
         self.tick = tick
         self.url = ""
         self._stop = asyncio.Event()
@@ -84,10 +98,14 @@ class Running:
         self.url = f"http://{host}:{bound}"
         self.engine.on_change.append(self.delivery.wake)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
+        if self.scheduling is not None:
+            await self.scheduling.start()
         return self.url
 
     async def stop(self) -> None:
-        """Stop delivering, close connections, release the database."""
+        """Stop scheduling and delivering, close connections, release the database."""
+        if self.scheduling is not None:
+            await self.scheduling.stop()
         self._stop.set()
         if self._delivering is not None:
             await self._delivering
@@ -102,13 +120,14 @@ async def serve(
     port: int,
     stop: asyncio.Event | None = None,
     mount: Mount | None = None,
+    scheduler: bool = True,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or `stop` is set), then shut down cleanly.
 
     `mount` adds the platforms' routes and returns their senders; the outbox is delivered
     through them for as long as the server runs.
     """
-    running = Running(engine, mount)
+    running = Running(engine, mount, scheduler=scheduler)
     await running.start(host, port)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
