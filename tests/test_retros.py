@@ -3,7 +3,13 @@
 from bot.testing import Chatter
 
 PROJECT = [
-    "project new", "Falls pilot", "today", "2027-03-31", "bea, cal, dev", "retrospect", "0",
+    "project new",
+    "Falls pilot",
+    "today",
+    "2027-03-31",
+    "bea, cal, dev",
+    "retrospect",
+    "0",
 ]
 ANSWERS = [
     "Cut falls on ward 7 by a third",
