@@ -152,6 +152,7 @@ class Delivery:
         self._wake = asyncio.Event()
         self._recovered_own = False
         self._next_recovery = 0.0
+        self._held: dict[tuple[str, str], dt.datetime] = {}  # (platform, conversation) → until
         self._monotonic = monotonic
 
     def wake(self) -> None:
@@ -235,6 +236,10 @@ class Delivery:
                 self.stats.reconciled += 1
                 await asyncio.to_thread(self._record, row, SendResult.sent(found))
                 return
+        held = self._held.get((row.platform, conversation.id))
+        if held is not None and held > self.store.now():  # a 429 said to wait
+            await asyncio.to_thread(self._defer, row, (held - self.store.now()).total_seconds())
+            return
         pacer = self.pacers[row.platform]
         wait = pacer.reserve(conversation.id)
         if wait > 5.0:  # a busy conversation: free the claim rather than hold it
@@ -245,7 +250,8 @@ class Delivery:
         result = await self._send(row, conversation)
         if result.retry_after is not None:
             self.stats.throttled += 1
-            pacer.block(conversation.id, result.retry_after)
+            until = self.store.now() + dt.timedelta(seconds=result.retry_after)
+            self._held[(row.platform, conversation.id)] = until
         await asyncio.to_thread(self._record, row, result)
 
     def _conversation(self, row: OutboxMessage) -> tuple[ConversationRef, bool]:
