@@ -157,7 +157,7 @@ async def test_a_project_runs_itself_from_plan_to_digest(engine, clock, world) -
 
 
 async def test_snooze_pushes_the_prompt_to_the_next_working_morning(engine, clock, world) -> None:
-    fake, delivery, scheduling = world
+    _fake, _delivery, scheduling = world
     lead = Chatter(engine, "U0LEA", "slack", CHANNEL).grant("lead")
     await lead.says("project new")
     await lead.submits(
