@@ -1,4 +1,4 @@
-"""The `kmb` command line: serve, worker, chat, content check, db upgrade, roles."""
+"""The `kmb` command line: serve, worker, chat, content check, db upgrade, roles, slack."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     content.add_argument("--dir", type=Path, default=None)
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
+    slack = sub.add_parser("slack", help="Slack set-up")
+    slack.add_argument("action", choices=["manifest"])
+    slack.add_argument("--url", help="the public https:// address kmb is served at")
+    slack.add_argument("--socket", action="store_true", help="Socket Mode: no public URL")
+    slack.add_argument("--name", default="kmb")
     roles = sub.add_parser("roles", help="grant or list roles")
     roles.add_argument("action", choices=["grant", "list"])
     roles.add_argument("role", nargs="?", choices=ROLES)
@@ -52,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.cmd == "content":
         return _content_check(args.dir)
+    if args.cmd == "slack":
+        return _slack_manifest(args.url, args.socket, args.name)
     from bot.app import build
 
     if args.cmd == "db":
@@ -139,6 +146,20 @@ def _export(engine: object, project_id: int, fmt: str, out: Path | None) -> int:
     else:
         out.write_text(text, encoding="utf-8")
         print(f"wrote {out}")
+    return 0
+
+
+def _slack_manifest(url: str | None, socket: bool, name: str) -> int:
+    if not socket and not (url and url.startswith("https://")):
+        print(
+            "kmb slack manifest: give --url https://your-host (Slack only calls https), "
+            "or --socket for Socket Mode.",
+            file=sys.stderr,
+        )
+        return 2
+    from adapters.slack.manifest import render
+
+    print(render(url, name, socket), end="")
     return 0
 
 

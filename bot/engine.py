@@ -6,6 +6,7 @@ import asyncio
 import difflib
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -42,6 +43,9 @@ class Engine:
         self.thread_handlers: dict[str, ThreadHandler] = {}
         self.on_change: list[Callable[[], None]] = []  # e.g. wake the outbox delivery
         self.finder = ToolFinder(catalogue)
+        # Turns run on a small pool: enough to overlap database waits, few enough that the
+        # event loop keeps the interpreter to acknowledge platforms on time.
+        self.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kmb-turn")
         register_all(self)
 
     # --- registration ------------------------------------------------------------------
@@ -67,8 +71,9 @@ class Engine:
         The work (database and search) runs in a worker thread so the event loop stays free to
         acknowledge other requests within the platforms' deadlines.
         """
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.to_thread(self.handle_sync, inbound)
+            return await loop.run_in_executor(self.workers, self.handle_sync, inbound)
         finally:
             for callback in self.on_change:
                 callback()

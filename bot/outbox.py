@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
+from bot.features.delivery import KEY_PREFIX
 from bot.messages import ConversationRef, reply_from_dict
 from bot.sending import SENDING_KEY, Reconciler, Sender, SendResult
 from bot.store import Store
@@ -287,9 +288,10 @@ class Delivery:
         token = SENDING_KEY.set(row.dedupe_key)
         try:
             if row.kind == "update":
-                if not row.target_id:
-                    return SendResult.failed("update without a target message", permanent=True)
-                return await sender.update(conversation, row.target_id, reply)
+                target = await asyncio.to_thread(self._target, row.target_id or "")
+                if isinstance(target, SendResult):
+                    return target
+                return await sender.update(conversation, target, reply)
             return await sender.send(conversation, reply)
         except Exception as exc:  # a sender bug or a network error: transient
             log.exception("sending outbox row %s", row.id)
@@ -304,6 +306,22 @@ class Delivery:
             if live is not None and live.status == "sending":
                 live.status, live.claimed_by = "pending", None
                 live.due_at = self.store.now() + dt.timedelta(seconds=seconds)
+
+    def _target(self, target_id: str) -> str | SendResult:
+        """The platform id an update replaces (the original may still be on its way)."""
+        if not target_id.startswith(KEY_PREFIX):
+            return target_id or SendResult.failed("update without a target", permanent=True)
+        with self.store.session() as s:
+            original = s.exec(
+                select(OutboxMessage).where(
+                    OutboxMessage.dedupe_key == target_id.removeprefix(KEY_PREFIX)
+                )
+            ).first()
+        if original is None or original.status == "parked":
+            return SendResult.failed("the message to update was never posted", permanent=True)
+        if original.message_id:
+            return original.message_id
+        return SendResult.failed("the message to update is still on its way", retry_after=2.0)
 
     def _record(self, row: OutboxMessage, result: SendResult) -> None:
         now = self.store.now()

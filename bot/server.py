@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable, Mapping
 
@@ -127,6 +128,9 @@ async def serve(
     `mount` adds the platforms' routes and returns their senders; the outbox is delivered
     through them for as long as the server runs.
     """
+    # Turns run in a worker thread; hand the interpreter back to the event loop often so
+    # acknowledgements are not kept waiting behind a turn (default 5 ms).
+    sys.setswitchinterval(0.001)
     running = Running(engine, mount, scheduler=scheduler)
     await running.start(host, port)
     stop = stop or asyncio.Event()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import hmac
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+from sqlmodel import col, select
 
 from adapters import mount
 from bot.clock import FakeClock
@@ -22,6 +24,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.server import Running
 from bot.store import Store
+from bot.store.models import OutboxMessage
 from bot.testing.fake_slack import FakeSlack
 
 SECRET = "test-signing-secret"
@@ -73,6 +76,30 @@ class SlackWorld:
     engine: Engine
     running: Running
     http: aiohttp.ClientSession
+    clock: FakeClock
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until the outbox has delivered (or parked) everything due now."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.engine.store.session() as s:
+                busy = s.exec(
+                    select(OutboxMessage.id).where(
+                        col(OutboxMessage.status).in_(["pending", "sending"]),
+                        OutboxMessage.due_at <= self.engine.store.now(),
+                    )
+                ).first()
+            if busy is None:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("the outbox did not settle")
+            await asyncio.sleep(0.02)
+
+    async def deliver(self) -> None:
+        """Let the running delivery loop send whatever is due now, and wait for it."""
+        self.running.delivery.wake()
+        await asyncio.sleep(0)
+        await self.settle()
 
     @property
     def url(self) -> str:
@@ -170,7 +197,7 @@ async def slack(catalogue: Any, clock: FakeClock, database_url: str) -> AsyncIte
     running = Running(engine, mount, tick=0.05)
     await running.start()
     async with aiohttp.ClientSession() as http:
-        yield SlackWorld(fake, engine, running, http)
+        yield SlackWorld(fake, engine, running, http, clock)
     await running.stop()
     await fake.stop()
     store.engine.dispose()

@@ -215,6 +215,7 @@ async def test_enquiry_reaches_the_library_channel_and_claim_updates_the_card(
     claim = buttons(card.blocks)["Claim"]
     assert claim["value"] == "claim ENQ-2026-0001"
 
+    await slack.settle()
     assert await slack.press(claim, user="U0LIB", channel="C0LIBRARY") == 200
     (update,) = await slack.fake.wait_for("chat.update")
     card_ts = next(m.message_id for m in _outbox(slack) if m.dedupe_key == "enquiry:1:new")
@@ -237,26 +238,13 @@ def _outbox(slack: SlackWorld) -> list[OutboxMessage]:
         return list(s.exec(select(OutboxMessage)).all())
 
 
-async def _sent_id(slack: SlackWorld, key: str, timeout: float = 5.0) -> str | None:
-    """The platform id of a delivered row: recorded just after Slack answers, so wait for it."""
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = next((m.message_id for m in _outbox(slack) if m.dedupe_key == key), None)
-        if found:
-            return found
-        await asyncio.sleep(0.01)  # polling the delivery's record, as `wait_for` polls calls
-    return None
-
-
 async def test_thread_replies_travel_between_library_and_requester(slack: SlackWorld) -> None:
     slack.engine.store.grant("slack", "U0LIB", "librarian")
     view = await _ask_librarian(slack)
     await slack.submit(view, ENQUIRY)
     await slack.fake.wait_for("chat.postMessage", 1)
-    card_ts = await _sent_id(slack, "enquiry:1:new")
+    await slack.settle()
+    card_ts = next(m.message_id for m in _outbox(slack) if m.dedupe_key == "enquiry:1:new")
     assert card_ts
 
     # a librarian answers in the card's thread → the requester's DM
@@ -288,6 +276,7 @@ async def test_thread_replies_travel_between_library_and_requester(slack: SlackW
     assert len(slack.fake.of("chat.postMessage")) == 2
 
     # the requester answers in the DM's thread → the card's thread
+    await slack.settle()
     dm_ts = next(m.message_id for m in _outbox(slack) if m.dedupe_key.startswith("enquiry:1:msg"))
     await slack.event(
         "message_im",

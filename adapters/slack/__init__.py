@@ -33,7 +33,7 @@ def api_url(settings: Settings) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def build(engine: Engine) -> tuple[AsyncApp, SlackSender]:
+def build(engine: Engine) -> tuple[AsyncApp, Listeners, SlackSender]:
     """The Bolt app with kmb's listeners, and the outbox's sender."""
     settings = engine.settings
     token = settings.slack_bot_token
@@ -57,18 +57,28 @@ def build(engine: Engine) -> tuple[AsyncApp, SlackSender]:
         ssl_check_enabled=True,
         url_verification_enabled=True,
     )
-    Listeners(engine, client).register(app)
+    listeners = Listeners(engine, client)
+    listeners.register(app)
     # The outbox's sender tags each post with its key, so a crash never makes it send twice.
     sender = ReconcilingSlackSender(
         TaggingWebClient(token=token, base_url=api_url(settings), timeout=10)
     )
-    return app, sender
+    return app, listeners, sender
 
 
 def mount(web_app: web.Application, engine: Engine) -> SlackSender:
     """Serve Slack on `web_app` (HTTP and/or Socket Mode); the sender for the outbox."""
-    bolt, sender = build(engine)
+    bolt, listeners, sender = build(engine)
     settings = engine.settings
+
+    async def open_session(_: web.Application) -> None:
+        sender.client.session = listeners.http()  # one connection pool for all Slack calls
+
+    async def close_session(_: web.Application) -> None:
+        await listeners.close()
+
+    web_app.on_startup.append(open_session)
+    web_app.on_cleanup.append(close_session)
     if settings.slack_signing_secret:
 
         async def events(request: web.Request) -> web.Response:

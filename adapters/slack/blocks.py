@@ -257,7 +257,7 @@ def input_block(i: Input) -> Block:
         "element": _element(i),
         "optional": not i.required or i.kind == "toggle",
     }
-    if i.hint:
+    if i.hint and i.kind not in ("date", "people"):  # pickers need no typing hints
         block["hint"] = plain(i.hint, LABEL_CHARS)
     return block
 

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,7 +24,6 @@ from bot.engine import Engine
 from bot.messages import ConversationRef, Inbound, Reply
 
 log = logging.getLogger(__name__)
-Respond = Callable[..., Awaitable[Any]]
 NAMES_KEPT = 5000
 
 
@@ -58,6 +58,7 @@ class Listeners:
         self.engine = engine
         self.client = client
         self.names = Names(client)
+        self.session: aiohttp.ClientSession | None = None
 
     def register(self, app: AsyncApp) -> None:
         """Attach the listeners to a Bolt app."""
@@ -71,19 +72,22 @@ class Listeners:
 
     # --- listeners -----------------------------------------------------------------------
 
-    async def on_command(
-        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
-    ) -> None:
+    async def on_command(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         """`/kmb …`: ack within Slack's 3 s, then work and answer through the response URL."""
         await ack()
         inbound = translate.command(body)
         replies = await self.engine.handle(inbound)
         if await self._open_form(replies, body.get("trigger_id"), inbound):
             replies = [r for r in replies if form_in([r]) is None]
+        url = str(body.get("response_url") or "")
         for reply in replies:
             for text, blocks in messages_for(reply, origin=inbound.text):
-                await respond(
-                    text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+                await self._respond(
+                    url,
+                    text=text,
+                    blocks=blocks,
+                    response_type="ephemeral",
+                    replace_original=False,
                 )
 
     async def on_message(self, body: dict[str, Any]) -> None:
@@ -188,6 +192,30 @@ class Listeners:
                     text=text,
                     blocks=blocks,
                 )
+
+    async def _respond(self, url: str, **message: Any) -> None:
+        """Answer through a slash command's response URL (on the shared HTTP session)."""
+        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            log.warning("ignoring a response URL that is not https: %s", url[:60])
+            return
+        try:
+            async with self.http().post(url, json=message) as resp:
+                if resp.status >= 400:
+                    log.warning("response URL refused: %s", resp.status)
+        except (aiohttp.ClientError, TimeoutError):
+            log.warning("response URL unreachable")
+
+    def http(self) -> aiohttp.ClientSession:
+        """One HTTP session for this process's calls to Slack (made inside the event loop)."""
+        if self.session is None or self.session.closed:
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            self.client.session = self.session
+        return self.session
+
+    async def close(self) -> None:
+        """Close the shared HTTP session."""
+        if self.session is not None:
+            await self.session.close()
 
     async def _call(self, method: Callable[..., Awaitable[Any]], **kwargs: Any) -> bool:
         """Call the Web API; a refusal is logged, never raised into Bolt (Slack got its ack)."""

@@ -38,7 +38,7 @@ def command(body: dict[str, Any], name: str = "") -> Inbound:
         person(user, name or body.get("user_name", "")),
         conv,
         text=unslack(body.get("text", "")).strip() or "help",
-        event_id=f"command:{body['trigger_id']}" if body.get("trigger_id") else None,
+        # Slack never retries a slash command (each has its own trigger), so no dedupe row
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
 
 from bot.messages import Reply, say
@@ -22,9 +22,10 @@ def librarian_channel(turn: Turn) -> list[Reply]:
                 "receive enquiries (not in a direct message)."
             )
         ]
+    channel = asdict(replace(conv, thread=None))  # said in a thread (an @mention): the channel
     with turn.engine.store.session() as s:
-        turn.engine.store.set_setting(s, "librarian-channel", asdict(conv))
-        turn.engine.store.audit(s, turn.person_id, "admin.librarian-channel", asdict(conv))
+        turn.engine.store.set_setting(s, "librarian-channel", channel)
+        turn.engine.store.audit(s, turn.person_id, "admin.librarian-channel", channel)
     return [say("New enquiries will be posted in this channel.")]
 
 

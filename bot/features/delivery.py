@@ -13,6 +13,8 @@ from bot.messages import ConversationRef, PersonRef, Reply, reply_from_dict, rep
 from bot.store import Store
 from bot.store.models import ConversationReference, Enquiry, OutboxMessage, Person
 
+KEY_PREFIX = "key:"  # an update's target named by the original's dedupe key
+
 if TYPE_CHECKING:
     from bot.engine import Engine
 
@@ -115,9 +117,11 @@ def update_posted(
     ).first()
     if original is None:
         return
-    if original.status in ("pending", "parked") or not original.message_id:
+    if original.status in ("pending", "parked"):
         original.payload = reply_to_dict(reply)
         return
+    # Sent, or on its way: update it by its platform id (looked up at delivery if not known yet)
+    target = original.message_id or f"{KEY_PREFIX}{original_key}"
     _enqueue(
         store,
         session,
@@ -129,7 +133,7 @@ def update_posted(
         None,
         kind="update",
         subject=original.subject,
-        target_id=original.message_id,
+        target_id=target,
     )
 
 

@@ -25,6 +25,11 @@ MAX_CHECKIN_WEEKS = 26
 CHANNEL_WORDS = ("channel", "this channel", "everyone here", "team", "this team")
 
 
+def _template_name(engine: Engine, slug: str) -> str:
+    tpl = engine.catalogue.templates.get(slug)
+    return tpl.name if tpl else slug
+
+
 def _template_choices(engine: Engine) -> tuple[Choice, ...]:
     return tuple(Choice(t.name, t.slug) for t in engine.catalogue.templates.values())
 
@@ -604,7 +609,7 @@ def status(turn: Turn) -> list[Reply]:
         waiting = sum(1 for q in prompts if q.status != "done")
     answered = len(named) + anonymous
     lines = [
-        f"{occasion.template} for *{p.name}* ({occasion.status}, "
+        f"{_template_name(turn.engine, occasion.template)} for *{p.name}* ({occasion.status}, "
         f"closes {occasion.closes_at:%a %d %b}):",
         f"Answered: {answered} of {len(prompts)}.",
     ]

@@ -32,6 +32,7 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             if ":memory:" not in url:
                 cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes
             cur.execute("PRAGMA busy_timeout=10000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
@@ -99,8 +100,15 @@ class Store:
                 display_name=display_name or external_id,
                 created_at=self.now(),
             )
-            session.add(person)
-            session.flush()
+            try:
+                with session.begin_nested():  # two first messages at once: one person
+                    session.add(person)
+            except IntegrityError:
+                person = session.exec(
+                    select(Person).where(
+                        Person.platform == platform, Person.external_id == external_id
+                    )
+                ).one()
         elif display_name and person.display_name != display_name:
             person.display_name = display_name
         return person

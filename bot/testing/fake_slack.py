@@ -65,6 +65,7 @@ class FakeSlack:
         self.users = users or {}
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []  # what arrived at response URLs
+        self.response_times: dict[str, float] = {}  # response URL id → arrival (epoch s)
         self.failures: dict[str, deque[Failure]] = defaultdict(deque)
         self.limits: Limits | None = None
         self.rate_limited = 0
@@ -79,15 +80,16 @@ class FakeSlack:
 
     # --- life cycle --------------------------------------------------------------------
 
-    async def start(self) -> FakeSlack:
-        """Listen on an ephemeral loopback port."""
+    async def start(self, port: int = 0) -> FakeSlack:
+        """Listen on a loopback port (0: any free one)."""
         app = web.Application()
+        app.router.add_get("/_times", self._times)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base = f"http://127.0.0.1:{port}"
@@ -196,8 +198,13 @@ class FakeSlack:
 
     # --- the Web API ---------------------------------------------------------------------
 
+    async def _times(self, request: web.Request) -> web.Response:
+        """When each response URL was answered (for benchmarks in another process)."""
+        return web.json_response(self.response_times)
+
     async def _respond(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())
+        self.response_times[request.match_info["id"]] = time.time()
         self.changed.set()
         return web.Response(text="ok")
 
