@@ -6,11 +6,11 @@ import datetime as dt
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from bot.messages import ConversationRef, PersonRef, Reply, reply_from_dict, reply_to_dict, say
 from bot.store import Store
+from bot.store.db import insert_ignoring
 from bot.store.models import ConversationReference, Enquiry, OutboxMessage, Person
 
 KEY_PREFIX = "key:"  # an update's target named by the original's dedupe key
@@ -177,29 +177,27 @@ def _enqueue(
     target_id: str | None = None,
     parent_key: str | None = None,
 ) -> None:
-    exists = session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
-    if exists is not None:
-        return
     now = store.now()
-    try:
-        with session.begin_nested():
-            session.add(
-                OutboxMessage(
-                    dedupe_key=key,
-                    kind=kind,
-                    subject=subject,
-                    target_id=target_id,
-                    parent_key=parent_key,
-                    platform=platform,
-                    person_id=person_id,
-                    conversation=conversation,
-                    payload=reply_to_dict(reply),
-                    due_at=due_at or now,
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        pass  # queued concurrently under the same key: one row is enough
+    # Queued twice (or concurrently) under one key: one row is enough. No savepoint: with
+    # pysqlite one released before any write would commit outside the caller's transaction.
+    session.execute(
+        insert_ignoring(store.engine, OutboxMessage).values(
+            dedupe_key=key,
+            kind=kind,
+            subject=subject,
+            target_id=target_id,
+            parent_key=parent_key,
+            platform=platform,
+            person_id=person_id,
+            conversation=conversation,
+            payload=reply_to_dict(reply),
+            due_at=due_at or now,
+            status="pending",
+            attempts=0,
+            last_error="",
+            created_at=now,
+        )
+    )
 
 
 def take_for_person(store: Store, person_id: int) -> list[Reply]:

@@ -41,6 +41,17 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def insert_ignoring(engine: Engine, model: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for this database's dialect."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model).on_conflict_do_nothing()
+
+
 class Store:
     """The database behind the engine: sessions plus the operations every feature shares."""
 
@@ -94,21 +105,25 @@ class Store:
             select(Person).where(Person.platform == platform, Person.external_id == external_id)
         ).first()
         if person is None:
-            person = Person(
-                platform=platform,
-                external_id=external_id,
-                display_name=display_name or external_id,
-                created_at=self.now(),
+            # Two first messages at once must make one person: insert unless present (no
+            # savepoint: with pysqlite one released before any write would commit early).
+            session.execute(
+                insert_ignoring(self.engine, Person).values(
+                    platform=platform,
+                    external_id=external_id,
+                    display_name=display_name or external_id,
+                    nation="england",
+                    roles="member",
+                    reachable=True,
+                    profile={},
+                    created_at=self.now(),
+                )
             )
-            try:
-                with session.begin_nested():  # two first messages at once: one person
-                    session.add(person)
-            except IntegrityError:
-                person = session.exec(
-                    select(Person).where(
-                        Person.platform == platform, Person.external_id == external_id
-                    )
-                ).one()
+            person = session.exec(
+                select(Person).where(
+                    Person.platform == platform, Person.external_id == external_id
+                )
+            ).one()
         elif display_name and person.display_name != display_name:
             person.display_name = display_name
         return person
