@@ -131,13 +131,14 @@ async def serve(
     # Turns run in a worker thread; hand the interpreter back to the event loop often so
     # acknowledgements are not kept waiting behind a turn (default 5 ms).
     sys.setswitchinterval(0.001)
-    running = Running(engine, mount, scheduler=scheduler)
-    await running.start(host, port)
+    # Signals first: a SIGTERM that arrives while starting still shuts down cleanly.
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
+    running = Running(engine, mount, scheduler=scheduler)
+    await running.start(host, port)
     log.info("kmb listening on %s", running.url)
     print(f"kmb listening on {running.url} (Ctrl-C to stop)", flush=True)
     try:
