@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--id", default="worker", help="this worker's name (reclaims its rows)")
     worker.add_argument("--no-scheduler", action="store_true", help="deliver only")
     worker.add_argument("--concurrency", type=int, default=32)
+    worker.add_argument("--batch", type=int, default=200, help="rows claimed at a time")
     outbox = sub.add_parser("outbox", help="pending, failing and parked messages")
     outbox.add_argument("action", nargs="?", choices=["retry"])
     outbox.add_argument("id", nargs="?", type=int)
@@ -92,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.cmd == "worker":
-        return _worker(build(settings), args.id, not args.no_scheduler, args.concurrency)
+        return _worker(
+            build(settings), args.id, not args.no_scheduler, args.concurrency, args.batch
+        )
     if args.cmd == "outbox":
         return _outbox(build(settings), args.action, args.id)
     if args.cmd == "export":
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _worker(engine: object, worker_id: str, scheduler: bool, concurrency: int) -> int:
+def _worker(engine: object, worker_id: str, scheduler: bool, concurrency: int, batch: int) -> int:
     from aiohttp import web
 
     from adapters import mount
@@ -109,7 +112,7 @@ def _worker(engine: object, worker_id: str, scheduler: bool, concurrency: int) -
 
     assert isinstance(engine, Engine)
     senders = mount(web.Application(), engine)  # the routes go unserved; the senders are used
-    asyncio.run(work(engine, senders, worker_id, scheduler, concurrency=concurrency))
+    asyncio.run(work(engine, senders, worker_id, scheduler, concurrency=concurrency, batch=batch))
     return 0
 
 

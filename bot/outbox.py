@@ -41,6 +41,7 @@ BACKOFF_CAP_S = 300.0
 STALE_SENDING = dt.timedelta(minutes=5)
 RECOVERED = "recovered after an interrupted send"
 PARENT_WAIT = dt.timedelta(seconds=2)
+HOLD_AT_MOST = 10.0  # seconds a claimed row may wait for its pacing slot
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
@@ -68,6 +69,16 @@ PLATFORM_LIMITS: dict[str, Limits] = {
     "teams": Limits(per_conversation=((7, 1.0), (60, 30.0)), per_workspace=((30, 1.0),)),
 }
 UNLIMITED = Limits((), ())
+
+
+def platform_limits(slack_per_second: float, teams_per_second: float) -> dict[str, Limits]:
+    """The platforms' limits with the configured workspace/tenant budgets."""
+    slack_budget = max(1, int(slack_per_second))
+    teams_budget = max(1, int(teams_per_second))
+    return {
+        "slack": replace(PLATFORM_LIMITS["slack"], per_workspace=((slack_budget, 1.0),)),
+        "teams": replace(PLATFORM_LIMITS["teams"], per_workspace=((teams_budget, 1.0),)),
+    }
 
 
 class Pacer:
@@ -140,6 +151,7 @@ class Delivery:
         stale: dt.timedelta = STALE_SENDING,
         max_attempts: int = MAX_ATTEMPTS,
         monotonic: Callable[[], float] = time.monotonic,
+        batch: int = 200,
     ) -> None:
         self.store = store
         self.senders = dict(senders)
@@ -147,6 +159,7 @@ class Delivery:
         all_limits = {**PLATFORM_LIMITS, **(limits or {})}
         self.pacers = {p: Pacer(all_limits.get(p, UNLIMITED), monotonic) for p in self.senders}
         self.concurrency = concurrency
+        self.batch = batch
         self.stale = stale
         self.max_attempts = max_attempts
         self.stats = Stats()
@@ -243,7 +256,7 @@ class Delivery:
             return
         pacer = self.pacers[row.platform]
         wait = pacer.reserve(conversation.id)
-        if wait > 5.0:  # a busy conversation: free the claim rather than hold it
+        if wait > HOLD_AT_MOST:  # a busy conversation: free the claim rather than hold it
             await asyncio.to_thread(self._defer, row, wait)
             return
         if wait > 0:
@@ -354,7 +367,7 @@ class Delivery:
         """Deliver until `stop` is set: whenever woken, and every `tick` seconds."""
         while not stop.is_set():
             try:
-                while await self.run_once(limit=200) >= 200 and not stop.is_set():
+                while await self.run_once(limit=self.batch) >= self.batch and not stop.is_set():
                     pass  # a backlog: keep going before waiting
             except Exception:
                 log.exception("outbox delivery failed; trying again")

@@ -21,7 +21,7 @@ from prometheus_client import (
 
 from bot.directory import directory_of
 from bot.engine import Engine
-from bot.outbox import Delivery
+from bot.outbox import Delivery, platform_limits
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
 
@@ -77,7 +77,14 @@ class Running:
         self.engine = engine
         self.app = make_app(engine)
         self.senders = dict(mount(self.app, engine)) if mount else {}
-        self.delivery = Delivery(engine.store, self.senders)
+        settings = engine.settings
+        self.delivery = Delivery(
+            engine.store,
+            self.senders,
+            limits=platform_limits(
+                settings.kmb_slack_workspace_per_second, settings.kmb_teams_tenant_per_second
+            ),
+        )
         # Created here and started in `start`, so each running app owns its scheduler.
         self.scheduling = (
             Scheduling(engine, directory_of(self.senders.values()), on_work=self.delivery.wake)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from bot.directory import directory_of
 from bot.engine import Engine
-from bot.outbox import Delivery
+from bot.outbox import Delivery, platform_limits
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
 
@@ -24,9 +24,20 @@ async def work(
     scheduler: bool = True,
     stop: asyncio.Event | None = None,
     concurrency: int = 32,
+    batch: int = 200,
 ) -> Delivery:
     """Schedule and deliver until SIGTERM/SIGINT (or `stop`); the delivery, for its stats."""
-    delivery = Delivery(engine.store, senders, worker=worker, concurrency=concurrency)
+    settings = engine.settings
+    delivery = Delivery(
+        engine.store,
+        senders,
+        worker=worker,
+        concurrency=concurrency,
+        batch=batch,
+        limits=platform_limits(
+            settings.kmb_slack_workspace_per_second, settings.kmb_teams_tenant_per_second
+        ),
+    )
     scheduling = (
         Scheduling(engine, directory_of(senders.values()), on_work=delivery.wake)
         if scheduler

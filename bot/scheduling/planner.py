@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.features.delivery import notify_channel, notify_person
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
 
 REMIND_SHARE = 0.7
 WAITING = ("pending", "started")
+
+
+def _take(s: Session, model: Any, ident: int, *where: Any, **values: Any) -> bool:
+    """Move one row on, only if it is still where we found it (a racing step gets False)."""
+    result = s.execute(update(model).where(model.id == ident, *where).values(**values))
+    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 # --- calendars -----------------------------------------------------------------------------
@@ -160,7 +167,8 @@ def open_occasion(engine: Engine, occasion_id: int) -> int:
         if project is None or project.status != "active":
             return 0
         assert occasion.id is not None and project.id is not None
-        occasion.status = "open"
+        if not _take(s, Occasion, occasion.id, col(Occasion.status) == "planned", status="open"):
+            return 0
         made = 0
         for person in team(s, project.id):
             assert person.id is not None
@@ -204,7 +212,16 @@ def invite(engine: Engine, prompt_id: int) -> bool:
         if not cal.in_working_hours(now):  # overdue after downtime: wait for their morning
             prompt.invite_at = cal.next_send(now)
             return False
-        prompt.status, prompt.invited_at = "pending", now
+        assert prompt.id is not None
+        if not _take(
+            s,
+            Prompt,
+            prompt.id,
+            col(Prompt.status) == "scheduled",
+            status="pending",
+            invited_at=now,
+        ):
+            return False
         notify_person(
             store,
             s,
@@ -236,7 +253,9 @@ def remind(engine: Engine, prompt_id: int) -> bool:
         if not cal.in_working_hours(now):
             prompt.remind_at = cal.next_send(now)
             return False
-        prompt.reminded_at = now
+        assert prompt.id is not None
+        if not _take(s, Prompt, prompt.id, col(Prompt.reminded_at).is_(None), reminded_at=now):
+            return False
         reply = Reply(
             (
                 Text(
@@ -271,7 +290,8 @@ def close_occasion(engine: Engine, occasion_id: int) -> bool:
         project = s.get(Project, occasion.project_id)
         if project is None:
             return False
-        occasion.status = "closed"
+        if not _take(s, Occasion, occasion_id, col(Occasion.status) == "open", status="closed"):
+            return False
         for prompt in s.exec(select(Prompt).where(Prompt.occasion_id == occasion_id)):
             if prompt.status == "scheduled":
                 prompt.status = "missed"  # never reached them in working hours
