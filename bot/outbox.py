@@ -73,12 +73,17 @@ UNLIMITED = Limits((), ())
 
 def platform_limits(slack_per_second: float, teams_per_second: float) -> dict[str, Limits]:
     """The platforms' limits with the configured workspace/tenant budgets."""
-    slack_budget = max(1, int(slack_per_second))
-    teams_budget = max(1, int(teams_per_second))
     return {
-        "slack": replace(PLATFORM_LIMITS["slack"], per_workspace=((slack_budget, 1.0),)),
-        "teams": replace(PLATFORM_LIMITS["teams"], per_workspace=((teams_budget, 1.0),)),
+        "slack": replace(PLATFORM_LIMITS["slack"], per_workspace=_budget(slack_per_second)),
+        "teams": replace(PLATFORM_LIMITS["teams"], per_workspace=_budget(teams_per_second)),
     }
+
+
+def _budget(per_second: float) -> tuple[Window, ...]:
+    """At most `per_second` in any second, spread evenly with 2 % headroom: requests reach the
+    platform with a few milliseconds of jitter, and a burst at a window's edge earns a 429."""
+    budget = max(1, int(per_second))
+    return ((budget, 1.0), (1, 1.02 / budget))
 
 
 class Pacer:

@@ -13,6 +13,7 @@ the real now, so a fake clock in tests and the system clock in production behave
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import os
@@ -65,6 +66,7 @@ class Scheduling:
         self.on_work = on_work
         self.active = False
         self.scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[Any]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -86,21 +88,22 @@ class Scheduling:
         await self.heartbeat()
 
     async def stop(self, release: bool = True) -> None:
-        """Shut the scheduler down; release the lease so a standby takes over at once."""
+        """Let running steps finish, shut the scheduler down, release the lease."""
+        was_active, self.active = self.active, False
+        others = self._running - {asyncio.current_task()}
+        if others:
+            await asyncio.gather(*others, return_exceptions=True)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
         jobs.LIVE.pop(self.key, None)
-        if self.active and release:
+        if was_active and release:
             self.lease.release()
-        self.active = False
 
     # --- lease -------------------------------------------------------------------------
 
     async def heartbeat(self) -> bool:
         """Renew or take the lease; start or stop the work jobs when that changes."""
-        import asyncio
-
         try:
             held = await asyncio.to_thread(self.lease.acquire)
         except Exception:
@@ -157,8 +160,6 @@ class Scheduling:
 
     async def rebuild(self) -> int:
         """Dated jobs for every step due within the horizon (deterministic ids, replaced)."""
-        import asyncio
-
         if not self.active or self.scheduler is None:
             return 0
         until = self.engine.clock.now() + self.horizon
@@ -180,25 +181,40 @@ class Scheduling:
         """The scheduled job ids (for `kmb outbox`-style inspection and tests)."""
         return sorted(j.id for j in self.scheduler.get_jobs()) if self.scheduler else []
 
+    def _track(self) -> asyncio.Task[Any] | None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return task
+
     async def run_job(self, step: str, ident: int) -> None:
         """One dated step, if this process still holds the lease."""
         if not self.active:
             return
+        task = self._track()
         try:
             if await jobs.run_step(self.engine, self.directory, step, ident):
                 self._worked()
         except Exception:
             log.exception("scheduled step %s %s failed; the sweep will retry", step, ident)
+        finally:
+            if task is not None:
+                self._running.discard(task)
 
     async def sweep(self) -> jobs.Done:
         """Everything due now (the safety net, and what tests call with a fake clock)."""
         if not self.active:
             return jobs.Done()
+        task = self._track()
         try:
             done = await jobs.run_due(self.engine, self.directory)
         except Exception:
             log.exception("scheduler sweep failed; trying again next time")
             return jobs.Done()
+        finally:
+            if task is not None:
+                self._running.discard(task)
         if done.total:
             self._worked()
         return done
