@@ -21,4 +21,8 @@ def mount(app: web.Application, engine: Engine) -> dict[str, Sender]:
         from adapters.slack import mount as mount_slack
 
         senders["slack"] = mount_slack(app, engine)
+    # Teams is always mounted: with no MICROSOFT_APP_ID it runs in Emulator mode (loopback only).
+    from adapters.teams import mount as mount_teams
+
+    senders["teams"] = mount_teams(app, engine)
     return senders

@@ -17,6 +17,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-scheduler", action="store_true")
+    serve.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="without MICROSOFT_APP_ID, listen beyond loopback anyway (Teams Emulator mode)",
+    )
     worker = sub.add_parser("worker", help="scheduler and delivery loop only")
     worker.add_argument("--id", default="worker", help="this worker's name (reclaims its rows)")
     worker.add_argument("--no-scheduler", action="store_true", help="deliver only")
@@ -43,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     slack.add_argument("--url", help="the public https:// address kmb is served at")
     slack.add_argument("--socket", action="store_true", help="Socket Mode: no public URL")
     slack.add_argument("--name", default="kmb")
+    teams = sub.add_parser("teams", help="Microsoft Teams tools")
+    teams.add_argument("action", choices=["manifest"])
+    teams.add_argument("--app-id", required=True, help="the Azure Bot's Microsoft App ID")
+    teams.add_argument("--out", type=Path, default=Path("kmb-teams.zip"))
+    teams.add_argument("--domain", default="", help="kmb's public host name, e.g. kmb.nhs.uk")
     roles = sub.add_parser("roles", help="grant or list roles")
     roles.add_argument("action", choices=["grant", "list"])
     roles.add_argument("role", nargs="?", choices=ROLES)
@@ -60,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         return _content_check(args.dir)
     if args.cmd == "slack":
         return _slack_manifest(args.url, args.socket, args.name)
+    if args.cmd == "teams":
+        return _teams_manifest(args.app_id, args.out, args.domain)
     from bot.app import build
 
     if args.cmd == "db":
@@ -79,13 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "serve":
         from bot.server import serve
 
+        host = args.host or settings.host
+        if not _may_listen(host, settings.microsoft_app_id, args.allow_unauthenticated):
+            return 2
         engine = build(settings)
         from adapters import mount
 
         asyncio.run(
             serve(
                 engine,
-                args.host or settings.host,
+                host,
                 args.port or settings.port,
                 mount=mount,
                 scheduler=not args.no_scheduler,
@@ -163,6 +178,33 @@ def _slack_manifest(url: str | None, socket: bool, name: str) -> int:
     from adapters.slack.manifest import render
 
     print(render(url, name, socket), end="")
+    return 0
+
+
+def _may_listen(host: str, app_id: str, allowed: bool) -> bool:
+    """Unauthenticated Teams (no app id) believes any caller: loopback only, unless told."""
+    loopback = host in ("localhost", "::1") or host.startswith("127.")
+    if app_id or loopback or allowed:
+        return True
+    print(
+        f"kmb serve: refusing to listen on {host} without MICROSOFT_APP_ID: Teams would accept "
+        "unauthenticated requests from anyone who can reach it. Set MICROSOFT_APP_ID (and "
+        "MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TENANT_ID), listen on 127.0.0.1, or pass "
+        "--allow-unauthenticated if something else guards the port.",
+        file=sys.stderr,
+    )
+    return False
+
+
+def _teams_manifest(app_id: str, out: Path, domain: str) -> int:
+    from adapters.teams.manifest import build as build_package
+
+    try:
+        build_package(app_id, out, domain)
+    except ValueError as exc:
+        print(f"kmb teams manifest: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: upload it in Teams under Apps → Manage your apps → Upload an app")
     return 0
 
 

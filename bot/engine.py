@@ -130,7 +130,8 @@ class Engine:
         text = " ".join((inbound.text or "").split())
         if inbound.kind == "button" and inbound.action:
             text = inbound.action
-        dialog = self._dialog(turn.person_id)
+        # Only the console asks forms question by question; rich platforms show them whole.
+        dialog = self._dialog(turn.person_id) if inbound.platform == "console" else None
         if dialog is not None:
             return self._continue_dialog(turn, dialog, text)
         if not text:

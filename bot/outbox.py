@@ -236,12 +236,17 @@ class Delivery:
         if not rows:
             return 0
         gate = asyncio.Semaphore(self.concurrency)
+        # One conversation's messages go in order; different conversations go side by side.
+        lanes: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
+        for row in rows:
+            lanes[(row.platform, str(row.conversation.get("id", "")))].append(row)
 
-        async def one(row: OutboxMessage) -> None:
-            async with gate:
-                await self._deliver(row)
+        async def lane(queue: list[OutboxMessage]) -> None:
+            for row in queue:
+                async with gate:
+                    await self._deliver(row)
 
-        await asyncio.gather(*(one(r) for r in rows))
+        await asyncio.gather(*(lane(q) for q in lanes.values()))
         return len(rows)
 
     async def _deliver(self, row: OutboxMessage) -> None:

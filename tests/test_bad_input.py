@@ -21,7 +21,7 @@ async def test_ten_kilobytes_of_text(chat) -> None:
     assert "describe what you need in a sentence" in await ann.says("tool " + big)
     await ann.says("librarian")
     out = await ann.says(big)
-    assert "the limit here is 2,000" in out and "(1/8)" in out
+    assert "the limit here is 2,000" in out and "(1/12)" in out
     assert "I didn't understand" in await ann.says("cancel") + await ann.says(big[:2000])
 
 

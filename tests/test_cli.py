@@ -29,7 +29,7 @@ def test_roles_grant_and_list_then_used_in_chat(tmp_path: Path) -> None:
 
 
 def test_console_person_sees_news_next_time_they_open(tmp_path: Path) -> None:
-    ask = "librarian Is X better than Y?\nskip\n2\nin 2 weeks\nno\n1\nskip\nskip\n"
+    ask = "librarian Is X better than Y?\nskip\n2\nin 2 weeks\nno\n1\n" + "skip\n" * 6
     assert "ENQ-2026-0001" in _kmb(tmp_path, "chat", "--user", "ann", stdin=ask).stdout
     _kmb(tmp_path, "chat", "--user", "lib", "--role", "librarian", stdin="claim ENQ-2026-0001\n")
     assert "picked up your enquiry ENQ-2026-0001" in _kmb(tmp_path, "chat", "--user", "ann").stdout

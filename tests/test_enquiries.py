@@ -10,7 +10,11 @@ ENQUIRY = [
     "no",
     "1",
     "last 10 years",
-    "skip",
+    "skip",  # known papers
+    "skip",  # languages
+    "Physiotherapist",
+    "Trauma and orthopaedics",
+    "Example NHS Foundation Trust",
 ]
 
 
@@ -40,6 +44,10 @@ async def test_patient_decisions_are_priority_and_listed_first(chat) -> None:
         "tomorrow",
         "yes",
         "2",
+        "skip",
+        "skip",
+        "skip",
+        "skip",
         "skip",
         "skip",
     ]
@@ -77,7 +85,7 @@ async def test_past_or_unreadable_deadline_is_asked_again(chat) -> None:
         await ann.says(line)
     assert "That date has passed" in await ann.says("2020-01-01")
     assert "couldn't read that date" in await ann.says("next-ish")
-    assert "(5/8)" in await ann.says("in 2 weeks")
+    assert "(5/12)" in await ann.says("in 2 weeks")
 
 
 async def test_coursework_is_signposted_not_queued(chat) -> None:
@@ -89,6 +97,10 @@ async def test_coursework_is_signposted_not_queued(chat) -> None:
         "in 3 weeks",
         "no",
         "1",
+        "skip",
+        "skip",
+        "skip",
+        "skip",
         "skip",
         "skip",
     ]
@@ -104,8 +116,8 @@ async def test_restart_mid_enquiry_resumes_where_the_person_was(make_engine, sql
         await ann.says(line)
     first.store.engine.dispose()
     again = Chatter(make_engine(sqlite_url), "ann")  # a new process on the same database
-    assert "(6/8) What would you like back?" in await again.says("no")
-    assert "(5/8) Will it inform a decision" in await again.says("back")
+    assert "(6/12) What would you like back?" in await again.says("no")
+    assert "(5/12) Will it inform a decision" in await again.says("back")
 
 
 async def test_restart_keeps_every_answer_given(make_engine, sqlite_url) -> None:

@@ -32,6 +32,10 @@ async def test_my_data_is_everything_as_json(chat) -> None:
         "1",
         "skip",
         "skip",
+        "skip",
+        "Staff nurse",
+        "skip",
+        "skip",
     ]:
         await bea.says(line)
     out = await bea.says("my data")
@@ -40,6 +44,7 @@ async def test_my_data_is_everything_as_json(chat) -> None:
     assert {a["text"] for a in data["answers"]} == set(ANSWERS)
     assert len(data["lessons"]) == 5 and data["memberships"]
     assert data["enquiries"][0]["question"] == "evidence on hourly rounding"
+    assert data["person"]["profile"]["requester"]["role"] == "Staff nurse"  # remembered
 
 
 async def test_delete_my_data_cascades_and_keeps_anonymous_unlinked(chat) -> None:

@@ -11,7 +11,7 @@ from slack_sdk.models.views import View
 from sqlmodel import func, select
 
 from bot.store.models import Enquiry, EnquiryMessage, OutboxMessage, Person
-from tests.slack_harness import SlackWorld, signed
+from tests.slack_harness import SlackWorld, load, signed
 
 ENQUIRY = {
     "question": "Does early mobilisation after hip fracture surgery reduce delirium?",
@@ -306,3 +306,19 @@ async def test_thread_replies_travel_between_library_and_requester(slack: SlackW
     eph = await slack.fake.wait_for("chat.postEphemeral", 4)
     assert "Only the library team" in eph[-1].args["text"]
     assert len(slack.fake.of("chat.postMessage")) == 4
+
+
+async def test_a_replayed_button_press_has_one_effect(slack: SlackWorld) -> None:
+    slack.engine.store.grant("slack", "U0LIB", "librarian")
+    view = await _ask_librarian(slack)
+    await slack.submit(view, ENQUIRY)
+    payload = load("block_actions")  # recorded: U0LIB presses Claim on ENQ-2026-0001
+    for _ in range(3):  # the same interaction, delivered again
+        status, _ = await slack.interaction(payload)
+        assert status == 200
+    await slack.fake.wait_for("chat.postEphemeral", 2)
+    await slack.settle()
+    with slack.engine.store.session() as s:
+        claims = [m for m in s.exec(select(EnquiryMessage)) if m.kind == "claimed"]
+    assert len(claims) == 1
+    assert len(slack.fake.of("chat.postEphemeral")) == 2  # requester's confirmation + one claim

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from adapters.slack.blocks import home_view, messages_for, modal_for
+from adapters.slack.blocks import home_view, messages_for
+from adapters.slack.modals import modal_for
 from bot.engine import Engine
 from bot.messages import ConversationRef, Form, PersonRef, reply_from_dict
 from bot.store.models import OutboxMessage

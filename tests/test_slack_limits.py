@@ -7,7 +7,8 @@ from typing import Any
 
 from slack_sdk.models.views import View
 
-from adapters.slack.blocks import home_view, messages_for, modal_for
+from adapters.slack.blocks import home_view, messages_for
+from adapters.slack.modals import modal_for
 from bot.clock import FakeClock
 from bot.engine import Engine
 from bot.messages import Actions, Button, Form, Input, PersonRef, Reply, Section, Text

@@ -8,7 +8,7 @@ one is split across messages (or, in a view, cut with a pointer to the rest) —
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,7 +63,7 @@ def _chunks(text: str, limit: int) -> list[str]:
     return pieces
 
 
-def _section(markdown: str) -> list[Block]:
+def section_blocks(markdown: str) -> list[Block]:
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
         for piece in _chunks(markdown, SECTION_CHARS)
@@ -104,7 +104,7 @@ class _Renderer:
 
     def element(self, e: Element) -> list[Block]:
         if isinstance(e, Text):
-            return _section(escape(e.text))
+            return section_blocks(escape(e.text))
         if isinstance(e, Facts):
             fields = [
                 {"type": "mrkdwn", "text": cut(f"*{escape(a)}*\n{escape(b)}", FIELD_CHARS)}
@@ -122,19 +122,19 @@ class _Renderer:
             if rest and isinstance(rest[0], Text):  # the title and first paragraph share a block
                 first = rest.pop(0)
                 assert isinstance(first, Text)
-                head = _section(f"{title}\n{escape(first.text)}")
+                head = section_blocks(f"{title}\n{escape(first.text)}")
             else:
-                head = _section(title)
+                head = section_blocks(title)
             return head + [b for child in rest for b in self.element(child)]
         if isinstance(e, Form):
-            intro = _section(
+            intro = section_blocks(
                 f"*{escape(e.title)}*" + (f"\n{escape(e.context)}" if e.context else "")
             )
             if not self.origin:
-                return intro + _section(escape(e.to_text()))
+                return intro + section_blocks(escape(e.to_text()))
             return intro + self.actions([Button("Open the form", self.origin, "primary")])
         assert isinstance(e, Input)
-        return _section(escape(e.to_text()))
+        return section_blocks(escape(e.to_text()))
 
 
 def blocks_for(reply: Reply, origin: str = "") -> list[Block]:
@@ -149,7 +149,16 @@ def notification_text(reply: Reply) -> str:
 
 
 def messages_for(reply: Reply, origin: str = "") -> list[tuple[str, list[Block]]]:
-    """One or more (text, blocks) messages, each within Slack's 50-block limit."""
+    """One or more (text, blocks) messages, each within Slack's 50-block limit.
+
+    Cached and shared between callers: treat the result as read-only.
+    """
+    return _messages(reply, origin)
+
+
+@functools.lru_cache(maxsize=512)
+def _messages(reply: Reply, origin: str) -> list[tuple[str, list[Block]]]:
+    """Rendering is pure: the same reply (help, a tool card) is rendered once."""
     blocks = blocks_for(reply, origin)
     text = notification_text(reply)
     if len(blocks) <= MESSAGE_BLOCKS:
@@ -161,7 +170,7 @@ def messages_for(reply: Reply, origin: str = "") -> list[tuple[str, list[Block]]
     ]
 
 
-def _fit_view(blocks: list[Block]) -> list[Block]:
+def fit_view(blocks: list[Block]) -> list[Block]:
     if len(blocks) <= VIEW_BLOCKS:
         return blocks
     note = {
@@ -178,7 +187,7 @@ def _fit_view(blocks: list[Block]) -> list[Block]:
 
 def home_view(reply: Reply) -> Block:
     """The Home tab."""
-    return {"type": "home", "blocks": _fit_view(blocks_for(reply))}
+    return {"type": "home", "blocks": fit_view(blocks_for(reply))}
 
 
 def result_view(title: str, replies: Iterable[Reply]) -> Block:
@@ -188,118 +197,5 @@ def result_view(title: str, replies: Iterable[Reply]) -> Block:
         "type": "modal",
         "title": plain(title, VIEW_TITLE),
         "close": plain("Done", VIEW_TITLE),
-        "blocks": _fit_view(blocks or _section("Done.")),
+        "blocks": fit_view(blocks or section_blocks("Done.")),
     }
-
-
-# --- forms as modals -----------------------------------------------------------------------
-
-
-def _option(label: str, value: str) -> Block:
-    return {"text": plain(label, OPTION_TEXT), "value": value[:OPTION_VALUE]}
-
-
-def _element(i: Input) -> Block:
-    if i.kind in ("text", "multiline"):
-        el: Block = {"type": "plain_text_input", "action_id": "value"}
-        el["multiline"] = i.kind == "multiline"
-        el["max_length"] = min(i.max_length or INPUT_MAX, INPUT_MAX)
-        if i.initial:
-            el["initial_value"] = i.initial[: el["max_length"]]
-        return el
-    if i.kind == "people":
-        el = {"type": "multi_users_select", "action_id": "value"}
-        users = [u.strip() for u in i.initial.split(",") if u.strip().startswith("U")]
-        if users:
-            el["initial_users"] = users
-        return el
-    if i.kind in ("choice", "scale"):
-        pairs = (
-            [(c.label, c.value) for c in i.choices]
-            if i.kind == "choice"
-            else [(str(n), str(n)) for n in range(1, 11)]
-        )
-        options = [_option(label, value) for label, value in pairs[:SELECT_OPTIONS]]
-        el = {"type": "static_select", "action_id": "value", "options": options}
-        chosen = [o for o in options if o["value"] == i.initial]
-        if chosen:
-            el["initial_option"] = chosen[0]
-        return el
-    if i.kind == "yesno":
-        options = [_option("Yes", "yes"), _option("No", "no")]
-        el = {"type": "radio_buttons", "action_id": "value", "options": options}
-        chosen = [o for o in options if o["value"] == i.initial]
-        if chosen:
-            el["initial_option"] = chosen[0]
-        return el
-    if i.kind == "toggle":
-        option = _option("Yes", "yes")
-        el = {"type": "checkboxes", "action_id": "value", "options": [option]}
-        if i.initial == "yes":
-            el["initial_options"] = [option]
-        return el
-    el = {"type": "datepicker", "action_id": "value"}  # date
-    if i.initial:
-        el["initial_date"] = i.initial
-    return el
-
-
-PICKER_LABELS = {"people": "Who is in the team?"}
-
-
-def input_block(i: Input) -> Block:
-    """One form field as an input block (block id = the field id)."""
-    label = PICKER_LABELS.get(i.kind, i.label)  # a picker needs no typing instructions
-    block: Block = {
-        "type": "input",
-        "block_id": i.id,
-        "label": plain(label, LABEL_CHARS),
-        "element": _element(i),
-        "optional": not i.required or i.kind == "toggle",
-    }
-    if i.hint and i.kind not in ("date", "people"):  # pickers need no typing hints
-        block["hint"] = plain(i.hint, LABEL_CHARS)
-    return block
-
-
-def modal_for(form: Form, metadata: dict[str, str]) -> Block:
-    """A form as a modal; `metadata` (where it was opened) rides in private_metadata."""
-    intro = f"*{escape(form.title)}*" + (f"\n{escape(form.context)}" if form.context else "")
-    blocks = _section(intro) + [input_block(i) for i in form.inputs]
-    return {
-        "type": "modal",
-        "callback_id": f"kmb-form:{form.id}",
-        "private_metadata": json.dumps(metadata)[:3000],
-        "title": plain(form.title, VIEW_TITLE),
-        "submit": plain(form.submit_label, VIEW_TITLE),
-        "close": plain("Cancel", VIEW_TITLE),
-        "blocks": _fit_view(blocks),
-    }
-
-
-def form_values(state: dict[str, Any]) -> dict[str, str]:
-    """A submitted modal's `state.values` as the engine's {field id: text}."""
-    values: dict[str, str] = {}
-    for block_id, actions in state.get("values", {}).items():
-        v = actions.get("value", {})
-        kind = v.get("type")
-        if kind == "plain_text_input":
-            values[block_id] = v.get("value") or ""
-        elif kind in ("static_select", "radio_buttons"):
-            values[block_id] = (v.get("selected_option") or {}).get("value", "")
-        elif kind == "datepicker":
-            values[block_id] = v.get("selected_date") or ""
-        elif kind == "multi_users_select":
-            values[block_id] = ",".join(v.get("selected_users") or [])
-        elif kind == "checkboxes":
-            values[block_id] = "yes" if v.get("selected_options") else "no"
-    return values
-
-
-def form_in(replies: Iterable[Reply]) -> Form | None:
-    """The form among replies, if one was returned (it opens as a modal)."""
-    for reply in replies:
-        for e in reply.elements:
-            if isinstance(e, Form):
-                return e
-    return None

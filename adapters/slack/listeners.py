@@ -19,7 +19,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import translate
-from adapters.slack.blocks import form_in, home_view, messages_for, modal_for, result_view
+from adapters.slack.blocks import home_view, messages_for, result_view
+from adapters.slack.modals import form_in, modal_for
 from bot.engine import Engine
 from bot.messages import ConversationRef, Inbound, Reply
 

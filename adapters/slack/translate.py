@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from adapters.slack.blocks import form_values
+from adapters.slack.modals import form_values
 from bot.messages import ConversationRef, Inbound, PersonRef
 
 PLATFORM = "slack"

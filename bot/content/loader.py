@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.content.models import Campaign, Synonyms, Template, Tool
+from bot.content.models import Campaign, Library, Synonyms, Template, Tool
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -32,6 +32,7 @@ class Catalogue:
     templates: dict[str, Template] = field(default_factory=dict)
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     synonyms: list[list[str]] = field(default_factory=list)
+    library: Library | None = None
 
 
 def _load(path: Path, model: type[M], problems: list[str], root: Path) -> M | None:
@@ -72,6 +73,9 @@ def load_catalogue(root: Path | None = None) -> Catalogue:
             if slug != path.stem:
                 problems.append(f"{folder}/{path.name}: slug: '{slug}' must match the file name")
             into[slug] = item
+    lib_path = root / "library.yaml"
+    if lib_path.exists():
+        cat.library = _load(lib_path, Library, problems, root)
     syn_path = root / "synonyms.yaml"
     if syn_path.exists():
         syn = _load(syn_path, Synonyms, problems, root)
@@ -98,4 +102,15 @@ def _cross_check(cat: Catalogue) -> list[str]:
                 problems.append(
                     f"campaigns/{camp.slug}.yaml: prompts.{i}.tool: unknown tool '{prompt.tool}'"
                 )
+    if cat.library is not None:
+        from bot.features.enquiries import PURPOSES
+
+        known = {value for value, _ in PURPOSES}
+        for t in cat.library.teams:
+            for i, purpose in enumerate(t.match.purposes):
+                if purpose not in known:
+                    problems.append(
+                        f"library.yaml: teams.{t.slug}.match.purposes.{i}: unknown purpose "
+                        f"'{purpose}' (one of {', '.join(sorted(known))})"
+                    )
     return problems

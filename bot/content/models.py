@@ -119,3 +119,58 @@ class Synonyms(_Strict):
     """Words clinicians use, mapped to the catalogue's words, for the tool finder."""
 
     groups: list[list[str]] = Field(min_length=1)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class OpeningHours(_Strict):
+    """When a library team works (local time in `timezone`); bank holidays are closed."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(min_length=1)
+    open: dt.time
+    close: dt.time
+    timezone: str = "Europe/London"
+    nation: Literal["england", "wales", "scotland", "northern-ireland"] = "england"
+
+    @model_validator(mode="after")
+    def _opens_before_closing(self) -> OpeningHours:
+        if self.open >= self.close:
+            raise ValueError("open must be before close")
+        return self
+
+
+class RouteMatch(_Strict):
+    """What sends an enquiry to a team: any organisation, purpose or keyword listed."""
+
+    organisations: list[str] = Field(default_factory=list)
+    purposes: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+
+
+class LibraryTeam(_Strict):
+    """A library team that receives enquiries in its own channel."""
+
+    slug: str = Field(pattern=SLUG)
+    name: str = Field(min_length=2, max_length=80)
+    hours: OpeningHours
+    claim_within_hours: float = Field(default=4, gt=0, le=80)
+    remind_days_before: int = Field(default=2, ge=0, le=20)
+    match: RouteMatch = Field(default_factory=RouteMatch)
+
+
+class Library(_Strict):
+    """The library teams and the default one (content/library.yaml)."""
+
+    source: HttpUrl
+    default: str = Field(pattern=SLUG)
+    teams: list[LibraryTeam] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _default_exists(self) -> Library:
+        slugs = [t.slug for t in self.teams]
+        if len(set(slugs)) != len(slugs):
+            raise ValueError("team slugs must be unique")
+        if self.default not in slugs:
+            raise ValueError(f"default team '{self.default}' is not one of the teams")
+        return self

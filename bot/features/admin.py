@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
 
 def librarian_channel(turn: Turn) -> list[Reply]:
-    """`admin librarian-channel`, run in the channel that should receive enquiries."""
+    """`admin librarian-channel [team]`, run in the channel that should receive enquiries."""
+    from bot.features import library
+
     conv = turn.conversation
     if conv.kind == "personal":
         return [
@@ -22,11 +24,38 @@ def librarian_channel(turn: Turn) -> list[Reply]:
                 "receive enquiries (not in a direct message)."
             )
         ]
+    lib = library.library(turn.engine)
+    slug = turn.args.strip().lower() or lib.default
+    teams = {t.slug: t for t in lib.teams}
+    if slug not in teams:
+        return [say(f"There is no library team “{slug[:40]}”. Teams: {', '.join(teams)}.")]
+    key = "librarian-channel" if slug == lib.default else f"librarian-channel:{slug}"
     channel = asdict(replace(conv, thread=None))  # said in a thread (an @mention): the channel
     with turn.engine.store.session() as s:
-        turn.engine.store.set_setting(s, "librarian-channel", channel)
+        turn.engine.store.set_setting(s, key, channel)
         turn.engine.store.audit(s, turn.person_id, "admin.librarian-channel", channel)
-    return [say("New enquiries will be posted in this channel.")]
+    return [say(f"New enquiries for the {teams[slug].name} will be posted in this channel.")]
+
+
+def route(turn: Turn) -> list[Reply]:
+    """`admin route TEAM organisation|purpose|keyword VALUE`: send matching enquiries there."""
+    from bot.features import library
+
+    parts = turn.args.split(maxsplit=2)
+    if len(parts) < 3:
+        rules = (turn.engine.store.get_setting(library.RULES) or {}).get("rules", [])
+        listed = "\n".join(f"• {r['kind']} “{r['value']}” → {r['team']}" for r in rules)
+        return [
+            say(
+                "Usage: `admin route <team> <organisation|purpose|keyword> <value>`, e.g. "
+                "`admin route clinical-librarians keyword sepsis`.",
+                f"Rules added in chat:\n{listed}" if listed else "No rules added in chat yet.",
+            )
+        ]
+    problem = library.add_rule(turn.engine, parts[0].lower(), parts[1].lower(), parts[2])
+    if problem:
+        return [say(problem)]
+    return [say(f"Enquiries matching {parts[1]} “{parts[2][:60]}” now go to {parts[0]}.")]
 
 
 def grant(turn: Turn) -> list[Reply]:
@@ -51,6 +80,16 @@ def register(engine: Engine) -> None:
             "admin librarian-channel",
             librarian_channel,
             "make this channel the library team's",
+            "admin librarian-channel [team]",
+            role="admin",
+        )
+    )
+    engine.command(
+        Command(
+            "admin route",
+            route,
+            "route enquiries to a library team",
+            "admin route <team> <organisation|purpose|keyword> <value>",
             role="admin",
         )
     )
@@ -67,7 +106,10 @@ def register(engine: Engine) -> None:
         Command(
             "admin",
             lambda t: [
-                say("Admin words: `admin librarian-channel`, `admin grant ROLE PLATFORM:ID`.")
+                say(
+                    "Admin words: `admin librarian-channel [team]`, `admin route …`, "
+                    "`admin grant ROLE PLATFORM:ID`."
+                )
             ],
             "settings in chat",
             "admin …",

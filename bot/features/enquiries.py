@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from bot.features.delivery import notify_channel, notify_person, posted_thread, update_posted
-from bot.messages import Actions, Button, Choice, Facts, Form, Input, Reply, Section, Text, say
+from bot.features import library
+from bot.features.delivery import notify_channel, notify_person, posted_thread
+from bot.features.enquiry_card import announce, card_key
+from bot.messages import Choice, Facts, Form, Input, Reply, Section, Text, say
 from bot.pii import guard
 from bot.store.models import Enquiry, EnquiryMessage, Person
 from bot.turn import BaseFlow, Command, Turn
@@ -59,7 +62,10 @@ class EnquiryFlow(BaseFlow):
     id = "enquiry"
 
     def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
-        """The fields an NHS librarian needs, and no more."""
+        """The fields an NHS librarian needs, and no more (who you are is remembered)."""
+        with turn.engine.store.session() as s:
+            person = s.get(Person, turn.person_id)
+            about: dict[str, str] = dict((person.profile if person else {}).get("requester", {}))
         return Form(
             id=self.id,
             title="Ask a librarian",
@@ -116,6 +122,37 @@ class EnquiryFlow(BaseFlow):
                     required=False,
                     max_length=2000,
                 ),
+                Input(
+                    "languages",
+                    "Languages? (leave empty for English only)",
+                    "text",
+                    required=False,
+                    max_length=200,
+                ),
+                Input(
+                    "role",
+                    "Your role",
+                    "text",
+                    required=False,
+                    max_length=120,
+                    initial=about.get("role", ""),
+                ),
+                Input(
+                    "team",
+                    "Your team or department",
+                    "text",
+                    required=False,
+                    max_length=120,
+                    initial=about.get("team", ""),
+                ),
+                Input(
+                    "organisation",
+                    "Your NHS organisation",
+                    "text",
+                    required=False,
+                    max_length=120,
+                    initial=about.get("organisation", ""),
+                ),
             ),
         )
 
@@ -135,7 +172,7 @@ class EnquiryFlow(BaseFlow):
             try:
                 with engine.store.session() as s:
                     enquiry = _create(engine, s, turn, values)
-                    _announce(engine, s, enquiry, turn.display_name)
+                    announce(engine, s, enquiry)
                 break
             except IntegrityError:
                 if attempt == 4:
@@ -145,14 +182,28 @@ class EnquiryFlow(BaseFlow):
             if enquiry.patient_decision
             else ""
         )
+        desk = library.team(engine, enquiry.team)
+        now = engine.clock.now()
+        when = ""
+        if not library.is_open(desk.hours, now):
+            opens = library.next_open(desk.hours, now).astimezone(ZoneInfo(desk.hours.timezone))
+            when = (
+                f" The {desk.name} is closed just now; it will be picked up from "
+                f"{opens:%A %d %B at %H:%M}."
+            )
+            if enquiry.patient_decision:
+                when += (
+                    " If the decision can't wait, use your point-of-care tools (e.g. BMJ Best "
+                    "Practice, NICE) and ask the on-call team."
+                )
         return [
             Reply(
                 (
                     Text(
-                        f"Thanks — your enquiry is with the library team. Your reference is "
-                        f"*{enquiry.reference}*.{priority}"
+                        f"Thanks — your enquiry is with the {desk.name}. Your reference is "
+                        f"*{enquiry.reference}*.{priority}{when}"
                     ),
-                    Facts(_facts(enquiry)),
+                    Facts(fact_pairs(enquiry)),
                     Text(
                         "I'll tell you here when a librarian picks it up or replies. "
                         f"To add something, type `reply {enquiry.reference} <message>`."
@@ -182,16 +233,25 @@ def _create(engine: Engine, s: Session, turn: Turn, values: Mapping[str, str]) -
         output=values["output"],
         date_range=values.get("date_range", ""),
         known_papers=values.get("known_papers", ""),
+        languages=values.get("languages", ""),
+        requester_role=values.get("role", ""),
+        requester_team=values.get("team", ""),
+        organisation=values.get("organisation", ""),
+        team=library.route(engine, values),
         created_at=now,
     )
+    person = s.get(Person, turn.person_id)
+    if person is not None:  # remembered for next time
+        about = {k: values.get(k, "") for k in ("role", "team", "organisation")}
+        person.profile = {**person.profile, "requester": about}
     s.add(enquiry)
     s.flush()
-    _event(engine, s, enquiry, turn.person_id, "created", "Enquiry created")
+    record(engine, s, enquiry, turn.person_id, "created", "Enquiry created")
     engine.store.audit(s, turn.person_id, "enquiry.create", {"reference": enquiry.reference})
     return enquiry
 
 
-def _event(
+def record(
     engine: Engine, s: Session, e: Enquiry, author: int | None, kind: str, text: str
 ) -> None:
     assert e.id is not None
@@ -202,7 +262,7 @@ def _event(
     )
 
 
-def _facts(e: Enquiry) -> tuple[tuple[str, str], ...]:
+def fact_pairs(e: Enquiry) -> tuple[tuple[str, str], ...]:
     pairs = [
         ("Reference", e.reference),
         ("Priority", "PATIENT CARE — priority" if e.patient_decision else "Normal"),
@@ -214,83 +274,12 @@ def _facts(e: Enquiry) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def librarian_channel(engine: Engine) -> dict[str, Any] | None:
-    """Where new enquiries are posted: the admin's choice, else the Slack variable."""
-    chosen = engine.store.get_setting("librarian-channel")
-    if chosen:
-        return chosen
-    channel = engine.settings.kmb_slack_librarian_channel
-    if channel:
-        return {"platform": "slack", "id": channel, "kind": "channel", "thread": None}
-    return None
-
-
-THREAD_HINT = (
-    "Reply in this thread to write to the requester; start a message with `note:` to keep it "
-    "inside the library team."
-)
-
-
-def _card(e: Enquiry, requester: str, assignee: str) -> Reply:
-    """The library channel's card for an enquiry, as it stands now."""
-    if e.status == "closed":
-        status = f"Closed by {assignee}" if assignee else "Closed"
-    elif assignee:
-        status = f"Claimed by {assignee}"
-    else:
-        status = "New — not claimed yet"
-    q = e.question if len(e.question) < 1500 else e.question[:1500] + "…"
-    buttons = [Button("Show", f"enquiry {e.reference}")]
-    if e.status == "new":
-        buttons.insert(0, Button("Claim", f"claim {e.reference}", "primary"))
-    elif e.status != "closed":
-        buttons.append(Button("Close", f"close {e.reference}"))
-    title = "new enquiry" if e.status == "new" else e.status
-    return Reply(
-        (
-            Section(
-                f"{'🔴 PRIORITY — ' if e.patient_decision else ''}{e.reference}: {title}",
-                (
-                    Facts((("From", requester), *_facts(e)[1:5], ("Status", status))),
-                    Text(q),
-                ),
-            ),
-            Actions(tuple(buttons)),
-            Text(THREAD_HINT),
-        ),
-        summary=f"{'PRIORITY ' if e.patient_decision else ''}enquiry {e.reference} "
-        f"from {requester}",
-    )
-
-
-def _announce(engine: Engine, s: Session, e: Enquiry, requester: str) -> None:
-    channel = librarian_channel(engine)
-    if channel:
-        notify_channel(
-            engine.store,
-            s,
-            channel,
-            _card(e, requester, ""),
-            f"enquiry:{e.id}:new",
-            subject=f"enquiry:{e.id}",
-        )
-
-
-def _refresh_card(engine: Engine, s: Session, e: Enquiry, why: str) -> None:
-    """Show the card's new state in place (claimed, closed …)."""
-    card = _card(e, _name(s, e.requester_id), _name(s, e.assignee_id) if e.assignee_id else "")
-    update_posted(engine.store, s, f"enquiry:{e.id}:new", card, f"enquiry:{e.id}:card:{why}")
-
-
-# --- the library queue ---------------------------------------------------------------------
-
-
-def _find(s: Session, reference: str) -> Enquiry | None:
+def find(s: Session, reference: str) -> Enquiry | None:
     ref = reference.strip().upper()
     return s.exec(select(Enquiry).where(Enquiry.reference == ref)).first()
 
 
-def _name(s: Session, person_id: int | None) -> str:
+def name_of(s: Session, person_id: int | None) -> str:
     person = s.get(Person, person_id) if person_id else None
     return person.display_name if person else "(deleted)"
 
@@ -328,7 +317,7 @@ def queue(turn: Turn) -> list[Reply]:
         ).all()
         lines = [
             f"{'🔴 ' if e.patient_decision else ''}*{e.reference}* · due {e.deadline:%d %b} · "
-            f"{e.status}{' (' + _name(s, e.assignee_id) + ')' if e.assignee_id else ''} · "
+            f"{e.status}{' (' + name_of(s, e.assignee_id) + ')' if e.assignee_id else ''} · "
             f"{PURPOSE_LABEL.get(e.purpose, e.purpose)} — {e.question[:80]}"
             for e in rows
         ]
@@ -346,7 +335,7 @@ def queue(turn: Turn) -> list[Reply]:
 def show(turn: Turn) -> list[Reply]:
     """`enquiry ENQ-…`: the whole history (librarians see internal notes too)."""
     with turn.engine.store.session() as s:
-        e = _find(s, turn.args)
+        e = find(s, turn.args)
         if e is None or not (turn.has("librarian") or e.requester_id == turn.person_id):
             return [
                 say(
@@ -360,16 +349,16 @@ def show(turn: Turn) -> list[Reply]:
             .order_by(col(EnquiryMessage.id))
         ).all()
         history = [
-            f"{m.created_at:%d %b %H:%M} {_name(s, m.author_id) if m.author_id else 'kmb'}"
+            f"{m.created_at:%d %b %H:%M} {name_of(s, m.author_id) if m.author_id else 'kmb'}"
             f"{' (internal note)' if m.kind == 'note' else ''}: {m.text}"
             for m in msgs
             if m.kind != "note" or turn.has("librarian")
         ]
         facts = Facts(
             (
-                ("From", _name(s, e.requester_id)),
-                *_facts(e),
-                ("Librarian", _name(s, e.assignee_id) if e.assignee_id else "not yet"),
+                ("From", name_of(s, e.requester_id)),
+                *fact_pairs(e),
+                ("Librarian", name_of(s, e.assignee_id) if e.assignee_id else "not yet"),
             )
         )
     return [
@@ -383,63 +372,23 @@ def show(turn: Turn) -> list[Reply]:
     ]
 
 
-def _split_ref(args: str) -> tuple[str, str]:
+def split_ref(args: str) -> tuple[str, str]:
     parts = args.strip().split(maxsplit=1)
     return (parts[0] if parts else "", parts[1] if len(parts) > 1 else "")
 
 
-def claim(turn: Turn) -> list[Reply]:
-    """`claim ENQ-…` (librarians): take an enquiry and tell the requester."""
-    ref, _ = _split_ref(turn.args)
-    engine = turn.engine
-    with engine.store.session() as s:
-        e = _find(s, ref)
-        if e is None:
-            return [say(f"No enquiry “{ref[:30]}”. Type `enquiries` for the queue.")]
-        if e.status == "closed":
-            return [say(f"{e.reference} is closed.")]
-        if e.assignee_id and e.assignee_id != turn.person_id:
-            return [say(f"{e.reference} is already claimed by {_name(s, e.assignee_id)}.")]
-        e.assignee_id, e.status, e.claimed_at = (
-            turn.person_id,
-            "claimed",
-            e.claimed_at or engine.store.now(),
-        )
-        _event(engine, s, e, turn.person_id, "claimed", f"Claimed by {turn.display_name}")
-        _refresh_card(engine, s, e, f"claimed:{turn.person_id}")
-        requester = s.get(Person, e.requester_id) if e.requester_id else None
-        if requester:
-            notify_person(
-                engine.store,
-                s,
-                requester,
-                say(
-                    f"Good news: {turn.display_name} from the library team has picked up "
-                    f"your enquiry {e.reference}. They may ask you a question here."
-                ),
-                f"enquiry:{e.id}:claimed",
-                subject=f"enquiry:{e.id}",
-            )
-    return [
-        say(
-            f"You have {e.reference}. The requester has been told. "
-            f"Type `reply {e.reference} <message>` to write to them."
-        )
-    ]
-
-
 def reply(turn: Turn) -> list[Reply]:
     """`reply ENQ-… <message>`: librarian → requester, or requester → librarian."""
-    ref, text = _split_ref(turn.args)
-    if not text.strip():
-        return [say("Usage: `reply ENQ-2026-0001 your message`.")]
+    ref, text = split_ref(turn.args)
     with turn.engine.store.session() as s:
-        e = _find(s, ref)
+        e = find(s, ref)
         visible = e is not None and (e.requester_id == turn.person_id or turn.has("librarian"))
         enquiry_id = e.id if e is not None and visible else None
     if enquiry_id is None:
         return [say(f"I can't find an enquiry “{ref[:30]}” that you can reply to.")]
-    return _message(turn, enquiry_id, text)
+    if not text.strip():  # the card's Reply button, or the words alone: ask for the message
+        return turn.engine.start_form(turn, "enquiry-reply", {"enquiry": enquiry_id})
+    return message(turn, enquiry_id, text)
 
 
 def in_thread(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
@@ -451,12 +400,14 @@ def in_thread(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
         with turn.engine.store.session() as s:
             e = s.get(Enquiry, enquiry_id)
             reference = e.reference if e else ""
+        from bot.features.enquiry_desk import note
+
         turn.args = f"{reference} {text[5:].strip()}"
         return note(turn)
-    return _message(turn, enquiry_id, text)
+    return message(turn, enquiry_id, text)
 
 
-def _message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
+def message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
     """Carry one message across: to the requester's DM, or to the card's thread."""
     if len(text) > 4000:
         return [
@@ -472,7 +423,7 @@ def _message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
         if e.status == "closed":
             return [say(f"{e.reference} is closed. Type `librarian` to start a new enquiry.")]
         kind = "from_requester" if mine else "to_requester"
-        _event(engine, s, e, turn.person_id, kind, guarded.text)
+        record(engine, s, e, turn.person_id, kind, guarded.text)
         s.flush()
         n = s.exec(
             select(func.count())
@@ -482,13 +433,14 @@ def _message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
         key, subject = f"enquiry:{e.id}:msg:{n}", f"enquiry:{e.id}"
         if mine:
             msg = say(f"{turn.display_name} replied on {e.reference}: {guarded.text}")
-            thread = posted_thread(engine.store, s, f"enquiry:{e.id}:new")
+            current = card_key(s, e)
+            thread = posted_thread(engine.store, s, current) if current else None
             target = s.get(Person, e.assignee_id) if e.assignee_id else None
             if thread is not None:
                 notify_channel(engine.store, s, thread, msg, key, subject=subject)
             elif target:
                 notify_person(engine.store, s, target, msg, key, subject=subject)
-            elif (channel := librarian_channel(engine)) is not None:
+            elif (channel := library.channel(engine, e.team)) is not None:
                 notify_channel(engine.store, s, channel, msg, key, subject=subject)
         else:
             requester = s.get(Person, e.requester_id) if e.requester_id else None
@@ -507,51 +459,6 @@ def _message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
                 )
     sent = say(f"Sent on {e.reference}.")
     return [say(guarded.notice()), sent] if guarded.changed else [sent]
-
-
-def note(turn: Turn) -> list[Reply]:
-    """`note ENQ-… <text>` (librarians): an internal note the requester never sees."""
-    ref, text = _split_ref(turn.args)
-    if not text.strip():
-        return [say("Usage: `note ENQ-2026-0001 your note`.")]
-    guarded = guard(text[:4000])
-    with turn.engine.store.session() as s:
-        e = _find(s, ref)
-        if e is None:
-            return [say(f"No enquiry “{ref[:30]}”.")]
-        _event(turn.engine, s, e, turn.person_id, "note", guarded.text)
-    return [say(f"Internal note added to {e.reference} (the requester won't see it).")]
-
-
-def close(turn: Turn) -> list[Reply]:
-    """`close ENQ-… [outcome]` (librarians): close and tell the requester."""
-    ref, outcome = _split_ref(turn.args)
-    engine = turn.engine
-    with engine.store.session() as s:
-        e = _find(s, ref)
-        if e is None:
-            return [say(f"No enquiry “{ref[:30]}”.")]
-        if e.status == "closed":
-            return [say(f"{e.reference} is already closed.")]
-        e.status, e.closed_at = "closed", engine.store.now()
-        e.outcome = guard(outcome[:2000]).text
-        e.assignee_id = e.assignee_id or turn.person_id
-        _event(engine, s, e, turn.person_id, "closed", f"Closed: {e.outcome or 'done'}")
-        _refresh_card(engine, s, e, "closed")
-        requester = s.get(Person, e.requester_id) if e.requester_id else None
-        if requester:
-            notify_person(
-                engine.store,
-                s,
-                requester,
-                say(
-                    f"Your enquiry {e.reference} is complete"
-                    f"{': ' + e.outcome if e.outcome else '.'}",
-                    "Thank you for using your library service.",
-                ),
-                f"enquiry:{e.id}:closed",
-            )
-    return [say(f"{e.reference} closed. The requester has been told.")]
 
 
 def register(engine: Engine) -> None:
@@ -576,30 +483,3 @@ def register(engine: Engine) -> None:
     )
     engine.command(Command("enquiry", show, "an enquiry's whole history", "enquiry ENQ-2026-0001"))
     engine.command(Command("reply", reply, "write on an enquiry", "reply ENQ-2026-0001 <message>"))
-    engine.command(
-        Command(
-            "claim",
-            claim,
-            "take an enquiry from the queue",
-            "claim ENQ-2026-0001",
-            role="librarian",
-        )
-    )
-    engine.command(
-        Command(
-            "note",
-            note,
-            "add an internal note to an enquiry",
-            "note ENQ-2026-0001 <text>",
-            role="librarian",
-        )
-    )
-    engine.command(
-        Command(
-            "close",
-            close,
-            "close an enquiry with its outcome",
-            "close ENQ-2026-0001 [outcome]",
-            role="librarian",
-        )
-    )

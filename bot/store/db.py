@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, bindparam, event, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine, select
 
@@ -50,6 +50,12 @@ def insert_ignoring(engine: Engine, model: Any) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(model).on_conflict_do_nothing()
+
+
+# Built once: the lookup every turn makes.
+_PERSON = select(Person).where(
+    Person.platform == bindparam("platform"), Person.external_id == bindparam("external_id")
+)
 
 
 class Store:
@@ -102,7 +108,7 @@ class Store:
     ) -> Person:
         """Find a person, creating them on first contact."""
         person = session.exec(
-            select(Person).where(Person.platform == platform, Person.external_id == external_id)
+            _PERSON, params={"platform": platform, "external_id": external_id}
         ).first()
         if person is None:
             # Two first messages at once must make one person: insert unless present (no

@@ -139,6 +139,18 @@ class Enquiry(SQLModel, table=True):
     created_at: dt.datetime
     claimed_at: dt.datetime | None = None
     closed_at: dt.datetime | None = None
+    languages: str = Field(default="", max_length=200)
+    requester_role: str = Field(default="", max_length=120)
+    requester_team: str = Field(default="", max_length=120)
+    organisation: str = Field(default="", max_length=120)
+    team: str = Field(default="", max_length=40, index=True)  # the library team it is with
+    minutes_spent: int | None = None
+    read_level: int | None = None  # the READ scale of effort, 1–6
+    satisfaction: int | None = None  # the requester's 1–5
+    impact: str = ""
+    nudged_at: dt.datetime | None = None  # unclaimed nudge sent to the library channel
+    reminded_at: dt.datetime | None = None  # deadline reminder sent to the assignee
+    overdue_at: dt.datetime | None = None  # flagged overdue
 
 
 class EnquiryMessage(SQLModel, table=True):

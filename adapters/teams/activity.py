@@ -1,0 +1,115 @@
+"""Teams activities as kmb's `Inbound`: pure functions over the activity JSON.
+
+A personal chat is spoken to kmb; in a channel or group chat only messages that @mention kmb
+are (the mention is removed from the text). Card buttons and forms come back either as a
+message whose `value` holds the card's data (`Action.Submit`) or as an `adaptiveCard/action`
+invoke (`Action.Execute`); both become the same `Inbound`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from bot.messages import ConversationKind, ConversationRef, Inbound, PersonRef
+
+from .refs import PLATFORM, base_id
+
+_AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+_KINDS: dict[str, ConversationKind] = {"personal": "personal", "channel": "channel"}
+_MAX_EVENT_ID = 200
+
+
+def conversation_of(activity: Mapping[str, Any]) -> ConversationRef:
+    """Where the activity happened; a reply in a channel thread names its root post."""
+    conv = activity.get("conversation") or {}
+    full = str(conv.get("id", ""))
+    kind = _KINDS.get(str(conv.get("conversationType", "personal")), "group")
+    thread = None
+    if ";messageid=" in full:
+        root = full.split(";messageid=", 1)[1]
+        if root and root != str(activity.get("id") or ""):
+            thread = root  # a reply under a post; a post that starts a thread has its own id
+    return ConversationRef(PLATFORM, base_id(full), kind, thread)
+
+
+def card_action(activity: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The data of a card button or form, from `Action.Submit` or `Action.Execute`."""
+    value = activity.get("value")
+    if activity.get("type") == "invoke" and isinstance(value, dict):
+        action = value.get("action") or {}
+        value = action.get("data") if isinstance(action, dict) else None
+    if isinstance(value, dict) and value.get("kmb") in ("button", "form"):
+        return value
+    return None
+
+
+def mentions_bot(activity: Mapping[str, Any]) -> bool:
+    """True when a message @mentions kmb itself."""
+    bot_id = (activity.get("recipient") or {}).get("id")
+    for entity in activity.get("entities") or ():
+        if entity.get("type") == "mention" and (entity.get("mentioned") or {}).get("id") == bot_id:
+            return True
+    return False
+
+
+def clean_text(activity: Mapping[str, Any]) -> str:
+    """The words typed, without kmb's @mention, HTML or entities."""
+    text = str(activity.get("text") or "")
+    bot = activity.get("recipient") or {}
+    names = {
+        str((e.get("mentioned") or {}).get("name", ""))
+        for e in activity.get("entities") or ()
+        if e.get("type") == "mention" and (e.get("mentioned") or {}).get("id") == bot.get("id")
+    }
+    names.add(str(bot.get("name", "")))
+    text = _AT.sub(
+        lambda m: "" if html.unescape(m.group(1)).strip() in names else m.group(1), text
+    )
+    text = html.unescape(_TAG.sub(" ", text)).replace("\xa0", " ")
+    return " ".join(text.split())
+
+
+def event_id(activity: Mapping[str, Any]) -> str | None:
+    """The id a re-sent activity repeats: Teams re-posts with the same activity id."""
+    ident = activity.get("id")
+    if not ident:
+        return None
+    return str(ident)[:_MAX_EVENT_ID]
+
+
+def to_inbound(activity: Mapping[str, Any]) -> Inbound | None:
+    """A message or card action as an `Inbound`; None for anything kmb does not act on."""
+    sender = activity.get("from") or {}
+    if not sender.get("id"):
+        return None
+    person = PersonRef(PLATFORM, str(sender["id"]), str(sender.get("name") or ""))
+    conversation = conversation_of(activity)
+    data = card_action(activity)
+    if data is not None:
+        common: dict[str, Any] = {"event_id": event_id(activity), "raw": activity}
+        if data["kmb"] == "button":
+            command = str(data.get("kmb_command", ""))
+            return Inbound("button", person, conversation, action=command, **common)
+        values = {
+            str(k): "" if v is None else str(v)
+            for k, v in data.items()
+            if not str(k).startswith("kmb")
+        }
+        form = str(data.get("kmb_form", ""))
+        return Inbound("form", person, conversation, action=form, value=values, **common)
+    if activity.get("type") != "message":
+        return None
+    addressed = conversation.kind == "personal" or mentions_bot(activity)
+    return Inbound(
+        "message",
+        person,
+        conversation,
+        text=clean_text(activity),
+        event_id=event_id(activity),
+        raw=activity,
+        addressed=addressed,
+    )

@@ -1,0 +1,259 @@
+"""`POST /api/messages`: our own aiohttp handler around botbuilder's CloudAdapter.
+
+Our own handler rather than `CloudAdapter.process` because the stock one answers 500 to every
+invoke whose handler returns a body (it serialises the body twice), and lets token errors
+surface as 500. Here a refused token is always 401, a malformed request 400, and an invoke's
+body is written once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ActivityTypes
+
+from bot.engine import Engine
+from bot.features.delivery import subject_of_thread
+from bot.features.help import ABOUT
+from bot.messages import Inbound, PersonRef, Reply, Text
+
+from . import cards
+from .activity import conversation_of, to_inbound
+from .refs import PLATFORM, References, reference_of
+from .sender import TeamsSender
+
+log = logging.getLogger(__name__)
+TYPING_AFTER_S = 1.5  # Teams wants an answer within 2 s, or a typing indicator first
+WELCOME = (
+    "Hello, I'm kmb. " + ABOUT,
+    "To start, type `help` for everything I can do, `tool` followed by what you need (for "
+    "example `tool capture lessons from a finished project`), or `librarian` to ask the "
+    "library team for an evidence search.",
+)
+
+
+class _BotError(Exception):
+    """The turn itself failed (not the authentication of the request)."""
+
+
+class TeamsBot:
+    """Turns activities into engine calls and engine replies into Teams messages."""
+
+    def __init__(self, engine: Engine, adapter: Any, app_id: str) -> None:
+        self.engine = engine
+        self.adapter = adapter
+        self.refs = References(engine.store)
+        self.sender = TeamsSender(adapter, engine.store, self.refs, app_id)
+        self.background: set[asyncio.Task[None]] = set()
+
+    # --- HTTP ----------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """One activity from the connector (or the Emulator / Agents Playground)."""
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "expected application/json"}, status=415)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+            return web.json_response({"error": "expected an activity with a type"}, status=400)
+        try:
+            activity = Activity().deserialize(body)
+        except Exception:
+            return web.json_response({"error": "that is not a valid activity"}, status=400)
+
+        async def logic(ctx: TurnContext) -> None:
+            try:
+                await self.turn(ctx, body)
+            except Exception as exc:
+                raise _BotError() from exc
+
+        auth = request.headers.get("Authorization", "")
+        try:
+            invoke = await self.adapter.process_activity(auth, activity, logic)
+        except _BotError:
+            log.exception("Teams turn failed")
+            return web.json_response({"error": "kmb failed handling this activity"}, status=500)
+        except Exception as exc:  # every other failure happened authenticating the request
+            log.warning("refused a Teams request: %s: %s", type(exc).__name__, exc)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        if isinstance(invoke, InvokeResponse):
+            return web.json_response(invoke.body, status=invoke.status or 200)
+        return web.Response(status=200)
+
+    # --- turns ---------------------------------------------------------------------------
+
+    async def turn(self, ctx: TurnContext, raw: dict[str, Any]) -> None:
+        """Handle one authenticated activity."""
+        kind = raw.get("type")
+        if raw.get("serviceUrl") and (raw.get("conversation") or {}).get("id"):
+            self.refs.save("conv", reference_of(raw)["conversation"]["id"], reference_of(raw))
+        if kind in ("conversationUpdate", "installationUpdate"):
+            await self._installation(ctx, raw)
+            return
+        if kind == "invoke":
+            await self._invoke(ctx, raw)
+            return
+        inbound = to_inbound(raw)
+        if inbound is None:
+            return
+        inbound = self._in_thread(inbound)
+        replies = await self._answer(ctx, inbound)
+        if not replies:
+            return
+        if (
+            inbound.kind == "form"
+            and raw.get("replyToId")
+            and await self._replace(
+                ctx, str(raw["replyToId"]), self._form_result(inbound, replies)
+            )
+        ):
+            return
+        await ctx.send_activities([Activity().deserialize(cards.activity(r)) for r in replies])
+
+    def _in_thread(self, inbound: Inbound) -> Inbound:
+        """In Teams kmb only hears channel messages that @mention it, so under one of kmb's
+        posts an @mention that is not a chat word is someone writing in that thread (as an
+        un-mentioned reply is in Slack)."""
+        conv = inbound.conversation
+        if inbound.kind != "message" or conv.kind == "personal" or not conv.thread:
+            return inbound
+        head = " ".join(inbound.text.lower().split()[:3])
+        if any(head == c.words or head.startswith(c.words + " ") for c in self.engine.commands):
+            return inbound
+        with self.engine.store.session() as s:
+            subject = subject_of_thread(self.engine.store, s, conv)
+        return replace(inbound, addressed=False) if subject else inbound
+
+    async def _answer(self, ctx: TurnContext, inbound: Inbound) -> list[Reply]:
+        task = asyncio.ensure_future(self.engine.handle(inbound))
+        done, _ = await asyncio.wait({task}, timeout=TYPING_AFTER_S)
+        if not done:
+            await ctx.send_activity(Activity(type=ActivityTypes.typing))
+        return await task
+
+    def _form_result(self, inbound: Inbound, replies: list[Reply]) -> Reply:
+        """What replaces a submitted form card: the form again with errors, or the outcome."""
+        rejected = next((r for r in replies if r.errors), None)
+        spec = (inbound.raw or {}).get("value") or {}
+        if (inbound.raw or {}).get("type") == "invoke":
+            spec = ((spec.get("action") or {}).get("data")) or {}
+        if rejected is not None and isinstance(spec.get("kmb_spec"), dict):
+            return cards.form_again(spec["kmb_spec"], inbound.value, rejected)
+        return cards.merged(replies)
+
+    async def _replace(self, ctx: TurnContext, message_id: str, reply: Reply) -> bool:
+        update = Activity().deserialize(cards.activity(reply))
+        update.id = message_id
+        try:
+            await ctx.update_activity(update)
+            return True
+        except Exception:
+            log.warning("could not replace card %s; sending a new message", message_id)
+            return False
+
+    async def _invoke(self, ctx: TurnContext, raw: dict[str, Any]) -> None:
+        """`adaptiveCard/action` (Action.Execute): the answer replaces the card."""
+        inbound = to_inbound(raw) if raw.get("name") == "adaptiveCard/action" else None
+        if inbound is None:
+            await self._invoke_response(ctx, 501, {})
+            return
+        replies = await self.engine.handle(inbound)
+        reply = (
+            self._form_result(inbound, replies)
+            if inbound.kind == "form"
+            else cards.merged(replies or [Reply((Text("Done."),))])
+        )
+        body = {
+            "statusCode": 200,
+            "type": cards.CARD_CONTENT_TYPE,
+            "value": cards.card(reply),
+        }
+        await self._invoke_response(ctx, 200, body)
+
+    async def _invoke_response(self, ctx: TurnContext, status: int, body: Any) -> None:
+        await ctx.send_activity(
+            Activity(
+                type=ActivityTypes.invoke_response, value=InvokeResponse(status=status, body=body)
+            )
+        )
+
+    # --- installation --------------------------------------------------------------------
+
+    async def _installation(self, ctx: TurnContext, raw: dict[str, Any]) -> None:
+        conversation = conversation_of(raw)
+        bot_id = (raw.get("recipient") or {}).get("id")
+        added = [m for m in raw.get("membersAdded") or () if m.get("id")]
+        removed = [m for m in raw.get("membersRemoved") or () if m.get("id")]
+        action = str(raw.get("action") or "")
+        team = (raw.get("channelData") or {}).get("team") or {}
+        if action == "remove" or any(m["id"] == bot_id for m in removed):
+            self.refs.mark_unusable("conv", conversation.id)
+            if team.get("id"):
+                self.refs.mark_unusable("team", str(team["id"]))
+            self.engine.store.release_event(PLATFORM, f"welcome:{conversation.id}"[:200])
+            return
+        installed = action.startswith("add") or any(m["id"] == bot_id for m in added)
+        if team.get("id"):
+            reference = reference_of(raw)
+            for member in added:
+                if member["id"] != bot_id:
+                    self._remember_member(reference, member)
+            if installed:
+                self.refs.save("team", str(team["id"]), {**reference, "team": team})
+                self._in_background(self._learn_members(reference, str(team["id"])))
+            return
+        if installed and conversation.kind == "personal":
+            await self._welcome(ctx, raw)
+
+    async def _welcome(self, ctx: TurnContext, raw: dict[str, Any]) -> None:
+        """Exactly one welcome per personal install, however many install events arrive."""
+        conversation = conversation_of(raw)
+        if not self.engine.store.claim_event(PLATFORM, f"welcome:{conversation.id}"[:200]):
+            return
+        user = next(
+            (m for m in raw.get("membersAdded") or () if m.get("id") != raw["recipient"]["id"]),
+            raw.get("from") or {},
+        )
+        person = PersonRef(PLATFORM, str(user.get("id", "")), str(user.get("name") or ""))
+        replies = [Reply(tuple(Text(p) for p in WELCOME), summary="Welcome to kmb")]
+        if person.external_id:
+            self.engine.turn_for(Inbound("message", person, conversation))
+            replies += self.engine.greet(person)
+        await ctx.send_activities([Activity().deserialize(cards.activity(r)) for r in replies])
+
+    def _remember_member(self, reference: dict[str, Any], member: dict[str, Any]) -> None:
+        self.refs.save(
+            "member",
+            str(member["id"]),
+            {
+                "serviceUrl": reference["serviceUrl"],
+                "tenantId": reference["conversation"].get("tenantId", ""),
+                "botId": (reference.get("bot") or {}).get("id", ""),
+                "name": member.get("name", ""),
+                "aadObjectId": member.get("aadObjectId", ""),
+            },
+        )
+
+    async def _learn_members(self, reference: dict[str, Any], team_id: str) -> None:
+        """Everyone in a team kmb was added to, so kmb can reach them one to one later."""
+        members = await self.sender.members(team_id, reference["serviceUrl"])
+        for member in members:
+            if member.get("id"):
+                self._remember_member(reference, member)
+
+    def _in_background(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self.background.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("listing team members failed: %s", task.exception())

@@ -1,0 +1,161 @@
+"""The authenticated path, offline: a local RSA key, OpenID metadata and keys served in a thread.
+
+botbuilder fetches signing keys with a blocking `requests.get` on the event loop, so the key
+server runs in its own thread. Every bad token is refused with 401, never 500.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from botframework.connector.auth import (
+    MicrosoftAppCredentials,
+    ServiceClientCredentialsFactory,
+)
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from adapters.teams import TeamsConfig
+from tests.teams_rig import Rig, card_text
+
+APP_ID = "00000000-0000-0000-0000-000000000b07"
+ISSUER = "https://api.botframework.com"
+KID = "local-key-1"
+
+
+class _LocalCredentials(MicrosoftAppCredentials):  # type: ignore[misc]
+    """Outbound credentials that never call Entra ID: a fixed token for the fake connector."""
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        return "local-outbound-token"
+
+
+class LocalCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
+    """Accepts kmb's app id; makes outbound credentials that stay on this machine."""
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return app_id == APP_ID
+
+    async def is_authentication_disabled(self) -> bool:
+        return False
+
+    async def create_credentials(self, app_id: str, *args: Any, **kwargs: Any) -> Any:
+        return _LocalCredentials(app_id, "unused", None, ISSUER)
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, Any]:
+    """kmb's trusted signing key and a stranger's key with the same key id."""
+    good = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    bad = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(good.public_key()))
+    jwk.update({"kid": KID, "use": "sig", "endorsements": ["msteams"]})
+    return {"good": good, "bad": bad, "jwks": {"keys": [jwk]}}
+
+
+@pytest.fixture
+def openid(keys: dict[str, Any]) -> Iterator[str]:
+    """A local OpenID metadata + keys server in a thread; its metadata URL."""
+    state: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.endswith("openidconfiguration"):
+                body = {
+                    "issuer": ISSUER,
+                    "jwks_uri": state["base"] + "/keys",
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                }
+            else:
+                body = keys["jwks"]
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state["base"] = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state["base"] + "/v1/.well-known/openidconfiguration"
+    server.shutdown()
+    server.server_close()
+
+
+def _token(keys: dict[str, Any], service_url: str, **changes: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": APP_ID,
+        "serviceurl": service_url,
+        "nbf": now - 10,
+        "iat": now - 10,
+        "exp": now + 3600,
+    }
+    signer = keys["bad"] if changes.pop("wrong_key", False) else keys["good"]
+    claims.update(changes)
+    return jwt.encode(claims, signer, algorithm="RS256", headers={"kid": KID})
+
+
+def _config(openid: str) -> TeamsConfig:
+    return TeamsConfig(
+        app_id=APP_ID,
+        app_password="not-used-offline",
+        tenant_id="00000000-0000-0000-0000-00000000c0de",
+        openid_metadata_url=openid,
+        credentials_factory=LocalCredentialsFactory(),
+    )
+
+
+async def test_a_valid_token_is_accepted_and_the_reply_is_authorised(engine, openid, keys) -> None:
+    async with Rig(engine, _config(openid)) as rig:
+        token = _token(keys, rig.connector.url)
+        status, _ = await rig.post(
+            rig.activity("personal_message"), {"Authorization": f"Bearer {token}"}
+        )
+        assert status == 200
+        reply = rig.connector.calls[-1]
+        assert "`help` — this list" in card_text(reply.body)
+        assert reply.headers["authorization"] == "Bearer local-outbound-token"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"exp": int(time.time()) - 3600, "nbf": int(time.time()) - 7200},  # expired
+        {"wrong_key": True},  # signed by someone else
+        {"aud": "11111111-1111-1111-1111-111111111111"},  # for another bot
+        {"iss": "https://evil.example.com"},  # not the Bot Framework
+        {"serviceurl": "https://attacker.example.com/"},  # redirects kmb's replies
+    ],
+    ids=["expired", "wrong-signature", "wrong-audience", "wrong-issuer", "serviceurl-mismatch"],
+)
+async def test_a_bad_token_is_refused_with_401(engine, openid, keys, bad) -> None:
+    async with Rig(engine, _config(openid)) as rig:
+        token = _token(keys, rig.connector.url, **bad)
+        status, body = await rig.post(
+            rig.activity("personal_message"), {"Authorization": f"Bearer {token}"}
+        )
+        assert status == 401 and body == {"error": "unauthorized"}
+        assert rig.connector.calls == []
+
+
+@pytest.mark.parametrize("header", [None, "Bearer not-a-jwt", "Basic abc"])
+async def test_a_missing_or_malformed_header_is_refused_with_401(engine, openid, header) -> None:
+    async with Rig(engine, _config(openid)) as rig:
+        headers = {"Authorization": header} if header else {}
+        status, _ = await rig.post(rig.activity("personal_message"), headers)
+        assert status == 401
+        assert rig.connector.calls == []

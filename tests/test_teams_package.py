@@ -1,0 +1,50 @@
+"""`kmb teams manifest` builds an uploadable package; Emulator mode stays on loopback."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from bot.cli import main
+
+APP_ID = "00000000-0000-0000-0000-000000000b07"
+
+
+def test_the_manifest_package_has_the_bot_its_commands_and_both_icons(tmp_path: Path) -> None:
+    out = tmp_path / "kmb-teams.zip"
+    assert main(["teams", "manifest", "--app-id", APP_ID, "--out", str(out)]) == 0
+    with zipfile.ZipFile(out) as z:
+        assert sorted(z.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        manifest = json.loads(z.read("manifest.json"))
+        sizes = {n: struct.unpack(">II", z.read(n)[16:24]) for n in ("color.png", "outline.png")}
+    assert sizes == {"color.png": (192, 192), "outline.png": (32, 32)}
+    assert manifest["manifestVersion"] == "1.19" and "v1.19" in manifest["$schema"]
+    bot = manifest["bots"][0]
+    assert bot["botId"] == APP_ID and bot["scopes"] == ["personal", "team", "groupChat"]
+    titles = [c["title"] for c in bot["commandLists"][0]["commands"]]
+    assert titles == ["help", "tool", "librarian", "lessons", "project", "my data"]
+    assert manifest["icons"] == {"color": "color.png", "outline": "outline.png"}
+
+
+def test_a_bad_app_id_is_refused_clearly(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "x.zip"
+    assert main(["teams", "manifest", "--app-id", "my-bot", "--out", str(out)]) == 2
+    assert "GUID" in capsys.readouterr().err and not out.exists()
+
+
+def test_emulator_mode_refuses_a_public_host_without_the_flag(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--host", "0.0.0.0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without MICROSOFT_APP_ID" in proc.stderr
+    assert not (tmp_path / "k.db").exists()  # nothing started, nothing created
