@@ -30,11 +30,6 @@ def _parser() -> argparse.ArgumentParser:
     outbox = sub.add_parser("outbox", help="pending, failing and parked messages")
     outbox.add_argument("action", nargs="?", choices=["retry"])
     outbox.add_argument("id", nargs="?", type=int)
-    export = sub.add_parser("export", help="a project's digests as a file")
-    export.add_argument("what", choices=["project"])
-    export.add_argument("id", type=int)
-    export.add_argument("--format", choices=["md", "csv", "json"], default="md")
-    export.add_argument("--out", type=Path, default=None, help="file (default: standard output)")
     chat = sub.add_parser("chat", help="talk to kmb in the terminal")
     chat.add_argument("--user", default="you")
     chat.add_argument("--role", choices=ROLES, default=None)
@@ -43,6 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     content.add_argument("--dir", type=Path, default=None)
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
+    export = sub.add_parser("export", help="export for reports and returns")
+    export.add_argument("what", choices=["enquiries", "project"])
+    export.add_argument("id", nargs="?", type=int, help="the project's id (export project ID)")
+    export.add_argument("--since", help="YYYY-MM-DD: enquiries made from then")
+    export.add_argument("--until", help="YYYY-MM-DD: up to (not including); default tomorrow")
+    export.add_argument(
+        "--format", choices=["csv", "md", "json"], help="enquiries: csv; project: md, csv, json"
+    )
+    export.add_argument("--out", type=Path, help="file to write (default: print)")
     slack = sub.add_parser("slack", help="Slack set-up")
     slack.add_argument("action", choices=["manifest"])
     slack.add_argument("--url", help="the public https:// address kmb is served at")
@@ -78,6 +82,16 @@ def main(argv: list[str] | None = None) -> int:
         build(settings)
         print("database is up to date")
         return 0
+    if args.cmd == "export" and args.what == "project":
+        if args.id is None:
+            print("usage: kmb export project ID [--format md|csv|json]", file=sys.stderr)
+            return 2
+        return _export_project(build(settings), args.id, args.format or "md", args.out)
+    if args.cmd == "export":
+        if not args.since or (args.format or "csv") != "csv":
+            print("usage: kmb export enquiries --since YYYY-MM-DD [--format csv]", file=sys.stderr)
+            return 2
+        return _export(build(settings), args.since, args.until, args.out)
     if args.cmd == "roles":
         return _roles(build(settings), args.action, args.role, args.who)
     if args.cmd == "chat":
@@ -113,8 +127,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.cmd == "outbox":
         return _outbox(build(settings), args.action, args.id)
-    if args.cmd == "export":
-        return _export(build(settings), args.id, args.format, args.out)
     return 2
 
 
@@ -149,7 +161,7 @@ def _outbox(engine: object, action: str | None, ident: int | None) -> int:
     return 0
 
 
-def _export(engine: object, project_id: int, fmt: str, out: Path | None) -> int:
+def _export_project(engine: object, project_id: int, fmt: str, out: Path | None) -> int:
     from bot.engine import Engine
     from bot.export import ExportError, project_data, render
 
@@ -164,6 +176,28 @@ def _export(engine: object, project_id: int, fmt: str, out: Path | None) -> int:
     else:
         out.write_text(text, encoding="utf-8")
         print(f"wrote {out}")
+    return 0
+
+
+def _export(engine: object, since: str, until: str | None, out: Path | None) -> int:
+    import datetime as dt
+
+    from bot.engine import Engine
+    from bot.features.enquiry_stats import rows, to_csv
+
+    assert isinstance(engine, Engine)
+    try:
+        start = dt.date.fromisoformat(since)
+        end = dt.date.fromisoformat(until) if until else dt.date.today() + dt.timedelta(days=1)
+    except ValueError:
+        print("kmb export: dates are YYYY-MM-DD, e.g. --since 2026-04-01", file=sys.stderr)
+        return 2
+    text = to_csv(rows(engine, start, end))
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {text.count(chr(10)) - 1} enquiries to {out}")
     return 0
 
 

@@ -7,7 +7,7 @@ import difflib
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlmodel import select
@@ -23,6 +23,15 @@ from bot.turn import Command, FormFlow, Turn
 
 log = logging.getLogger(__name__)
 ThreadHandler = Callable[[Turn, int, str], list[Reply]]
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """Work to repeat (idempotent, safe from any process): its name, function and interval."""
+
+    name: str
+    run: Callable[[Engine], object]
+    every_s: float
 
 
 class Engine:
@@ -42,6 +51,7 @@ class Engine:
         self.flows: dict[str, FormFlow] = {}
         self.thread_handlers: dict[str, ThreadHandler] = {}
         self.on_change: list[Callable[[], None]] = []  # e.g. wake the outbox delivery
+        self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
         self.finder = ToolFinder(catalogue)
         # Turns run on a small pool: enough to overlap database waits, few enough that the
         # event loop keeps the interpreter to acknowledge platforms on time.
@@ -58,6 +68,10 @@ class Engine:
     def flow(self, flow: FormFlow) -> None:
         """Add a form flow."""
         self.flows[flow.id] = flow
+
+    def every(self, name: str, run: Callable[[Engine], object], every_s: float) -> None:
+        """Repeat idempotent housekeeping (e.g. the enquiry promises sweep)."""
+        self.periodic.append(Periodic(name, run, every_s))
 
     def thread(self, kind: str, handler: ThreadHandler) -> None:
         """Handle messages in threads under kmb's posts about `kind` (e.g. `enquiry`)."""

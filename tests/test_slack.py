@@ -322,3 +322,20 @@ async def test_a_replayed_button_press_has_one_effect(slack: SlackWorld) -> None
         claims = [m for m in s.exec(select(EnquiryMessage)) if m.kind == "claimed"]
     assert len(claims) == 1
     assert len(slack.fake.of("chat.postEphemeral")) == 2  # requester's confirmation + one claim
+
+
+async def test_the_message_shortcut_turns_a_message_into_an_enquiry(slack: SlackWorld) -> None:
+    status, _ = await slack.interaction(load("message_action"))
+    assert status == 200
+    (opened,) = await slack.fake.wait_for("views.open")
+    view = view_of(opened)
+    valid_view(view)
+    question = next(b for b in view["blocks"] if b.get("block_id") == "question")
+    assert question["element"]["initial_value"] == (
+        "Has anyone seen evidence on <48h mobilisation after hip fracture? "
+        "See https://example.org/paper"
+    )
+    _, answer = await slack.submit(
+        view, {**ENQUIRY, "question": question["element"]["initial_value"]}
+    )
+    assert answer["response_action"] == "update" and rows(slack, Enquiry) == 1

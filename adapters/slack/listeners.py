@@ -26,6 +26,7 @@ from bot.messages import ConversationRef, Inbound, Reply
 
 log = logging.getLogger(__name__)
 NAMES_KEPT = 5000
+ASK_SHORTCUT = "kmb-ask-librarian"
 
 
 class Names:
@@ -70,6 +71,7 @@ class Listeners:
         app.action({"action_id": _any_kmb_action()})(self.on_action)
         app.view({"type": "view_submission", "callback_id": _any_kmb_form()})(self.on_submit)
         app.view_closed(_any_kmb_form())(self.on_closed)
+        app.shortcut(ASK_SHORTCUT)(self.on_ask_shortcut)
 
     # --- listeners -----------------------------------------------------------------------
 
@@ -148,6 +150,16 @@ class Listeners:
             await self._ephemeral(channel, inbound.person.external_id, replies)
         elif replies:
             await self._post(inbound.conversation, replies)
+
+    async def on_ask_shortcut(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]
+    ) -> None:
+        """The message shortcut: turn any message into an enquiry, its text as the question."""
+        await ack()
+        inbound = translate.shortcut(body, await self.names(body["user"]["id"]))
+        replies = await self.engine.handle(inbound)
+        if not await self._open_form(replies, body.get("trigger_id"), inbound):
+            await self._post(inbound.conversation, replies, origin="librarian")
 
     async def on_closed(self, ack: Callable[..., Awaitable[None]]) -> None:
         """A modal cancelled: nothing to save (its context expires with the next form)."""

@@ -52,6 +52,14 @@ def manifest(url: str | None, name: str = "kmb", socket: bool = False) -> dict[s
                 "messages_tab_read_only_enabled": False,
             },
             "bot_user": {"display_name": name, "always_online": True},
+            "shortcuts": [
+                {
+                    "name": "Ask a librarian about this",
+                    "type": "message",
+                    "callback_id": "kmb-ask-librarian",
+                    "description": "Send this message to your library team as an enquiry",
+                }
+            ],
             "slash_commands": [command],
         },
         "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},

@@ -116,3 +116,16 @@ def submission(body: dict[str, Any], name: str = "") -> Inbound:
         value=form_values(view.get("state", {})),
         event_id=f"view:{view.get('id')}:{view.get('hash')}",
     )
+
+
+def shortcut(body: dict[str, Any], name: str = "") -> Inbound:
+    """A message shortcut: `librarian <the message's text>`, privately for the presser."""
+    user = body["user"]
+    text = " ".join(unslack(str((body.get("message") or {}).get("text", ""))).split())
+    return Inbound(
+        "button",
+        person(user["id"], name or user.get("name") or user.get("username", "")),
+        ConversationRef(PLATFORM, user["id"], "personal"),
+        action=f"librarian {text[:1900]}".strip(),
+        event_id=f"shortcut:{body.get('trigger_id')}",
+    )

@@ -22,7 +22,7 @@ from bot.features.delivery import subject_of_thread
 from bot.features.help import ABOUT
 from bot.messages import Inbound, PersonRef, Reply, Text
 
-from . import cards
+from . import cards, extension
 from .activity import conversation_of, to_inbound
 from .refs import PLATFORM, References, reference_of
 from .sender import TeamsSender
@@ -159,7 +159,11 @@ class TeamsBot:
             return False
 
     async def _invoke(self, ctx: TurnContext, raw: dict[str, Any]) -> None:
-        """`adaptiveCard/action` (Action.Execute): the answer replaces the card."""
+        """`adaptiveCard/action` (Action.Execute): the answer replaces the card. The message
+        action ("Ask a librarian about this") is answered by `extension`."""
+        if raw.get("name") in extension.NAMES:
+            await self._invoke_response(ctx, 200, await extension.handle(self.engine, raw))
+            return
         inbound = to_inbound(raw) if raw.get("name") == "adaptiveCard/action" else None
         if inbound is None:
             await self._invoke_response(ctx, 501, {})

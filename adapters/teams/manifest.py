@@ -74,6 +74,21 @@ def manifest(app_id: str, domain: str = "", version: str = "1.0.0") -> dict[str,
                 ],
             }
         ],
+        "composeExtensions": [
+            {
+                "botId": app_id,
+                "commands": [
+                    {
+                        "id": "askLibrarian",
+                        "type": "action",
+                        "context": ["message"],
+                        "fetchTask": True,
+                        "title": "Ask a librarian about this",
+                        "description": "Send this message to your library team as an enquiry",
+                    }
+                ],
+            }
+        ],
         "permissions": ["identity", "messageTeamMembers"],
         "validDomains": [domain] if domain else [],
     }

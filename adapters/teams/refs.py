@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.store import Store
 from bot.store.models import ConversationReference
@@ -74,12 +74,7 @@ class References:
         if self._written.get(row_key) == stamp:
             return
         with self.store.session() as s:
-            row = s.exec(
-                select(ConversationReference).where(
-                    ConversationReference.platform == PLATFORM,
-                    ConversationReference.key == row_key,
-                )
-            ).first()
+            row = _row(s, row_key)
             if row is None:
                 s.add(
                     ConversationReference(
@@ -97,12 +92,7 @@ class References:
     def load(self, kind: str, ident: str) -> tuple[dict[str, Any], bool] | None:
         """A stored reference and whether it is still usable."""
         with self.store.session() as s:
-            row = s.exec(
-                select(ConversationReference).where(
-                    ConversationReference.platform == PLATFORM,
-                    ConversationReference.key == key(kind, ident),
-                )
-            ).first()
+            row = _row(s, key(kind, ident))
             return (dict(row.data), row.usable) if row is not None else None
 
     def mark_unusable(self, kind: str, ident: str) -> None:
@@ -110,11 +100,15 @@ class References:
         row_key = key(kind, ident)
         self._written.pop(row_key, None)
         with self.store.session() as s:
-            row = s.exec(
-                select(ConversationReference).where(
-                    ConversationReference.platform == PLATFORM,
-                    ConversationReference.key == row_key,
-                )
-            ).first()
+            row = _row(s, row_key)
             if row is not None:
                 row.usable, row.updated_at = False, self.store.now()
+
+
+def _row(s: Session, row_key: str) -> ConversationReference | None:
+    """The stored Teams reference under a key."""
+    return s.exec(
+        select(ConversationReference).where(
+            ConversationReference.platform == PLATFORM, ConversationReference.key == row_key
+        )
+    ).first()

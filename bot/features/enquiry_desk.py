@@ -441,8 +441,11 @@ def feedback(turn: Turn) -> list[Reply]:
 
 def register(engine: Engine) -> None:
     """Add the librarian's words and the rating."""
+    from bot.features.enquiry_promises import SWEEP_EVERY_S, sweep
+
     for flow in (TransferFlow(), ReplyFlow(), NoteFlow(), CloseFlow(), FeedbackFlow()):
         engine.flow(flow)
+    engine.every("enquiry-promises", sweep, SWEEP_EVERY_S)
     librarian = "librarian"
     engine.command(
         Command(

@@ -1,0 +1,145 @@
+"""One kmb, two platforms: a requester on Teams, the library team on Slack — and back again.
+
+The core routes by stored references, not by platform: the card goes to the Slack library
+channel, a librarian's reply in its thread reaches the Teams requester's personal chat, and
+the requester's reply comes back under the card.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.testing.fake_connector import FakeConnector
+from tests.slack_harness import SlackWorld
+from tests.teams_rig import fixture
+from tests.test_slack import ENQUIRY, buttons
+
+ANN = "29:1anon-user-ann"
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[FakeConnector]:
+    fake = FakeConnector()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+async def teams_says(slack: SlackWorld, connector: FakeConnector, n: int, **changes: Any) -> None:
+    """Ann, on Teams, sends an activity to the same kmb that serves Slack."""
+    activity = fixture("personal_message", id=f"teams-{n}", serviceUrl=connector.url, **changes)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{slack.running.url}/api/messages", json=activity) as resp,
+    ):
+        assert resp.status in (200, 201, 202)
+
+
+def text_of(body: dict[str, Any]) -> str:
+    return json.dumps(body, ensure_ascii=False)
+
+
+async def test_teams_requester_and_slack_librarians(
+    slack: SlackWorld, connector: FakeConnector
+) -> None:
+    slack.engine.store.grant("slack", "U0LIB", "librarian")
+    await teams_says(slack, connector, 1, text="librarian")
+    await connector.wait_for(1)
+    form = {k: v for k, v in ENQUIRY.items()}
+    await teams_says(
+        slack, connector, 2, text="", value={"kmb": "form", "kmb_form": "enquiry", **form}
+    )
+    replies = await connector.wait_for(2)
+    assert "ENQ-2026-0001" in text_of(replies[-1].body)
+
+    # the card reaches the Slack library channel; a Slack librarian claims it
+    (card,) = await slack.fake.wait_for("chat.postMessage")
+    assert card.args["channel"] == "C0LIBRARY" and "Ann Example" in json.dumps(card.blocks)
+    await slack.settle()
+    await slack.press(buttons(card.blocks)["Claim"], user="U0LIB", channel="C0LIBRARY")
+    await slack.fake.wait_for("chat.update")
+    told = await connector.wait_for(3, "post", "reply")
+    assert "picked up your enquiry ENQ-2026-0001" in text_of(told[-1].body)
+    assert told[-1].conversation_id == "a:1anon-personal-ann"
+
+    # a librarian's reply in the Slack thread reaches Ann in Teams
+    await slack.settle()
+    card_ts = card.args.get("ts") or next(
+        m.message_id for m in _posts(slack) if m.dedupe_key == "enquiry:1:new"
+    )
+    await slack.event(
+        "message_im",
+        "EvX1",
+        channel="C0LIBRARY",
+        channel_type="channel",
+        user="U0LIB",
+        thread_ts=card_ts,
+        text="Any particular outcome you care most about?",
+    )
+    reached = await connector.wait_for(4, "post", "reply")
+    assert "Any particular outcome" in text_of(reached[-1].body)
+
+    # Ann answers in Teams; it comes back under the Slack card
+    await slack.settle()
+    await teams_says(slack, connector, 3, text="reply ENQ-2026-0001 Delirium incidence, please")
+    posts = await slack.fake.wait_for("chat.postMessage", 2)
+    back = posts[-1]
+    assert back.args["channel"] == "C0LIBRARY" and back.args["thread_ts"] == card_ts
+    assert "Delirium incidence" in json.dumps(back.blocks)
+
+
+def _posts(slack: SlackWorld) -> list[Any]:
+    from sqlmodel import select
+
+    from bot.store.models import OutboxMessage
+
+    with slack.engine.store.session() as s:
+        return list(s.exec(select(OutboxMessage)).all())
+
+
+async def test_slack_requester_and_a_teams_library_channel(
+    slack: SlackWorld, connector: FakeConnector
+) -> None:
+    admin = "29:1anon-user-admin"
+    slack.engine.store.grant("teams", admin, "admin")
+    channel_post = fixture("channel_mention", serviceUrl=connector.url)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{slack.running.url}/api/messages", json=channel_post) as resp,
+    ):
+        assert resp.status in (200, 201, 202)
+    await connector.wait_for(1)
+
+    await slack.command("librarian")
+    (opened,) = await slack.fake.wait_for("views.open")
+    from tests.test_slack import view_of
+
+    await slack.submit(view_of(opened), ENQUIRY)
+    posts = await connector.wait_for(1, "post")
+    card = posts[-1]
+    assert card.conversation_id.startswith("19:anonlibrarychannel@thread.tacv2")
+    assert "ENQ-2026-0001: new enquiry" in text_of(card.body)
+
+    press = fixture(
+        "channel_mention",
+        id="teams-press-1",
+        serviceUrl=connector.url,
+        text="",
+        value={"kmb": "button", "kmb_command": "claim ENQ-2026-0001"},
+        replyToId=card.body.get("id", "1"),
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{slack.running.url}/api/messages", json=press) as resp,
+    ):
+        assert resp.status in (200, 201, 202)
+    dms = await slack.fake.wait_for("chat.postMessage")
+    assert dms[-1].args["channel"] == "U0ANN" and "picked up" in dms[-1].args["text"]
+    assert "Ada Admin" in dms[-1].args["text"]
+    updates = await connector.wait_for(1, "update")
+    assert "Claimed by Ada Admin" in text_of(updates[-1].body)
