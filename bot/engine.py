@@ -117,6 +117,8 @@ class Engine:
         ref = inbound.person
         with self.store.session() as s:
             person = self.store.person(s, ref.platform, ref.external_id, ref.display_name)
+            if not person.reachable:
+                person.reachable = True  # they talk to kmb again (unblocked, reinstalled)
             if inbound.conversation.kind == "personal":
                 remember_conversation(self.store, s, person, inbound.conversation)
             assert person.id is not None

@@ -141,3 +141,17 @@ async def test_a_retro_prompt_is_answered_from_the_dm(slack: SlackWorld) -> None
     responses = await slack.fake.wait_responses(2)
     status = json.dumps(responses[-1]["blocks"])
     assert "Answered: 1 of 3." in status and "Anonymous answers: 1." in status
+
+
+async def test_a_person_marked_unreachable_is_reachable_again_when_they_talk(
+    slack: SlackWorld,
+) -> None:
+    slack.fake.fail("chat.postMessage", error="account_inactive")
+    _queue_dm(slack, "U0BACK", "t:6")
+    await slack.fake.wait_for("chat.postMessage")
+    await slack.settle()
+    await slack.event("message_im", "EvBack", user="U0BACK", channel="D0BACK", text="help")
+    await slack.fake.wait_for("chat.postMessage", 2)
+    with slack.engine.store.session() as s:
+        back = s.exec(select(Person).where(Person.external_id == "U0BACK")).one()
+    assert back.reachable is True
