@@ -22,7 +22,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="without MICROSOFT_APP_ID, listen beyond loopback anyway (Teams Emulator mode)",
     )
-    sub.add_parser("worker", help="scheduler and delivery loop only")
+    worker = sub.add_parser("worker", help="scheduler and delivery loop only")
+    worker.add_argument("--id", default="worker", help="this worker's name (reclaims its rows)")
+    worker.add_argument("--no-scheduler", action="store_true", help="deliver only")
+    worker.add_argument("--concurrency", type=int, default=32)
+    worker.add_argument("--batch", type=int, default=200, help="rows claimed at a time")
+    outbox = sub.add_parser("outbox", help="pending, failing and parked messages")
+    outbox.add_argument("action", nargs="?", choices=["retry"])
+    outbox.add_argument("id", nargs="?", type=int)
     chat = sub.add_parser("chat", help="talk to kmb in the terminal")
     chat.add_argument("--user", default="you")
     chat.add_argument("--role", choices=ROLES, default=None)
@@ -32,10 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
     export = sub.add_parser("export", help="export for reports and returns")
-    export.add_argument("what", choices=["enquiries"])
-    export.add_argument("--since", required=True, help="YYYY-MM-DD: enquiries made from then")
+    export.add_argument("what", choices=["enquiries", "project"])
+    export.add_argument("id", nargs="?", type=int, help="the project's id (export project ID)")
+    export.add_argument("--since", help="YYYY-MM-DD: enquiries made from then")
     export.add_argument("--until", help="YYYY-MM-DD: up to (not including); default tomorrow")
-    export.add_argument("--format", choices=["csv"], default="csv")
+    export.add_argument(
+        "--format", choices=["csv", "md", "json"], help="enquiries: csv; project: md, csv, json"
+    )
     export.add_argument("--out", type=Path, help="file to write (default: print)")
     slack = sub.add_parser("slack", help="Slack set-up")
     slack.add_argument("action", choices=["manifest"])
@@ -72,7 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         build(settings)
         print("database is up to date")
         return 0
+    if args.cmd == "export" and args.what == "project":
+        if args.id is None:
+            print("usage: kmb export project ID [--format md|csv|json]", file=sys.stderr)
+            return 2
+        return _export_project(build(settings), args.id, args.format or "md", args.out)
     if args.cmd == "export":
+        if not args.since or (args.format or "csv") != "csv":
+            print("usage: kmb export enquiries --since YYYY-MM-DD [--format csv]", file=sys.stderr)
+            return 2
         return _export(build(settings), args.since, args.until, args.out)
     if args.cmd == "roles":
         return _roles(build(settings), args.action, args.role, args.who)
@@ -93,15 +111,72 @@ def main(argv: list[str] | None = None) -> int:
         engine = build(settings)
         from adapters import mount
 
-        asyncio.run(serve(engine, host, args.port or settings.port, mount=mount))
-        return 0
-    if args.cmd == "worker":
-        print(
-            "kmb worker: the scheduler and delivery loop arrive with the scheduling work; "
-            "nothing to run yet."
+        asyncio.run(
+            serve(
+                engine,
+                host,
+                args.port or settings.port,
+                mount=mount,
+                scheduler=not args.no_scheduler,
+            )
         )
         return 0
+    if args.cmd == "worker":
+        return _worker(
+            build(settings), args.id, not args.no_scheduler, args.concurrency, args.batch
+        )
+    if args.cmd == "outbox":
+        return _outbox(build(settings), args.action, args.id)
     return 2
+
+
+def _worker(engine: object, worker_id: str, scheduler: bool, concurrency: int, batch: int) -> int:
+    from aiohttp import web
+
+    from adapters import mount
+    from bot.engine import Engine
+    from bot.worker import work
+
+    assert isinstance(engine, Engine)
+    senders = mount(web.Application(), engine)  # the routes go unserved; the senders are used
+    asyncio.run(work(engine, senders, worker_id, scheduler, concurrency=concurrency, batch=batch))
+    return 0
+
+
+def _outbox(engine: object, action: str | None, ident: int | None) -> int:
+    from bot.engine import Engine
+    from bot.outbox import outbox_report, retry_parked
+
+    assert isinstance(engine, Engine)
+    if action == "retry":
+        if ident is None:
+            print("usage: kmb outbox retry ID", file=sys.stderr)
+            return 2
+        if not retry_parked(engine.store, ident):
+            print(f"outbox message {ident} is not parked", file=sys.stderr)
+            return 1
+        print(f"outbox message {ident} will be sent again")
+        return 0
+    print("\n".join(outbox_report(engine.store)))
+    return 0
+
+
+def _export_project(engine: object, project_id: int, fmt: str, out: Path | None) -> int:
+    from bot.engine import Engine
+    from bot.export import ExportError, project_data, render
+
+    assert isinstance(engine, Engine)
+    try:
+        text = render(project_data(engine, project_id), fmt)
+    except ExportError as exc:
+        print(f"kmb export: {exc}", file=sys.stderr)
+        return 1
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
+    return 0
 
 
 def _export(engine: object, since: str, until: str | None, out: Path | None) -> int:

@@ -7,8 +7,9 @@ retry after `retry_after`, back off on a transient error, or park a permanent fa
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.messages import ConversationRef, Reply
 
@@ -61,4 +62,22 @@ class Sender(Protocol):
         self, conversation: ConversationRef, message_id: str, reply: Reply
     ) -> SendResult:
         """Replace a message kmb posted earlier (a card whose state changed)."""
+        ...
+
+
+SENDING_KEY: ContextVar[str | None] = ContextVar("kmb_sending_key", default=None)
+"""The outbox row's dedupe key while its send runs: a sender may tag the message with it (e.g.
+Slack `metadata`), so `Reconciler.find_sent` can tell later whether it arrived."""
+
+
+@runtime_checkable
+class Reconciler(Protocol):
+    """A sender that can say whether a message tagged with a key was already delivered.
+
+    After a crash between "sent" and "recorded", the outbox asks before sending again, so a
+    restart never doubles a message. Senders without it are at-least-once in that window.
+    """
+
+    async def find_sent(self, conversation: ConversationRef, key: str) -> str | None:
+        """The platform's message id of the message tagged `key`, or None."""
         ...

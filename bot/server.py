@@ -19,8 +19,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+from bot.directory import directory_of
 from bot.engine import Engine, Periodic
-from bot.outbox import Delivery
+from bot.outbox import Delivery, platform_limits
+from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
 
 log = logging.getLogger(__name__)
@@ -71,11 +73,25 @@ class Running:
         mount: Mount | None = None,
         tick: float = 1.0,
         chores: bool = True,
+        scheduler: bool = True,
     ) -> None:
         self.engine = engine
         self.app = make_app(engine)
         self.senders = dict(mount(self.app, engine)) if mount else {}
-        self.delivery = Delivery(engine.store, self.senders)
+        settings = engine.settings
+        self.delivery = Delivery(
+            engine.store,
+            self.senders,
+            limits=platform_limits(
+                settings.kmb_slack_workspace_per_second, settings.kmb_teams_tenant_per_second
+            ),
+        )
+        # Created here and started in `start`, so each running app owns its scheduler.
+        self.scheduling = (
+            Scheduling(engine, directory_of(self.senders.values()), on_work=self.delivery.wake)
+            if scheduler
+            else None
+        )
         self.tick = tick
         self.url = ""
         self._stop = asyncio.Event()
@@ -96,6 +112,8 @@ class Running:
         self._periodic = [
             asyncio.create_task(self._repeat(job)) for job in self.engine.periodic if self.chores
         ]
+        if self.scheduling is not None:
+            await self.scheduling.start()
         return self.url
 
     async def _repeat(self, job: Periodic) -> None:
@@ -110,7 +128,9 @@ class Running:
                 await asyncio.wait_for(self._stop.wait(), timeout=job.every_s)
 
     async def stop(self) -> None:
-        """Stop delivering, close connections, release the database."""
+        """Stop scheduling and delivering, close connections, release the database."""
+        if self.scheduling is not None:
+            await self.scheduling.stop()
         self._stop.set()
         if self._delivering is not None:
             await self._delivering
@@ -127,6 +147,7 @@ async def serve(
     port: int,
     stop: asyncio.Event | None = None,
     mount: Mount | None = None,
+    scheduler: bool = True,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or `stop` is set), then shut down cleanly.
 
@@ -136,13 +157,14 @@ async def serve(
     # Turns run in a worker thread; hand the interpreter back to the event loop often so
     # acknowledgements are not kept waiting behind a turn (default 5 ms).
     sys.setswitchinterval(0.001)
-    running = Running(engine, mount)
-    await running.start(host, port)
+    # Signals first: a SIGTERM that arrives while starting still shuts down cleanly.
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
             loop.add_signal_handler(sig, stop.set)
+    running = Running(engine, mount, scheduler=scheduler)
+    await running.start(host, port)
     log.info("kmb listening on %s", running.url)
     print(f"kmb listening on {running.url} (Ctrl-C to stop)", flush=True)
     try:

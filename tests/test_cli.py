@@ -33,3 +33,31 @@ def test_console_person_sees_news_next_time_they_open(tmp_path: Path) -> None:
     assert "ENQ-2026-0001" in _kmb(tmp_path, "chat", "--user", "ann", stdin=ask).stdout
     _kmb(tmp_path, "chat", "--user", "lib", "--role", "librarian", stdin="claim ENQ-2026-0001\n")
     assert "picked up your enquiry ENQ-2026-0001" in _kmb(tmp_path, "chat", "--user", "ann").stdout
+
+
+def test_outbox_and_export_from_the_command_line(tmp_path: Path) -> None:
+    lines = "project new\nWard rounds\ntoday\nin 30 days\nbea\naar\n0\nretro now 1\n"
+    assert (
+        "4 people"
+        not in _kmb(tmp_path, "chat", "--user", "lea", "--role", "lead", stdin=lines).stdout
+    )
+    answers = "retro\nPlan\nActual\nWhy\nLearnt\nDo\nno\nyes\n"
+    assert "answers are saved" in _kmb(tmp_path, "chat", "--user", "bea", stdin=answers).stdout
+    out = _kmb(tmp_path, "outbox").stdout
+    assert "console: 2 sent" in out  # the console delivers when each person opens kmb
+    assert _kmb(tmp_path, "outbox", "retry", "999").returncode == 1
+    md = _kmb(tmp_path, "export", "project", "1", "--format", "md").stdout
+    assert "# Ward rounds (#1)" in md and "- **bea**: Learnt" in md
+    target = tmp_path / "p.json"
+    assert (
+        _kmb(
+            tmp_path, "export", "project", "1", "--format", "json", "--out", str(target)
+        ).returncode
+        == 0
+    )
+    import json
+
+    data = json.loads(target.read_text())
+    assert data["occasions"][0]["answered"] == 1
+    missing = _kmb(tmp_path, "export", "project", "42")
+    assert missing.returncode == 1 and "no project with id 42" in missing.stderr

@@ -2,7 +2,15 @@
 
 from bot.testing import Chatter
 
-PROJECT = ["project new", "Falls pilot", "today", "2027-03-31", "bea, cal, dev", "retrospect"]
+PROJECT = [
+    "project new",
+    "Falls pilot",
+    "today",
+    "2027-03-31",
+    "bea, cal, dev",
+    "retrospect",
+    "0",
+]
 ANSWERS = [
     "Cut falls on ward 7 by a third",
     "We cut falls by a quarter; night staffing held us back",
@@ -84,17 +92,19 @@ async def test_restart_mid_retro_keeps_answers_and_resumes(make_engine, sqlite_u
     assert ANSWERS[0] in digest and ANSWERS[2] in digest
 
 
-async def test_a_closed_retro_refuses_answers_clearly(chat) -> None:
+async def test_a_cancelled_retro_refuses_answers_clearly(chat) -> None:
     lead = chat("lea", role="lead")
     await _project(lead)
     await lead.says("retro now 1")
     bea = chat("bea")
     await bea.says("retro")
+    from sqlmodel import select
+
     from bot.store.models import Occasion
 
     with lead.engine.store.session() as s:
-        s.get(Occasion, 1).status = "closed"
-    assert "retro has closed" in await bea.says("my late answer")
+        s.exec(select(Occasion).where(Occasion.slot == "now:1")).one().status = "cancelled"
+    assert "no longer running" in await bea.says("my late answer")
 
 
 async def test_project_dates_and_members_are_checked(chat) -> None:
@@ -102,11 +112,13 @@ async def test_project_dates_and_members_are_checked(chat) -> None:
     for line in PROJECT[:3]:
         await lead.says(line)
     assert "end date is before the start date" in await lead.says("2020-01-01")
-    assert "(4/5)" in await lead.says("2027-01-31")
+    assert "(4/6)" in await lead.says("2027-01-31")
     assert "at least one team member" in await lead.says(" , ,")
     await lead.says("bea")
     assert "Please pick one of" in await lead.says("nonsense")
-    assert "created" in await lead.says("aar")
+    assert "(6/6)" in await lead.says("aar")
+    assert "whole number of weeks" in await lead.says("every now and then")
+    assert "created" in await lead.says("4")
 
 
 async def test_unknown_project_gets_a_clear_message(chat) -> None:

@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.listeners import Listeners
+from adapters.slack.reconcile import ReconcilingSlackSender, TaggingWebClient
 from adapters.slack.sender import SlackSender
 from bot.config import Settings
 from bot.engine import Engine
@@ -58,7 +59,10 @@ def build(engine: Engine) -> tuple[AsyncApp, Listeners, SlackSender]:
     )
     listeners = Listeners(engine, client)
     listeners.register(app)
-    sender = SlackSender(AsyncWebClient(token=token, base_url=api_url(settings), timeout=10))
+    # The outbox's sender tags each post with its key, so a crash never makes it send twice.
+    sender = ReconcilingSlackSender(
+        TaggingWebClient(token=token, base_url=api_url(settings), timeout=10)
+    )
     return app, listeners, sender
 
 

@@ -12,12 +12,15 @@ def register_all(engine: Engine) -> None:
     """Register every feature's commands and flows."""
     from bot.features import (
         admin,
+        campaigns,
         enquiries,
         enquiry_desk,
         enquiry_stats,
         help,
         lessons,
+        outbox_view,
         privacy,
+        projects,
         retros,
         tools,
     )
@@ -29,8 +32,11 @@ def register_all(engine: Engine) -> None:
         enquiry_desk,
         enquiry_stats,
         retros,
+        projects,
+        campaigns,
         lessons,
         privacy,
         admin,
+        outbox_view,
     ):
         module.register(engine)

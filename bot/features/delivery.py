@@ -83,8 +83,13 @@ def notify_channel(
     reply: Reply,
     dedupe_key: str,
     subject: str = "",
+    parent_key: str | None = None,
 ) -> None:
-    """Queue a post to a channel (or thread) given as a stored ConversationRef dict."""
+    """Queue a post to a channel (or thread) given as a stored ConversationRef dict.
+
+    With `parent_key`, the post goes in the thread under the message queued with that key,
+    once that message is delivered (where the platform has threads).
+    """
     _enqueue(
         store,
         session,
@@ -95,6 +100,7 @@ def notify_channel(
         reply,
         None,
         subject=subject,
+        parent_key=parent_key,
     )
 
 
@@ -169,6 +175,7 @@ def _enqueue(
     kind: str = "post",
     subject: str = "",
     target_id: str | None = None,
+    parent_key: str | None = None,
 ) -> None:
     now = store.now()
     # Queued twice (or concurrently) under one key: one row is enough. No savepoint: with
@@ -179,6 +186,7 @@ def _enqueue(
             kind=kind,
             subject=subject,
             target_id=target_id,
+            parent_key=parent_key,
             platform=platform,
             person_id=person_id,
             conversation=conversation,

@@ -5,22 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from bot.content import Template
-from bot.features.delivery import notify_person
 from bot.messages import Actions, Button, Choice, Facts, Form, Input, Reply, Section, Text, say
+from bot.scheduling import planner
 from bot.store.models import Answer, Lesson, Membership, Occasion, Person, Project, Prompt
 from bot.turn import BaseFlow, Command, Turn
-from bot.worktime import add_working_days
 
 if TYPE_CHECKING:
     from bot.engine import Engine
 
 WINDOW_WORKING_DAYS = 5
 MAX_MEMBERS = 200
+MAX_CHECKIN_WEEKS = 26
+CHANNEL_WORDS = ("channel", "this channel", "everyone here", "team", "this team")
 
 
 def _template_name(engine: Engine, slug: str) -> str:
@@ -61,6 +63,14 @@ class ProjectFlow(BaseFlow):
                     choices=_template_choices(turn.engine),
                     initial=str(ctx.get("template", "")),
                 ),
+                Input(
+                    "checkins",
+                    "A check-in every how many weeks? (a number, or 0 for none)",
+                    "text",
+                    required=False,
+                    max_length=40,
+                    hint="A Before Action Review opens at the start, your choice at the end.",
+                ),
             ),
         )
 
@@ -72,7 +82,17 @@ class ProjectFlow(BaseFlow):
                 return "The end date is before the start date — when does it end?"
             if dt.date.fromisoformat(value) < turn.engine.clock.now().date():
                 return "That date has passed — when does the project end?"
+        if (
+            field_id == "checkins"
+            and value
+            and (not value.isdigit() or int(value) > MAX_CHECKIN_WEEKS)
+        ):
+            return f"Please give a whole number of weeks from 0 to {MAX_CHECKIN_WEEKS}."
         if field_id == "members":
+            if value.strip().lower() in CHANNEL_WORDS:
+                if turn.conversation.kind == "personal":
+                    return "Name the people here; “this channel” works when you ask in a channel."
+                return ""
             names = [n for n in (p.strip() for p in value.split(",")) if n]
             if not names:
                 return "Please name at least one team member."
@@ -99,9 +119,19 @@ class ProjectFlow(BaseFlow):
                 )
             ]
         engine = turn.engine
-        names = list(
-            dict.fromkeys(n.strip().lstrip("@") for n in values["members"].split(",") if n.strip())
+        from_channel = values["members"].strip().lower() in CHANNEL_WORDS
+        names = (
+            []
+            if from_channel
+            else list(
+                dict.fromkeys(
+                    n.strip().lstrip("@") for n in values["members"].split(",") if n.strip()
+                )
+            )
         )
+        checkins = values.get("checkins", "")
+        conv = turn.conversation
+        channel = asdict(conv) if conv.kind != "personal" else None
         with engine.store.session() as s:
             project = Project(
                 name=values["name"],
@@ -109,6 +139,10 @@ class ProjectFlow(BaseFlow):
                 start_date=start,
                 end_date=end,
                 template=values["template"],
+                checkin_weeks=int(checkins) if checkins.isdigit() else 0,
+                window_days=WINDOW_WORKING_DAYS,
+                channel=channel,
+                members_from_channel=from_channel,
                 created_at=engine.store.now(),
             )
             s.add(project)
@@ -121,17 +155,27 @@ class ProjectFlow(BaseFlow):
                 people.add(person.id)
             for pid in sorted(people):
                 s.add(Membership(project_id=project.id, person_id=pid))
+            occasions = planner.plan(
+                s, project, engine.store.now().date(), engine.settings.kmb_timezone
+            )
             engine.store.audit(s, turn.person_id, "project.create", {"project": project.id})
         tpl = engine.catalogue.templates[values["template"]]
+        team = "the members of this channel and you" if from_channel else f"{len(people)} people"
+        planned = "; ".join(
+            f"{engine.catalogue.templates[o.template].name} {o.opens_on:%d %b}"
+            for o in sorted(occasions, key=lambda o: o.opens_at)
+            if o.opens_on
+        )
         return [
             Reply(
                 (
-                    Text(
-                        f"Project *{project.name}* created (#{project.id}) "
-                        f"with {len(people)} people."
-                    ),
+                    Text(f"Project *{project.name}* created (#{project.id}) with {team}."),
                     Facts(
-                        (("Runs", f"{start:%d %b %Y} to {end:%d %b %Y}"), ("At the end", tpl.name))
+                        (
+                            ("Runs", f"{start:%d %b %Y} to {end:%d %b %Y}"),
+                            ("At the end", tpl.name),
+                            ("Planned", planned),
+                        )
                     ),
                     Actions(
                         (
@@ -203,12 +247,12 @@ class AnswerFlow(BaseFlow):
         )
 
     def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
-        """A closed retro takes no more answers."""
+        """A retro that is gone takes no answers; a closed one takes late ones."""
         with turn.engine.store.session() as s:
             prompt = s.get(Prompt, ctx["prompt"])
             occasion = s.get(Occasion, prompt.occasion_id) if prompt else None
-            if occasion is None or occasion.status != "open":
-                return "This retro has closed, so answers can no longer be changed. Type `cancel`."
+            if occasion is None or occasion.status not in ("open", "closed"):
+                return "This retro is no longer running, so it takes no answers. Type `cancel`."
         return ""
 
     def on_field(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> None:
@@ -221,6 +265,8 @@ class AnswerFlow(BaseFlow):
             if field_id in ("anonymous", "share"):
                 setattr(prompt, field_id, value == "yes")
                 return
+            occasion = s.get(Occasion, prompt.occasion_id)
+            late = occasion is None or occasion.status != "open"
             answer = s.exec(
                 select(Answer).where(Answer.prompt_id == prompt.id, Answer.question_id == field_id)
             ).first()
@@ -231,12 +277,14 @@ class AnswerFlow(BaseFlow):
                         prompt_id=prompt.id,
                         question_id=field_id,
                         text=value,
+                        late=late,
                         updated_at=store.now(),
                     )
                 )
             else:
                 answer.text, answer.updated_at = value, store.now()
-            if prompt.status == "pending":
+                answer.late = answer.late or late
+            if prompt.status in ("scheduled", "pending", "missed", "away"):
                 prompt.status = "started"
 
     def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
@@ -273,6 +321,13 @@ class AnswerFlow(BaseFlow):
                         shared += 1
         extra = f" {shared} answer(s) shared as lessons." if shared else ""
         anon = " Your name is hidden from the team." if prompt.anonymous else ""
+        if occasion is not None and occasion.status != "open":
+            return [
+                say(
+                    f"Thank you — your answers are saved as a late addendum.{anon}{extra} "
+                    "The digest already went out, so they are marked late."
+                )
+            ]
         return [
             say(
                 f"Thank you — your answers are saved.{anon}{extra} You can change them "
@@ -362,14 +417,17 @@ def show(turn: Turn) -> list[Reply]:
             .where(Membership.project_id == p.id)
             .order_by(col(Person.display_name))
         ).all()
-        occasions = s.exec(select(Occasion).where(Occasion.project_id == p.id)).all()
         lead = s.get(Person, p.lead_id) if p.lead_id else None
+        from bot.features.projects import plan_lines
+
+        plan = plan_lines(turn.engine, s, p)
     facts = Facts(
         (
             ("Lead", lead.display_name if lead else "—"),
             ("Runs", f"{p.start_date:%d %b %Y} to {p.end_date:%d %b %Y}"),
             ("Team", ", ".join(members)),
-            ("Retros", ", ".join(f"{o.template} ({o.status})" for o in occasions) or "none yet"),
+            ("Status", p.status),
+            ("Plan", "; ".join(plan) or "none yet"),
         )
     )
     return [Reply((Section(f"#{p.id} {p.name}", (facts,)),), summary=p.name)]
@@ -402,8 +460,35 @@ def _split_template(engine: Engine, args: str) -> tuple[str, Template | None]:
     return args, None
 
 
+def invitation(
+    engine: Engine, s: Session, prompt: Prompt, occasion: Occasion, project: Project
+) -> Reply:
+    """The direct message asking one person for one occasion's answers."""
+    template = engine.catalogue.templates[occasion.template]
+    lead = s.get(Person, project.lead_id) if project.lead_id else None
+    person = s.get(Person, prompt.person_id)
+    cal = planner.calendar(s, person, engine.settings.kmb_timezone)
+    who = lead.display_name if lead else "Your project lead"
+    return Reply(
+        (
+            Text(
+                f"{who} asks you to reflect on *{project.name}* "
+                f"({template.name}, {len(template.questions)} short questions). "
+                f"Open until {occasion.closes_at.astimezone(cal.zone):%a %d %b}."
+            ),
+            Actions(
+                (
+                    Button("Answer", f"retro answer {prompt.id}", "primary"),
+                    Button("Not today", "snooze"),
+                )
+            ),
+        ),
+        summary=f"{template.name} for {project.name}",
+    )
+
+
 def now(turn: Turn) -> list[Reply]:
-    """`retro now <project> [template]`: ask every member now."""
+    """`retro now <project> [template]`: ask every member now (in their working hours)."""
     engine = turn.engine
     ref, tpl = _split_template(engine, turn.args)
     with engine.store.session() as s:
@@ -412,49 +497,41 @@ def now(turn: Turn) -> list[Reply]:
             return [_unknown(ref)]
         if p.lead_id != turn.person_id and not turn.has("admin"):
             return [say(f"Only the project's lead can start a retro for {p.name}.")]
+        if p.status != "active":
+            return [say(f"{p.name} is {p.status}. Type `resume {p.id}` first.")]
         template = tpl or engine.catalogue.templates[p.template]
         opens = engine.store.now()
-        closes_day = add_working_days(opens.date(), WINDOW_WORKING_DAYS)
-        closes = dt.datetime.combine(closes_day, dt.time(17, 0), tzinfo=dt.UTC)
+        cal = planner.project_calendar(s, p, engine.settings.kmb_timezone)
+        closes = cal.close_time(cal.next_send(opens), p.window_days)
         assert p.id is not None
         occasion = Occasion(
-            project_id=p.id, template=template.slug, opens_at=opens, closes_at=closes
+            project_id=p.id,
+            template=template.slug,
+            opens_at=opens,
+            closes_at=closes,
+            status="planned",
+            slot=planner.next_manual_slot(s, p.id),
+            opens_on=cal.local_date(opens),
         )
         s.add(occasion)
         s.flush()
         assert occasion.id is not None
-        members = s.exec(
-            select(Person)
-            .join(Membership, col(Membership.person_id) == Person.id)
-            .where(Membership.project_id == p.id)
-        ).all()
-        for m in members:
-            assert m.id is not None
-            prompt = Prompt(occasion_id=occasion.id, person_id=m.id)
-            s.add(prompt)
-            s.flush()
-            notify_person(
-                engine.store,
-                s,
-                m,
-                Reply(
-                    (
-                        Text(
-                            f"{turn.display_name} asks you to reflect on *{p.name}* "
-                            f"({template.name}, {len(template.questions)} short questions). "
-                            f"Open until {closes:%a %d %b}."
-                        ),
-                        Actions((Button("Answer", f"retro answer {prompt.id}", "primary"),)),
-                    ),
-                    summary=f"{template.name} for {p.name}",
-                ),
-                f"prompt:{prompt.id}:invite",
-            )
+        occasion_id, project_id, name = occasion.id, p.id, p.name
         engine.store.audit(s, turn.person_id, "retro.start", {"occasion": occasion.id})
+    asked = planner.open_occasion(engine, occasion_id)
+    with engine.store.session() as s:
+        ids = [
+            q.id
+            for q in s.exec(select(Prompt).where(Prompt.occasion_id == occasion_id))
+            if q.id is not None
+        ]
+    sent = sum(1 for i in ids if planner.invite(engine, i))
+    later = "" if sent == asked else f" ({asked - sent} in their own working hours)"
     return [
         say(
-            f"{template.name} started for *{p.name}*: {len(members)} people asked, open until "
-            f"{closes:%a %d %b}. Type `retro status {p.id}` to follow it."
+            f"{template.name} started for *{name}*: {asked} people asked{later}, open until "
+            f"{closes.astimezone(cal.zone):%a %d %b}. Type `retro status {project_id}` to "
+            "follow it."
         )
     ]
 
@@ -474,7 +551,18 @@ def answer(turn: Turn) -> list[Reply]:
                 Prompt.status == "done",
             )
         ).all()
-    choices = pending + [(int(i), n) for i, n in done if i is not None]
+        late = s.exec(
+            select(Prompt.id, Project.name)
+            .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
+            .join(Project, col(Project.id) == Occasion.project_id)
+            .where(
+                Prompt.person_id == turn.person_id,
+                Occasion.status == "closed",
+                Prompt.status != "done",
+            )
+        ).all()
+    closed = [(int(i), n) for i, n in late if i is not None]
+    choices = pending + [(int(i), n) for i, n in done if i is not None] + closed
     if arg.isdigit():
         chosen = [c for c in choices if c[0] == int(arg)]
         if not chosen:
@@ -484,12 +572,15 @@ def answer(turn: Turn) -> list[Reply]:
         return [say("Type `retro` to answer, `retro status <project>` or `retro now <project>`.")]
     if len(pending) == 1:
         return turn.engine.start_form(turn, "answer", {"prompt": pending[0][0]})
-    if not choices:
+    if not pending and not done:
         return [say("You have no retro prompts waiting. 🎉")]
-    lines = "\n".join(
-        f"`retro answer {pid}` — {name}{'' if (pid, name) in pending else ' (answered; edit)'}"
-        for pid, name in choices
-    )
+
+    def _note(pid: int, name: str) -> str:
+        if (pid, name) in pending:
+            return ""
+        return " (closed; a late answer)" if (pid, name) in closed else " (answered; edit)"
+
+    lines = "\n".join(f"`retro answer {pid}` — {name}{_note(pid, name)}" for pid, name in choices)
     return [say("Which one?", lines)]
 
 
@@ -533,33 +624,22 @@ def status(turn: Turn) -> list[Reply]:
 
 def _latest(s: Session, p: Project) -> Occasion | None:
     return s.exec(
-        select(Occasion).where(Occasion.project_id == p.id).order_by(col(Occasion.id).desc())
+        select(Occasion)
+        .where(Occasion.project_id == p.id, col(Occasion.status).in_(["open", "closed"]))
+        .order_by(col(Occasion.opens_at).desc(), col(Occasion.id).desc())
     ).first()
 
 
-def digest_reply(engine: Engine, occasion_id: int) -> Reply:
+def digest_reply(engine: Engine, occasion_id: int, session: Session | None = None) -> Reply:
     """The digest of one occasion: answers per question, participation, marks, lessons."""
-    with engine.store.session() as s:
-        occasion = s.get(Occasion, occasion_id)
-        assert occasion is not None
-        project = s.get(Project, occasion.project_id)
-        tpl = engine.catalogue.templates[occasion.template]
-        prompts = {
-            q.id: q for q in s.exec(select(Prompt).where(Prompt.occasion_id == occasion_id))
-        }
-        answers = s.exec(
-            select(Answer).where(Answer.occasion_id == occasion_id).order_by(col(Answer.id))
-        ).all()
-        authors = {}
-        for q in prompts.values():
-            person = s.get(Person, q.person_id)
-            authors[q.id] = "anonymous" if q.anonymous or person is None else person.display_name
-        lessons = sum(1 for q in prompts.values() if q.share and q.status == "done")
+    if session is None:
+        with engine.store.session() as s:
+            return digest_reply(engine, occasion_id, s)
+    data = digest_data(engine, session, occasion_id)
     sections = []
-    for question in tpl.questions:
-        got = [a for a in answers if a.question_id == question.id and a.text]
-        if question.kind == "scale":
-            marks = Counter(int(a.text) for a in got if a.text.isdigit())
+    for q in data["questions"]:
+        if q["kind"] == "scale":
+            marks = Counter(int(a["text"]) for a in q["answers"] if a["text"].isdigit())
             body = ", ".join(f"{k}/10 ×{v}" for k, v in sorted(marks.items())) or "no marks yet"
             if marks:
                 mean = sum(k * v for k, v in marks.items()) / sum(marks.values())
@@ -567,17 +647,69 @@ def digest_reply(engine: Engine, occasion_id: int) -> Reply:
         else:
             body = (
                 "\n".join(
-                    f"— {authors.get(a.prompt_id or -1, 'anonymous')}: {a.text}" for a in got
+                    f"— {a['author']}{' (late)' if a['late'] else ''}: {a['text']}"
+                    for a in q["answers"]
                 )
                 or "no answers yet"
             )
-        sections.append(Section(question.text, (Text(body),)))
-    done = sum(1 for q in prompts.values() if q.status == "done")
+        sections.append(Section(q["text"], (Text(body),)))
+    if data["lessons"]:
+        shared = "\n".join(f"— {x['text']}" for x in data["lessons"])
+        sections.append(Section("Shared as lessons", (Text(shared),)))
     head = Text(
-        f"Digest: {tpl.name} for *{project.name if project else '?'}* — "
-        f"{done} of {len(prompts)} answered; {lessons} shared as lessons."
+        f"Digest: {data['template']} for *{data['project']}* — "
+        f"{data['answered']} of {data['asked']} answered; "
+        f"{data['shared_by']} shared as lessons."
     )
-    return Reply((head, *sections), summary=f"Digest for {project.name if project else '?'}")
+    return Reply((head, *sections), summary=f"Digest for {data['project']}")
+
+
+def digest_data(engine: Engine, s: Session, occasion_id: int) -> dict[str, Any]:
+    """An occasion's digest as plain data (the chat digest and `kmb export` share it)."""
+    occasion = s.get(Occasion, occasion_id)
+    assert occasion is not None
+    project = s.get(Project, occasion.project_id)
+    tpl = engine.catalogue.templates[occasion.template]
+    prompts = {q.id: q for q in s.exec(select(Prompt).where(Prompt.occasion_id == occasion_id))}
+    answers = s.exec(
+        select(Answer).where(Answer.occasion_id == occasion_id).order_by(col(Answer.id))
+    ).all()
+    authors: dict[int | None, str] = {}
+    for q in prompts.values():
+        person = s.get(Person, q.person_id)
+        authors[q.id] = "anonymous" if q.anonymous or person is None else person.display_name
+    lessons = s.exec(
+        select(Lesson).where(col(Lesson.answer_id).in_([a.id for a in answers]))
+    ).all()
+    return {
+        "occasion": occasion_id,
+        "project": project.name if project else "?",
+        "template": tpl.name,
+        "status": occasion.status,
+        "opens_at": occasion.opens_at.isoformat(),
+        "closes_at": occasion.closes_at.isoformat(),
+        "asked": sum(1 for q in prompts.values() if q.status != "away"),
+        "answered": sum(1 for q in prompts.values() if q.status == "done"),
+        "shared_by": sum(1 for q in prompts.values() if q.share and q.status == "done"),
+        "questions": [
+            {
+                "id": question.id,
+                "text": question.text,
+                "kind": question.kind,
+                "answers": [
+                    {
+                        "author": authors.get(a.prompt_id, "anonymous"),
+                        "text": a.text,
+                        "late": a.late,
+                    }
+                    for a in answers
+                    if a.question_id == question.id and a.text
+                ],
+            }
+            for question in tpl.questions
+        ],
+        "lessons": [{"question": x.question, "text": x.text} for x in lessons],
+    }
 
 
 def digest(turn: Turn) -> list[Reply]:

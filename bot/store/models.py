@@ -38,8 +38,13 @@ class Project(SQLModel, table=True):
     start_date: dt.date
     end_date: dt.date
     template: str = Field(default="retrospect", max_length=40)
-    status: str = Field(default="active", max_length=20)
+    status: str = Field(default="active", max_length=20)  # active | paused | closed
     created_at: dt.datetime
+    start_template: str = Field(default="bar", max_length=40)
+    checkin_weeks: int = 0  # 0: no check-ins
+    window_days: int = 5  # working days each occasion stays open
+    channel: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    members_from_channel: bool = False  # the channel's members, resolved by the adapter
 
 
 class Membership(SQLModel, table=True):
@@ -52,14 +57,22 @@ class Membership(SQLModel, table=True):
 
 
 class Occasion(SQLModel, table=True):
-    """One round of prompts for a project: a template asked of every member in a window."""
+    """One round of prompts for a project: a template asked of every member in a window.
 
+    `slot` names its place in the plan (`before`, `checkin:2`, `after`, or `now:<n>` for one
+    started by hand), unique per project, so re-planning moves an occasion, never duplicates it.
+    Status: planned → open → closed (or cancelled when re-planning drops it).
+    """
+
+    __table_args__ = (UniqueConstraint("project_id", "slot", name="uq_occasion_project_slot"),)
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(sa_column=_fk("project.id", "CASCADE"))
     template: str = Field(max_length=40)
     opens_at: dt.datetime
     closes_at: dt.datetime
     status: str = Field(default="open", max_length=20)
+    slot: str = Field(default="", max_length=40)
+    opens_on: dt.date | None = None  # the project date it is planned for
 
 
 class Prompt(SQLModel, table=True):
@@ -69,10 +82,14 @@ class Prompt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     occasion_id: int = Field(sa_column=_fk("occasion.id", "CASCADE"))
     person_id: int = Field(sa_column=_fk("person.id", "CASCADE"))
-    status: str = Field(default="pending", max_length=20)
+    status: str = Field(default="pending", max_length=20)  # scheduled|pending|started|done
     anonymous: bool = False
     share: bool = False
     answered_at: dt.datetime | None = None
+    invite_at: dt.datetime | None = Field(default=None, index=True)  # the person's local morning
+    invited_at: dt.datetime | None = None
+    remind_at: dt.datetime | None = Field(default=None, index=True)
+    reminded_at: dt.datetime | None = None
 
 
 class Answer(SQLModel, table=True):
@@ -203,6 +220,9 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: dt.datetime | None = None
     message_id: str | None = Field(default=None, max_length=200, index=True)  # platform's id
     target_id: str | None = Field(default=None, max_length=200)  # the message an update replaces
+    parent_key: str | None = Field(default=None, max_length=200)  # thread under that row's post
+    claimed_by: str | None = Field(default=None, max_length=80)  # the worker sending it
+    claimed_at: dt.datetime | None = None
 
 
 class Setting(SQLModel, table=True):
@@ -221,3 +241,50 @@ class AuditEntry(SQLModel, table=True):
     actor_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
     action: str = Field(max_length=60)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Absence(SQLModel, table=True):
+    """Out-of-office days (inclusive): no prompts or reminders go out on them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(sa_column=_fk("person.id", "CASCADE"))
+    starts: dt.date
+    ends: dt.date
+
+
+class Lease(SQLModel, table=True):
+    """Who holds a named duty (the scheduler) until when; renewed by a heartbeat."""
+
+    name: str = Field(primary_key=True, max_length=80)
+    holder: str = Field(max_length=120)
+    expires_at: dt.datetime
+    renewed_at: dt.datetime
+
+
+class CampaignRun(SQLModel, table=True):
+    """A campaign (e.g. KNOWvember) switched on for one channel."""
+
+    __tablename__ = "campaign_run"
+    __table_args__ = (UniqueConstraint("slug", "platform", "channel_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=40)
+    platform: str = Field(max_length=20)
+    channel_id: str = Field(max_length=200)
+    conversation: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    active: bool = True
+    started_by: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
+    created_at: dt.datetime
+
+
+class CampaignAnswer(SQLModel, table=True):
+    """An answer to one day's campaign prompt, in its thread or by DM."""
+
+    __tablename__ = "campaign_answer"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(sa_column=_fk("campaign_run.id", "CASCADE"))
+    person_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
+    day: int
+    text: str
+    created_at: dt.datetime

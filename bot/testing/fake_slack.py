@@ -70,6 +70,7 @@ class FakeSlack:
         self.limits: Limits | None = None
         self.rate_limited = 0
         self.members: dict[str, list[str]] = {}
+        self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)  # posts per channel
         self._ts = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -269,6 +270,17 @@ class FakeSlack:
             channel = str(args.get("channel", ""))
             if channel.startswith("U"):
                 channel = "D" + channel[1:]  # a DM addressed by user id lands in the app DM
+            if method == "chat.postMessage":
+                metadata = args.get("metadata")
+                if isinstance(metadata, str):
+                    metadata = json.loads(metadata)
+                self.history[channel].append(
+                    {
+                        "ts": ts,
+                        "text": args.get("text"),
+                        **({"metadata": metadata} if metadata else {}),
+                    }
+                )
             return {
                 "ok": True,
                 "channel": channel,
@@ -293,6 +305,13 @@ class FakeSlack:
             }
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": "D" + str(args.get("users", "X"))[1:]}}
+        if method == "conversations.history":
+            channel = str(args.get("channel", ""))
+            if channel.startswith("U"):
+                channel = "D" + channel[1:]
+            newest_first = list(reversed(self.history.get(channel, [])))
+            limit = int(args.get("limit", 100))
+            return {"ok": True, "messages": newest_first[:limit], "has_more": False}
         if method == "conversations.members":
             return {
                 "ok": True,
