@@ -20,7 +20,7 @@ from prometheus_client import (
 )
 
 from bot.directory import directory_of
-from bot.engine import Engine, Periodic
+from bot.engine import Engine
 from bot.outbox import Delivery, platform_limits
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
@@ -72,7 +72,6 @@ class Running:
         engine: Engine,
         mount: Mount | None = None,
         tick: float = 1.0,
-        chores: bool = True,
         scheduler: bool = True,
     ) -> None:
         self.engine = engine
@@ -97,8 +96,6 @@ class Running:
         self._stop = asyncio.Event()
         self._runner = web.AppRunner(self.app)
         self._delivering: asyncio.Task[None] | None = None
-        self.chores = chores  # periodic housekeeping (off in tests that drive it themselves)
-        self._periodic: list[asyncio.Task[None]] = []
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen (port 0: any free one) and start delivering; the base URL."""
@@ -109,23 +106,9 @@ class Running:
         self.url = f"http://{host}:{bound}"
         self.engine.on_change.append(self.delivery.wake)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
-        self._periodic = [
-            asyncio.create_task(self._repeat(job)) for job in self.engine.periodic if self.chores
-        ]
         if self.scheduling is not None:
             await self.scheduling.start()
         return self.url
-
-    async def _repeat(self, job: Periodic) -> None:
-        """Run a housekeeping job now and then every `job.every_s`, until stopped."""
-        while not self._stop.is_set():
-            try:
-                await asyncio.to_thread(job.run, self.engine)
-            except Exception:
-                log.exception("%s failed; it runs again later", job.name)
-            self.delivery.wake()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=job.every_s)
 
     async def stop(self) -> None:
         """Stop scheduling and delivering, close connections, release the database."""
@@ -134,8 +117,6 @@ class Running:
         self._stop.set()
         if self._delivering is not None:
             await self._delivering
-        for task in self._periodic:
-            await task
         with contextlib.suppress(ValueError):
             self.engine.on_change.remove(self.delivery.wake)
         await self._runner.cleanup()

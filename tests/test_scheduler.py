@@ -134,3 +134,30 @@ async def test_overdue_after_hours_waits_for_the_morning(make_engine, sqlite_url
         assert len(_invites(engine)) == 4
     finally:
         await scheduling.stop()
+
+
+async def test_feature_chores_run_only_in_the_active_scheduler(
+    database_url, make_engine, clock
+) -> None:
+    engine = make_engine(database_url)
+    other = make_engine(database_url)
+    ran: list[str] = []
+    engine.every("test-chore", lambda e: ran.append("active"), 3600)
+    other.every("test-chore", lambda e: ran.append("standby"), 3600)
+    first = Scheduling(engine, holder="one")
+    second = Scheduling(other, holder="two")
+    await first.start()
+    await second.start()
+    try:
+        assert "work:chore:enquiry-promises" in first.job_ids()
+        assert "work:chore:test-chore" in first.job_ids()
+        assert not any(j.startswith("work:chore") for j in second.job_ids())
+        for _ in range(100):  # it runs at once on taking the lease (real time: the job queue)
+            if ran:
+                break
+            await asyncio.sleep(0.02)
+        await second.run_chore("test-chore")  # a standby never runs one
+        assert ran == ["active"]
+    finally:
+        await first.stop()
+        await second.stop()

@@ -156,6 +156,13 @@ async def step_job(key: str, step: str, ident: int) -> None:
         await scheduling.run_job(step, ident)
 
 
+async def chore_job(key: str, name: str) -> None:
+    """A feature's periodic housekeeping (e.g. `enquiry-promises`), by name."""
+    scheduling = LIVE.get(key)
+    if scheduling is not None:
+        await scheduling.run_chore(name)
+
+
 async def sweep_job(key: str) -> None:
     """The safety net: everything due, whatever jobs exist."""
     scheduling = LIVE.get(key)

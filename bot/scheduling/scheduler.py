@@ -134,6 +134,18 @@ class Scheduling:
             misfire_grace_time=None,
             next_run_time=dt.datetime.now(dt.UTC),  # catch up at once after a takeover
         )
+        for chore in self.engine.periodic:  # features' housekeeping, also lease-holder only
+            self.scheduler.add_job(
+                jobs.chore_job,
+                IntervalTrigger(seconds=chore.every_s),
+                args=[self.key, chore.name],
+                id=f"{WORK}chore:{chore.name}",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+                next_run_time=dt.datetime.now(dt.UTC),
+            )
         self.scheduler.add_job(
             jobs.rebuild_job,
             IntervalTrigger(minutes=15),
@@ -198,6 +210,21 @@ class Scheduling:
                 self._worked()
         except Exception:
             log.exception("scheduled step %s %s failed; the sweep will retry", step, ident)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def run_chore(self, name: str) -> None:
+        """One feature chore (idempotent), if this process still holds the lease."""
+        chore = next((c for c in self.engine.periodic if c.name == name), None)
+        if not self.active or chore is None:
+            return
+        task = self._track()
+        try:
+            await asyncio.to_thread(chore.run, self.engine)
+            self._worked()
+        except Exception:
+            log.exception("%s failed; it runs again later", name)
         finally:
             if task is not None:
                 self._running.discard(task)
