@@ -7,7 +7,7 @@ without one (the console) use `NoDirectory`: no channel members, timezone unknow
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from bot.messages import ConversationRef, PersonRef
@@ -38,9 +38,24 @@ class NoDirectory:
         return None
 
 
+class ByPlatform:
+    """Each platform's adapter answers for its own channels and people."""
+
+    def __init__(self, directories: Mapping[str, Directory]) -> None:
+        self.directories = dict(directories)
+
+    async def members(self, conversation: ConversationRef) -> list[PersonRef]:
+        """The channel's members, from the adapter of the channel's platform."""
+        found = self.directories.get(conversation.platform)
+        return await found.members(conversation) if found else []
+
+    async def timezone(self, person: PersonRef) -> str | None:
+        """The person's timezone, from the adapter of their platform."""
+        found = self.directories.get(person.platform)
+        return await found.timezone(person) if found else None
+
+
 def directory_of(candidates: Iterable[object]) -> Directory:
-    """The first adapter object (e.g. a sender) that is also a directory, else `NoDirectory`."""
-    for candidate in candidates:
-        if isinstance(candidate, Directory):
-            return candidate
-    return NoDirectory()
+    """The adapters' directories (senders that are also directories) by platform."""
+    found = {str(getattr(c, "platform", "")): c for c in candidates if isinstance(c, Directory)}
+    return ByPlatform(found) if found else NoDirectory()

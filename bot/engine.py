@@ -20,6 +20,7 @@ from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
 from bot.store import Store
 from bot.store.models import Dialog, Person
 from bot.turn import Command, FormFlow, Turn
+from bot.worktime import learn_timezone
 
 log = logging.getLogger(__name__)
 ThreadHandler = Callable[[Turn, int, str], list[Reply]]
@@ -121,6 +122,7 @@ class Engine:
             person = self.store.person(s, ref.platform, ref.external_id, ref.display_name)
             if not person.reachable:
                 person.reachable = True  # they talk to kmb again (unblocked, reinstalled)
+            learn_timezone(person, ref)
             if inbound.conversation.kind == "personal":
                 remember_conversation(self.store, s, person, inbound.conversation)
             assert person.id is not None

@@ -24,6 +24,7 @@ class PersonRef:
     platform: str
     external_id: str
     display_name: str = ""
+    timezone: str | None = None  # IANA name, when the platform says (Slack profile, Teams client)
 
 
 @dataclass(frozen=True)

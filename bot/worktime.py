@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -185,3 +186,10 @@ def parse_away(text: str) -> tuple[dt.date, dt.date] | None:
     except ValueError:
         return None
     return None
+
+
+def learn_timezone(person: Any, ref: Any) -> None:
+    """Take the platform's timezone for a person who has none yet (one they chose stays)."""
+    tz = getattr(ref, "timezone", None)
+    if tz and not person.timezone and is_timezone(tz):
+        person.timezone = tz

@@ -143,3 +143,52 @@ async def test_slack_requester_and_a_teams_library_channel(
     assert "Ada Admin" in dms[-1].args["text"]
     updates = await connector.wait_for(1, "update")
     assert "Claimed by Ada Admin" in text_of(updates[-1].body)
+
+
+async def test_a_teams_project_for_this_channel_asks_the_teams_members(
+    slack: SlackWorld, connector: FakeConnector
+) -> None:
+    from sqlmodel import select
+
+    from bot.store.models import Person
+
+    lead = "29:1anon-user-admin"
+    slack.engine.store.grant("teams", lead, "lead")
+    channel = "19:anonlibrarychannel@thread.tacv2"
+    connector.members[channel] = [
+        {"id": lead, "name": "Ada Admin"},
+        {"id": "29:1anon-user-cy", "name": "Cy Example"},
+        {"id": "29:1anon-user-di", "name": "Di Example"},
+        {"id": "28:some-other-bot", "name": "A bot"},
+    ]
+    values = {
+        "name": "Theatre lists",
+        "start": "2026-11-23",
+        "end": "2027-03-31",
+        "members": "this channel",
+        "template": "aar",
+    }
+    for n, (text, value) in enumerate(
+        [
+            ("<at>kmb</at> project new", None),
+            ("", {"kmb": "form", "kmb_form": "project", **values}),
+        ]
+    ):
+        activity = fixture(
+            "channel_mention", id=f"teams-p{n}", serviceUrl=connector.url, text=text
+        )
+        if value is not None:
+            activity["value"] = value
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{slack.running.url}/api/messages", json=activity) as resp,
+        ):
+            assert resp.status in (200, 201, 202)
+    replies = await connector.wait_for(2)
+    assert "members of this channel" in text_of(replies[-1].body)
+    assert slack.running.scheduling is not None
+    await slack.running.scheduling.sweep()
+    with slack.engine.store.session() as s:
+        people = {p.external_id for p in s.exec(select(Person).where(Person.platform == "teams"))}
+    assert {"29:1anon-user-cy", "29:1anon-user-di"} <= people
+    assert "28:some-other-bot" not in people

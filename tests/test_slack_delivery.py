@@ -155,3 +155,43 @@ async def test_a_person_marked_unreachable_is_reachable_again_when_they_talk(
     with slack.engine.store.session() as s:
         back = s.exec(select(Person).where(Person.external_id == "U0BACK")).one()
     assert back.reachable is True
+
+
+async def test_a_project_for_everyone_in_this_channel_asks_its_members(
+    slack: SlackWorld,
+) -> None:
+    slack.fake.members["C0WARD7"] = ["U0LEAD", "U0ANN", "U0BOB", "U0BOT", "U0GONE"]
+    slack.fake.users.update(
+        {
+            "U0BOB": {"tz": "America/New_York", "real_name": "Bob Example"},
+            "U0BOT": {"is_bot": True},
+            "U0GONE": {"deleted": True},
+        }
+    )
+    slack.engine.store.grant("slack", "U0LEAD", "lead")
+    await slack.command("project new", user="U0LEAD", channel="C0WARD7")
+    view = view_of((await slack.fake.wait_for("views.open"))[0])
+    valid_view(view)
+    ids = [b.get("block_id") for b in view["blocks"]]
+    assert "members" in ids and "members__channel" in ids
+    _, answer = await slack.submit(
+        view,
+        {
+            "name": "Ward 7 handover",
+            "start": "2026-11-23",
+            "end": "2027-02-26",
+            "members__channel": "yes",
+            "template": "aar",
+        },
+        user="U0LEAD",
+    )
+    assert answer["response_action"] == "update"
+    assert "members of this channel" in json.dumps(answer["view"])
+    assert slack.running.scheduling is not None
+    await slack.running.scheduling.sweep()
+    with slack.engine.store.session() as s:
+        people = {p.external_id: p for p in s.exec(select(Person))}
+    assert {"U0ANN", "U0BOB"} <= set(people) and "U0BOT" not in people
+    assert "U0GONE" not in people
+    assert people["U0BOB"].timezone == "America/New_York"
+    assert people["U0BOB"].display_name == "Bob Example"

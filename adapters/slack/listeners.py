@@ -11,6 +11,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -30,27 +31,43 @@ ASK_SHORTCUT = "kmb-ask-librarian"
 
 
 class Names:
-    """Display names from `users.info`, asked once per person per process."""
+    """Display names and timezones from `users.info`, asked once per person per process."""
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
-        self.known: OrderedDict[str, str] = OrderedDict()
+        self.known: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
 
-    async def __call__(self, user_id: str) -> str:
+    async def profile(self, user_id: str) -> tuple[str, str | None]:
+        """(name, IANA timezone) — empty and None when Slack can't say."""
         if user_id in self.known:
             return self.known[user_id]
-        name = ""
+        found: tuple[str, str | None] = ("", None)
         try:
-            info = await self.client.users_info(user=user_id)
-            user = info.get("user") or {}
-            profile = user.get("profile") or {}
-            name = profile.get("real_name") or profile.get("display_name") or user.get("name", "")
+            found = profile_of((await self.client.users_info(user=user_id)).get("user") or {})
         except Exception:  # a name is nice to have; never fail a turn for it
             log.info("users.info failed for %s", user_id)
-        self.known[user_id] = name
+        self.known[user_id] = found
         while len(self.known) > NAMES_KEPT:
             self.known.popitem(last=False)
-        return name
+        return found
+
+    async def __call__(self, user_id: str) -> str:
+        return (await self.profile(user_id))[0]
+
+    async def complete(self, inbound: Inbound) -> Inbound:
+        """The person with their name (if the payload lacked it) and timezone."""
+        name, tz = await self.profile(inbound.person.external_id)
+        who = replace(
+            inbound.person, display_name=name or inbound.person.display_name, timezone=tz
+        )
+        return replace(inbound, person=who)
+
+
+def profile_of(user: dict[str, Any]) -> tuple[str, str | None]:
+    """A users.info user's display name and timezone."""
+    profile = user.get("profile") or {}
+    name = profile.get("real_name") or profile.get("display_name") or user.get("name", "")
+    return str(name), (str(user["tz"]) if user.get("tz") else None)
 
 
 class Listeners:
@@ -78,7 +95,7 @@ class Listeners:
     async def on_command(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         """`/kmb …`: ack within Slack's 3 s, then work and answer through the response URL."""
         await ack()
-        inbound = translate.command(body)
+        inbound = await self.names.complete(translate.command(body))
         replies = await self.engine.handle(inbound)
         if await self._open_form(replies, body.get("trigger_id"), inbound):
             replies = [r for r in replies if form_in([r]) is None]
@@ -98,9 +115,10 @@ class Listeners:
         user = body.get("event", {}).get("user")
         if not user or body.get("event", {}).get("bot_id"):
             return
-        inbound = translate.event_message(body, await self.names(user))
+        inbound = translate.event_message(body)
         if inbound is None:
             return
+        inbound = await self.names.complete(inbound)
         replies = await self.engine.handle(inbound)
         if not inbound.addressed:  # overheard in a thread: answer only the person, quietly
             await self._ephemeral(inbound.conversation, inbound.person.external_id, replies)
@@ -113,14 +131,15 @@ class Listeners:
         if event.get("tab") != "home" or not event.get("user"):
             return
         user = event["user"]
-        ref = translate.person(user, await self.names(user))
+        name, tz = await self.names.profile(user)
+        ref = replace(translate.person(user, name), timezone=tz)
         reply = await _in_thread(self.engine.home, ref)
         await self._call(self.client.views_publish, user_id=user, view=home_view(reply))
 
     async def on_action(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         """A button: ack, run its chat words, open a form or answer the presser."""
         await ack()
-        inbound = translate.action(body, await self.names(body["user"]["id"]))
+        inbound = await self.names.complete(translate.action(body))
         replies = await self.engine.handle(inbound)
         if await self._open_form(replies, body.get("trigger_id"), inbound):
             replies = [r for r in replies if form_in([r]) is None]
@@ -136,7 +155,7 @@ class Listeners:
 
     async def on_submit(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         """A modal sent: committed before it closes; errors shown on their fields."""
-        inbound = translate.submission(body, await self.names(body["user"]["id"]))
+        inbound = await self.names.complete(translate.submission(body))
         replies = await self.engine.handle(inbound)
         errors = {field: message for r in replies for field, message in r.errors}
         if errors:
@@ -156,7 +175,7 @@ class Listeners:
     ) -> None:
         """The message shortcut: turn any message into an enquiry, its text as the question."""
         await ack()
-        inbound = translate.shortcut(body, await self.names(body["user"]["id"]))
+        inbound = await self.names.complete(translate.shortcut(body))
         replies = await self.engine.handle(inbound)
         if not await self._open_form(replies, body.get("trigger_id"), inbound):
             await self._post(inbound.conversation, replies, origin="librarian")

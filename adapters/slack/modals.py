@@ -89,10 +89,34 @@ def input_block(i: Input) -> Block:
     return block
 
 
+EVERYONE = "__channel"  # block id suffix: "everyone in this channel" beside a people picker
+
+
+def _everyone(i: Input) -> Block:
+    option = {"text": plain("Everyone in this channel", OPTION_TEXT), "value": "yes"}
+    return {
+        "type": "input",
+        "block_id": i.id + EVERYONE,
+        "label": plain("Or the whole channel", LABEL_CHARS),
+        "element": {"type": "checkboxes", "action_id": "value", "options": [option]},
+        "optional": True,
+        "hint": plain("kmb asks whoever is in the channel when each round opens.", LABEL_CHARS),
+    }
+
+
 def modal_for(form: Form, metadata: dict[str, str]) -> Block:
-    """A form as a modal; `metadata` (where it was opened) rides in private_metadata."""
+    """A form as a modal; `metadata` (where it was opened) rides in private_metadata.
+
+    Opened in a channel, a people picker gets a companion: "everyone in this channel".
+    """
     intro = f"*{escape(form.title)}*" + (f"\n{escape(form.context)}" if form.context else "")
-    blocks = section_blocks(intro) + [input_block(i) for i in form.inputs]
+    in_channel = metadata.get("kind") == "channel"
+    blocks = section_blocks(intro)
+    for i in form.inputs:
+        if i.kind == "people" and in_channel:
+            blocks += [{**input_block(i), "optional": True}, _everyone(i)]
+        else:
+            blocks.append(input_block(i))
     return {
         "type": "modal",
         "callback_id": f"kmb-form:{form.id}",
@@ -120,6 +144,9 @@ def form_values(state: dict[str, Any]) -> dict[str, str]:
             values[block_id] = ",".join(v.get("selected_users") or [])
         elif kind == "checkboxes":
             values[block_id] = "yes" if v.get("selected_options") else "no"
+    for block_id in [b for b in values if b.endswith(EVERYONE)]:
+        if values.pop(block_id) == "yes":
+            values[block_id.removesuffix(EVERYONE)] = "this channel"
     return values
 
 

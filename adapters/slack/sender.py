@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import messages_for
-from bot.messages import ConversationRef, Reply
+from bot.messages import ConversationRef, PersonRef, Reply
 from bot.sending import SendResult
+
+log = logging.getLogger(__name__)
+PLATFORM = "slack"
 
 # Retrying these cannot help: the conversation or person is gone, or kmb was removed.
 PERMANENT = frozenset(
@@ -91,3 +96,39 @@ class SlackSender:
         except (TimeoutError, aiohttp.ClientError) as exc:
             return SendResult.failed(f"network: {type(exc).__name__}")
         return SendResult.sent(message_id)
+
+    # --- the scheduler's directory -------------------------------------------------------
+
+    async def members(self, conversation: ConversationRef) -> list[PersonRef]:
+        """A channel's people (bots and deactivated accounts left out), with their timezones."""
+        from adapters.slack.listeners import profile_of
+
+        people: list[PersonRef] = []
+        cursor = None
+        try:
+            while True:
+                page = await self.client.conversations_members(
+                    channel=conversation.id, limit=200, cursor=cursor
+                )
+                for user_id in page.get("members") or []:
+                    user = (await self.client.users_info(user=user_id)).get("user") or {}
+                    if user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT":
+                        continue
+                    name, tz = profile_of(user)
+                    people.append(PersonRef(PLATFORM, str(user_id), name, tz))
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    return people
+        except SlackApiError as exc:
+            log.warning("conversations.members failed: %s", exc.response.get("error"))
+            return people
+
+    async def timezone(self, person: PersonRef) -> str | None:
+        """The person's timezone from their Slack profile."""
+        from adapters.slack.listeners import profile_of
+
+        try:
+            user = (await self.client.users_info(user=person.external_id)).get("user") or {}
+        except SlackApiError:
+            return None
+        return profile_of(user)[1]

@@ -108,10 +108,16 @@ def submission(body: dict[str, Any], name: str = "") -> Inbound:
     view = body["view"]
     user = body["user"]
     flow = str(view.get("callback_id", "")).removeprefix("kmb-form:")
+    where = metadata(body)  # the channel the modal was opened in, if any
+    conv = (
+        ConversationRef(PLATFORM, where["channel"], "channel")
+        if where.get("kind") == "channel" and where.get("channel")
+        else ConversationRef(PLATFORM, user["id"], "personal")
+    )
     return Inbound(
         "form",
         person(user["id"], name or user.get("name") or user.get("username", "")),
-        ConversationRef(PLATFORM, user["id"], "personal"),
+        conv,
         action=flow,
         value=form_values(view.get("state", {})),
         event_id=f"view:{view.get('id')}:{view.get('hash')}",

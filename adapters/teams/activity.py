@@ -73,6 +73,14 @@ def clean_text(activity: Mapping[str, Any]) -> str:
     return " ".join(text.split())
 
 
+def client_timezone(activity: Mapping[str, Any]) -> str | None:
+    """The sender's timezone, from the Teams client's `clientInfo` entity."""
+    for entity in activity.get("entities") or ():
+        if entity.get("type") == "clientInfo" and entity.get("timezone"):
+            return str(entity["timezone"])
+    return None
+
+
 def event_id(activity: Mapping[str, Any]) -> str | None:
     """The id a re-sent activity repeats: Teams re-posts with the same activity id."""
     ident = activity.get("id")
@@ -86,7 +94,9 @@ def to_inbound(activity: Mapping[str, Any]) -> Inbound | None:
     sender = activity.get("from") or {}
     if not sender.get("id"):
         return None
-    person = PersonRef(PLATFORM, str(sender["id"]), str(sender.get("name") or ""))
+    person = PersonRef(
+        PLATFORM, str(sender["id"]), str(sender.get("name") or ""), client_timezone(activity)
+    )
     conversation = conversation_of(activity)
     data = card_action(activity)
     if data is not None:

@@ -247,7 +247,7 @@ class TeamsBot:
 
     async def _learn_members(self, reference: dict[str, Any], team_id: str) -> None:
         """Everyone in a team kmb was added to, so kmb can reach them one to one later."""
-        members = await self.sender.members(team_id, reference["serviceUrl"])
+        members = await self.sender.paged_members(team_id, reference["serviceUrl"])
         for member in members:
             if member.get("id"):
                 self._remember_member(reference, member)

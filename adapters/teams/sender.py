@@ -22,7 +22,7 @@ from botbuilder.schema import (
 from sqlmodel import select
 
 from bot.features.delivery import remember_conversation
-from bot.messages import ConversationRef, Reply
+from bot.messages import ConversationRef, PersonRef, Reply
 from bot.sending import SendResult
 from bot.store import Store
 from bot.store.models import Person
@@ -101,7 +101,28 @@ class TeamsSender:
             return SendResult.failed("kmb was removed from this conversation", unreachable=True)
         return await self._continue(data, conversation.thread, reply, message_id)
 
-    async def members(self, conversation_id: str, service_url: str) -> list[dict[str, Any]]:
+    async def members(self, conversation: ConversationRef) -> list[PersonRef]:
+        """The scheduler's directory: a channel's (or chat's) people, for "this channel"."""
+        found = self.refs.load("conv", conversation.id)
+        if found is None or not found[1]:
+            return []
+        service_url = str(found[0].get("serviceUrl") or found[0].get("service_url") or "")
+        try:
+            people = await self.paged_members(conversation.id, service_url)
+        except Exception:
+            log.warning("could not list the members of %s", conversation.id)
+            return []
+        return [
+            PersonRef(PLATFORM, str(m["id"]), str(m.get("name") or ""))
+            for m in people
+            if m.get("id") and not str(m["id"]).startswith("28:")  # 28: is a bot
+        ]
+
+    async def timezone(self, person: PersonRef) -> str | None:
+        """Teams says a person's timezone only on their messages (kept as they arrive)."""
+        return None
+
+    async def paged_members(self, conversation_id: str, service_url: str) -> list[dict[str, Any]]:
         """Everyone in a team or chat, through the paged members API (never the old one)."""
         reference = ConversationReference(
             channel_id="msteams",

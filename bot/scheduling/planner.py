@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from bot.features.delivery import notify_channel, notify_person
 from bot.messages import Actions, Button, PersonRef, Reply, Text
 from bot.store.models import Absence, Membership, Occasion, Person, Project, Prompt
-from bot.worktime import Calendar
+from bot.worktime import Calendar, learn_timezone
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -149,6 +149,7 @@ def add_members(s: Session, engine: Engine, project_id: int, people: Iterable[Pe
     have = set(s.exec(select(Membership.person_id).where(Membership.project_id == project_id)))
     for ref in people:
         person = engine.store.person(s, ref.platform, ref.external_id, ref.display_name)
+        learn_timezone(person, ref)
         if person.id not in have and person.id is not None:
             s.add(Membership(project_id=project_id, person_id=person.id))
             have.add(person.id)

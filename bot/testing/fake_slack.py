@@ -298,6 +298,8 @@ class FakeSlack:
                 "ok": True,
                 "user": {
                     "id": user,
+                    "is_bot": bool(info.get("is_bot")),
+                    "deleted": bool(info.get("deleted")),
                     "name": user.lower(),
                     "tz": info.get("tz", "Europe/London"),
                     "profile": {"real_name": info.get("real_name", f"Person {user}")},
