@@ -268,7 +268,7 @@ async def test_stats_over_a_seeded_month(engine: Engine, clock: FakeClock) -> No
     assert "Closed: 2" in out
     assert "Median hours to claim: 3.0" in out
     assert "Median days to close: 2.5" in out
-    assert "On time: 1/2 (50%)" in out  # the patient-care one closed a day late
+    assert "On time: 1 of 2 closed (50%)" in out  # the patient-care one closed a day late
     assert "Librarian time: 4.0 h recorded" in out
     assert "Usefulness: 4.5/5 from 2 ratings" in out
     assert "Changed something: 1" in out

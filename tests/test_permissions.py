@@ -36,3 +36,28 @@ async def test_help_is_role_aware(chat) -> None:
 async def test_admin_grants_a_role_in_chat(chat) -> None:
     await chat("a", role="admin").says("admin grant librarian console:sam")
     assert "`claim ENQ-2026-0001`" in await chat("sam").says("help")
+
+
+async def test_only_leads_are_offered_to_start_a_project_from_a_tool(chat) -> None:
+    member, lead = chat("mo"), chat("lee", role="lead")
+    need = "tool capture lessons from a finished project"
+    assert "Use it with my team" not in await member.says(need)
+    assert "Use it with my team" in await lead.says(need)
+    steps = await member.says("tool steps after-action-review")
+    assert "ask your project lead" in steps and "project new" not in steps
+
+
+async def test_on_teams_a_project_team_is_people_kmb_can_reach(chat) -> None:
+    lead = chat("lee", role="lead", platform="teams")
+    await chat("bea", platform="teams").says("help")  # Bea has talked to kmb
+    await lead.says("project new")
+    values = {
+        "name": "Falls",
+        "start": "2026-11-23",
+        "end": "2027-02-26",
+        "members": "Bea, Priya Shah",
+        "template": "aar",
+    }
+    refused = await lead.submits("project", values)
+    assert "I don't know “Priya Shah” here yet" in refused and "“Bea”" not in refused
+    assert "with 2 people" in await lead.submits("project", {**values, "members": "bea"})

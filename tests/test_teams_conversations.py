@@ -173,7 +173,7 @@ async def test_an_invalid_form_comes_back_on_the_card_with_its_errors(engine) ->
         )
         update = rig.connector.calls[-1]
         assert update.kind == "update"
-        items = card_of(update.body)["body"][1]["items"]
+        items = next(b for b in card_of(update.body)["body"] if b["type"] == "Container")["items"]
         deadline = next(i for i in items if i.get("id") == "deadline")
         after = items[items.index(deadline) + 1]
         assert after["color"] == "Attention" and "passed" in after["text"]

@@ -31,13 +31,22 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 MAX_CARD_BYTES = 24_000  # Teams refuses about 28 KB; keep well clear of it
 MAX_TEXT = 20_000
+PLACEHOLDER_CHARS = 40  # a placeholder longer than this is cut off on a phone
 _BOLD = re.compile(r"(?<![*\w])\*([^*\n]+)\*(?![*\w])")
 _CODE = re.compile(r"`([^`\n]+)`")
 _STYLE = {"primary": "positive", "danger": "destructive"}
+_PLACEHOLDER = re.compile(r"<([^<>\n]{1,60})>")
+_LINE = re.compile(r"(?<!\n)\n(?!\n)")
 
 
 def markdown(text: str) -> str:
-    """kmb's light markdown (*bold*, `words to type`) in the Adaptive Card dialect."""
+    """kmb's light markdown (*bold*, `words to type`) in the Adaptive Card dialect.
+
+    Teams joins lines that a single newline separates, and drops `<word>` as if it were HTML:
+    each line becomes a paragraph, and placeholders are shown as ‹word›.
+    """
+    text = _PLACEHOLDER.sub(r"‹\1›", text)
+    text = _LINE.sub("\n\n", text)
     return _CODE.sub(r"**\1**", _BOLD.sub(r"**\1**", text))
 
 
@@ -88,7 +97,9 @@ def form_again(spec: Mapping[str, Any], values: Mapping[str, str], reply: Reply)
     if not isinstance(form, Form):
         return reply
     filled = tuple(replace(i, initial=values.get(i.id, i.initial)) for i in form.inputs)
-    lead = reply.elements[:1] or (Text("Please fix these and submit again:"),)
+    lead = tuple(e for e in reply.elements if isinstance(e, Text)) or (
+        Text("Please fix these and submit again:"),
+    )
     return Reply((*lead, replace(form, inputs=filled)), summary=reply.summary, errors=reply.errors)
 
 
@@ -143,6 +154,8 @@ def _form(form: Form, errors: Mapping[str, str]) -> dict[str, Any]:
         items.append(_text(form.context, isSubtle=True, size="Small"))
     for field in form.inputs:
         items.append(_input(field))
+        if field.hint and len(field.hint) > PLACEHOLDER_CHARS and field.kind != "date":
+            items.append(_text(field.hint, isSubtle=True, size="Small", spacing="None"))
         if field.id in errors:
             items.append(_text(errors[field.id], color="Attention", size="Small", spacing="None"))
     blank = replace(form, inputs=tuple(replace(i, initial="") for i in form.inputs))
@@ -166,7 +179,7 @@ def _input(field: Input) -> dict[str, Any]:
             out["isMultiline"] = True
         if field.max_length:
             out["maxLength"] = field.max_length
-        if field.hint:
+        if field.hint and len(field.hint) <= PLACEHOLDER_CHARS:  # longer hints go under it
             out["placeholder"] = field.hint
         if field.initial:
             out["value"] = field.initial
@@ -200,9 +213,7 @@ def _input(field: Input) -> dict[str, Any]:
             "valueOff": "no",
             "value": "yes" if field.initial == "yes" else "no",
         }
-    out = {"type": "Input.Date", **base}  # date
-    if field.hint:
-        out["placeholder"] = field.hint
+    out = {"type": "Input.Date", **base}  # date: a picker, so no typing hints
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", field.initial):
         out["value"] = field.initial
     return out

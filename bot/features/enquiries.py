@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -12,14 +13,28 @@ from sqlmodel import Session, col, func, select
 
 from bot.features import library
 from bot.features.delivery import notify_channel, notify_person, posted_thread
-from bot.features.enquiry_card import announce, card_key
-from bot.messages import Choice, Facts, Form, Input, Reply, Section, Text, say
+from bot.features.enquiry_card import announce, card_key, desk_buttons
+from bot.messages import (
+    Actions,
+    Button,
+    Choice,
+    Element,
+    Facts,
+    Form,
+    Input,
+    Reply,
+    Section,
+    Text,
+    say,
+)
 from bot.pii import guard
 from bot.store.models import Enquiry, EnquiryMessage, Person
 from bot.turn import BaseFlow, Command, Turn
 
 if TYPE_CHECKING:
     from bot.engine import Engine
+
+log = logging.getLogger(__name__)
 
 PURPOSES = (
     ("patient-care", "Patient care"),
@@ -39,6 +54,11 @@ OUTPUTS = (
     ("conversation", "A conversation with a librarian"),
 )
 PURPOSE_LABEL = dict(PURPOSES)
+STATUS_LABEL = {
+    "new": "Waiting for a librarian",
+    "claimed": "With a librarian",
+    "closed": "Closed",
+}
 OUTPUT_LABEL = dict(OUTPUTS)
 TURNAROUND = (
     "Most searches take a librarian 2–5 hours of work; allow at least a week for a reference "
@@ -172,7 +192,7 @@ class EnquiryFlow(BaseFlow):
             try:
                 with engine.store.session() as s:
                     enquiry = _create(engine, s, turn, values)
-                    announce(engine, s, enquiry)
+                    posted = announce(engine, s, enquiry)
                 break
             except IntegrityError:
                 if attempt == 4:
@@ -196,6 +216,16 @@ class EnquiryFlow(BaseFlow):
                     " If the decision can't wait, use your point-of-care tools (e.g. BMJ Best "
                     "Practice, NICE) and ask the on-call team."
                 )
+        if not posted:  # no channel yet: librarians see it in their queue, and are told so
+            log.warning(
+                "no library channel for team %s: %s waits in the queue",
+                desk.slug,
+                enquiry.reference,
+            )
+            when += (
+                " The library team hasn't connected a channel to kmb yet, so it waits in their "
+                "queue (they see it when they next open kmb or type `enquiries`)."
+            )
         return [
             Reply(
                 (
@@ -203,15 +233,19 @@ class EnquiryFlow(BaseFlow):
                         f"Thanks — your enquiry is with the {desk.name}. Your reference is "
                         f"*{enquiry.reference}*.{priority}{when}"
                     ),
-                    Facts(fact_pairs(enquiry)),
+                    Facts((("Question", _short(enquiry.question)), *fact_pairs(enquiry)[1:])),
                     Text(
-                        "I'll tell you here when a librarian picks it up or replies. "
-                        f"To add something, type `reply {enquiry.reference} <message>`."
+                        "I'll tell you here when a librarian picks it up or replies. To add "
+                        f"something, type `reply {enquiry.reference}` followed by your message."
                     ),
                 ),
                 summary=f"Enquiry {enquiry.reference} sent",
             )
         ]
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _create(engine: Engine, s: Session, turn: Turn, values: Mapping[str, str]) -> Enquiry:
@@ -269,7 +303,7 @@ def fact_pairs(e: Enquiry) -> tuple[tuple[str, str], ...]:
         ("Purpose", PURPOSE_LABEL.get(e.purpose, e.purpose)),
         ("Deadline", e.deadline.strftime("%a %d %b %Y")),
         ("Output", OUTPUT_LABEL.get(e.output, e.output)),
-        ("Status", e.status),
+        ("Status", STATUS_LABEL.get(e.status, e.status)),
     ]
     return tuple(pairs)
 
@@ -354,22 +388,44 @@ def show(turn: Turn) -> list[Reply]:
             for m in msgs
             if m.kind != "note" or turn.has("librarian")
         ]
-        facts = Facts(
-            (
-                ("From", name_of(s, e.requester_id)),
-                *fact_pairs(e),
-                ("Librarian", name_of(s, e.assignee_id) if e.assignee_id else "not yet"),
+        who = ", ".join(x for x in (e.requester_role, e.requester_team, e.organisation) if x)
+        details = [
+            ("From", name_of(s, e.requester_id) + (f" ({who})" if who else "")),
+            *fact_pairs(e),
+            ("Librarian", name_of(s, e.assignee_id) if e.assignee_id else "not yet"),
+        ]
+        details += [
+            (label, value)
+            for label, value in (
+                ("PICO", e.pico),
+                ("Date range", e.date_range),
+                ("Languages", e.languages),
+                ("Key papers", e.known_papers),
+                ("Outcome", e.outcome),
             )
+            if value
+        ]
+        buttons = (
+            desk_buttons(e)[:-1]
+            if e.status == "new"
+            else desk_buttons(e)  # not "Show" again
+            if turn.has("librarian")
+            else _requester_buttons(e)
         )
-    return [
-        Reply(
-            (
-                Section(e.reference, (facts, Text(e.question))),
-                Section("History", (Text("\n".join(history)),)),
-            ),
-            summary=e.reference,
-        )
+        buttons = [b for b in buttons if b.label != "Show"]
+    elements: list[Element] = [
+        Section(e.reference, (Facts(tuple(details)), Text(e.question))),
+        Section("History", (Text("\n".join(history)),)),
     ]
+    if buttons:
+        elements.append(Actions(tuple(buttons)))
+    return [Reply(tuple(elements), summary=e.reference)]
+
+
+def _requester_buttons(e: Enquiry) -> list[Button]:
+    if e.status == "closed":
+        return [] if e.satisfaction else [Button("Rate it", f"feedback {e.reference}", "primary")]
+    return [Button("Reply", f"reply {e.reference}", "primary")]
 
 
 def split_ref(args: str) -> tuple[str, str]:

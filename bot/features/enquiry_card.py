@@ -38,21 +38,7 @@ def card_for(engine: Engine, s: Session, e: Enquiry, note: str = "") -> Reply:
     else:
         status = "New — not claimed yet"
     ref = e.reference
-    if e.status == "new":
-        buttons = [
-            Button("Claim", f"claim {ref}", "primary"),
-            Button("Transfer", f"transfer {ref}"),
-            Button("Show", f"enquiry {ref}"),
-        ]
-    elif e.status == "closed":
-        buttons = [Button("Show", f"enquiry {ref}")]
-    else:
-        buttons = [
-            Button("Reply", f"reply {ref}", "primary"),
-            Button("Add note", f"note {ref}"),
-            Button("Transfer", f"transfer {ref}"),
-            Button("Close", f"close {ref}"),
-        ]
+    buttons = desk_buttons(e)
     flags = ("🔴 PRIORITY — " if e.patient_decision else "") + (
         "⚠️ OVERDUE — " if e.overdue_at and e.status != "closed" else ""
     )
@@ -72,6 +58,25 @@ def card_for(engine: Engine, s: Session, e: Enquiry, note: str = "") -> Reply:
         ),
         summary=f"{'PRIORITY ' if e.patient_decision else ''}enquiry {ref} from {requester}",
     )
+
+
+def desk_buttons(e: Enquiry) -> list[Button]:
+    """What a librarian can do next with an enquiry, by its state."""
+    ref = e.reference
+    if e.status == "new":
+        return [
+            Button("Claim", f"claim {ref}", "primary"),
+            Button("Transfer", f"transfer {ref}"),
+            Button("Show", f"enquiry {ref}"),
+        ]
+    if e.status == "closed":
+        return [Button("Show", f"enquiry {ref}")]
+    return [
+        Button("Reply", f"reply {ref}", "primary"),
+        Button("Add note", f"note {ref}"),
+        Button("Transfer", f"transfer {ref}"),
+        Button("Close", f"close {ref}"),
+    ]
 
 
 def card_key(s: Session, e: Enquiry) -> str | None:

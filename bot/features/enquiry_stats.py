@@ -154,7 +154,10 @@ def summary(engine: Engine, data: list[dict[str, Any]], label: str) -> Reply:
         ("Closed", str(len(closed))),
         ("Median hours to claim", _median(claim_hours)),
         ("Median days to close", _median([r["days_to_close"] for r in closed])),
-        ("On time", f"{len(on_time)}/{len(closed)}{share}"),
+        (
+            "On time",
+            f"{len(on_time)} of {len(closed)} closed{share}" if closed else "none closed yet",
+        ),
         ("Librarian time", f"{sum(minutes) / 60:.1f} h recorded" if minutes else "—"),
         (
             "Usefulness",
@@ -169,7 +172,10 @@ def summary(engine: Engine, data: list[dict[str, Any]], label: str) -> Reply:
             Section("By purpose", (Text(_lines(by_purpose)),)),
             Section("By team", (Text(_lines(by_team)),)),
             Section("Effort (READ scale)", (Text(read_line),)),
-            Text("For returns: `kmb export enquiries --since YYYY-MM-DD --format csv`."),
+            Text(
+                "For regional or national returns, whoever runs kmb can export these as CSV "
+                "(`kmb export enquiries --since YYYY-MM-DD`)."
+            ),
         ),
         summary=f"Enquiry statistics for {label}",
     )

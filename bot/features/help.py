@@ -18,17 +18,41 @@ ABOUT = (
 )
 
 
+# Help is grouped by what people come for; privileged words get their own groups.
+TOPICS = (
+    ("Find a technique", ("tool", "tools")),
+    ("Ask your library", ("librarian", "enquiries", "enquiry", "reply", "feedback")),
+    (
+        "Projects and retros",
+        ("project", "projects", "retro", "snooze", "ooo", "knowvember", "timezone", "nation"),
+    ),
+    ("Lessons and your data", ("lessons", "my", "delete")),
+)
+ROLE_TOPICS = {"lead": "For project leads", "librarian": "For the library team", "admin": "Admin"}
+
+
+def _topic(cmd: Command) -> str:
+    if cmd.role:
+        return ROLE_TOPICS.get(cmd.role, "More")
+    first = cmd.words.split()[0]
+    return next((title for title, words in TOPICS if first in words), "More")
+
+
 def show(turn: Turn) -> list[Reply]:
-    """Help for the caller's role."""
-    lines = []
+    """Help for the caller's role, grouped by what people come for."""
+    groups: dict[str, list[str]] = {}
     for cmd in sorted(turn.engine.commands, key=lambda c: c.words):
         if cmd.hidden or (cmd.role and not turn.has(cmd.role)):
             continue
-        lines.append(f"`{cmd.usage or cmd.words}` — {cmd.summary}")
+        groups.setdefault(_topic(cmd), []).append(f"`{cmd.usage or cmd.words}` — {cmd.summary}")
+    order = [t for t, _ in TOPICS] + list(ROLE_TOPICS.values()) + ["More"]
+    sections = tuple(
+        Section(title, (Text("\n".join(groups[title])),)) for title in order if title in groups
+    )
     roles = ", ".join(sorted(turn.roles))
     return [
         Reply(
-            (Text(ABOUT), Section(f"What you can do (roles: {roles})", (Text("\n".join(lines)),))),
+            (Text(ABOUT), *sections, Text(f"Your roles: {roles}.")),
             summary="What kmb can do",
         )
     ]

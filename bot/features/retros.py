@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.content import Template
 from bot.messages import Actions, Button, Choice, Facts, Form, Input, Reply, Section, Text, say
@@ -21,8 +22,33 @@ if TYPE_CHECKING:
 
 WINDOW_WORKING_DAYS = 5
 MAX_MEMBERS = 200
+DEFAULT_END_TEMPLATE = "retrospect"  # the framework's "after" technique
 MAX_CHECKIN_WEEKS = 26
 CHANNEL_WORDS = ("channel", "this channel", "everyone here", "team", "this team")
+
+
+SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
+
+
+def _platform_id(platform: str, token: str) -> bool:
+    """A Slack user id (the people picker's value) can always be sent a direct message."""
+    return platform == "slack" and SLACK_USER.fullmatch(token.strip().lstrip("@")) is not None
+
+
+def _known(s: Session, platform: str, name: str) -> Person | None:
+    """Someone on this platform by id (a picker's value) or, uniquely, by display name."""
+    name = name.strip().lstrip("@")
+    by_id = s.exec(
+        select(Person).where(Person.platform == platform, Person.external_id == name)
+    ).first()
+    if by_id is not None:
+        return by_id
+    named = s.exec(
+        select(Person).where(
+            Person.platform == platform, func.lower(Person.display_name) == name.lower()
+        )
+    ).all()
+    return named[0] if len(named) == 1 else None
 
 
 def _template_name(engine: Engine, slug: str) -> str:
@@ -61,7 +87,7 @@ class ProjectFlow(BaseFlow):
                     "Which questions at the end?",
                     "choice",
                     choices=_template_choices(turn.engine),
-                    initial=str(ctx.get("template", "")),
+                    initial=str(ctx.get("template", "") or DEFAULT_END_TEMPLATE),
                 ),
                 Input(
                     "checkins",
@@ -98,6 +124,20 @@ class ProjectFlow(BaseFlow):
                 return "Please name at least one team member."
             if len(names) > MAX_MEMBERS:
                 return f"That's {len(names)} people; a project can have up to {MAX_MEMBERS}."
+            platform = turn.inbound.platform
+            if platform != "console":  # on Slack and Teams a name must be someone kmb can reach
+                with turn.engine.store.session() as s:
+                    unknown = [
+                        n
+                        for n in names
+                        if not _platform_id(platform, n) and not _known(s, platform, n)
+                    ]
+                if unknown:
+                    listed = ", ".join(f"“{n[:40]}”" for n in unknown[:5])
+                    return (
+                        f"I don't know {listed} here yet: kmb can only ask people who have "
+                        "talked to it, or everyone in a channel (`this channel`, asked there)."
+                    )
         return ""
 
     def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
@@ -149,8 +189,10 @@ class ProjectFlow(BaseFlow):
             s.flush()
             assert project.id is not None
             people = {turn.person_id}
+            platform = turn.inbound.platform
             for name in names:
-                person = engine.store.person(s, turn.inbound.platform, name)
+                person = _known(s, platform, name) if platform != "console" else None
+                person = person or engine.store.person(s, platform, name)
                 assert person.id is not None
                 people.add(person.id)
             for pid in sorted(people):
@@ -162,7 +204,7 @@ class ProjectFlow(BaseFlow):
         tpl = engine.catalogue.templates[values["template"]]
         team = "the members of this channel and you" if from_channel else f"{len(people)} people"
         planned = "; ".join(
-            f"{engine.catalogue.templates[o.template].name} {o.opens_on:%d %b}"
+            f"{engine.catalogue.templates[o.template].name} {o.opens_on:%d %b %Y}"
             for o in sorted(occasions, key=lambda o: o.opens_at)
             if o.opens_on
         )

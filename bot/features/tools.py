@@ -25,8 +25,11 @@ def _start_button(tool: Tool) -> Button:
     return Button("Use it with my team", f"project new {tool.slug}", "primary")
 
 
-def tool_card(tool: Tool, why: str = "") -> Section:
-    """One tool as a section: why it fits, time, group size, first step and actions."""
+def tool_card(tool: Tool, why: str = "", can_lead: bool = True) -> Section:
+    """One tool as a section: why it fits, time, group size, first step and actions.
+
+    Only leads can start a project, so others are not offered "Use it with my team".
+    """
     elements: list[Text | Facts | Actions] = [Text(why or tool.purpose)]
     elements.append(
         Facts(
@@ -37,7 +40,9 @@ def tool_card(tool: Tool, why: str = "") -> Section:
             )
         )
     )
-    buttons = [Button("Show the steps", f"tool steps {tool.slug}"), _start_button(tool)]
+    buttons = [Button("Show the steps", f"tool steps {tool.slug}")]
+    if tool.start_action == "librarian" or can_lead:
+        buttons.append(_start_button(tool))
     if tool.start_action != "librarian":
         buttons.append(Button("Ask a librarian", "librarian"))
     elements.append(Actions(tuple(buttons)))
@@ -79,7 +84,12 @@ def find(turn: Turn) -> list[Reply]:
         ]
     names = ", ".join(s.tool.name for s in found)
     head = Text(f"Tools that fit “{need if len(need) < 80 else need[:77] + '…'}”:")
-    return [Reply((head, *(tool_card(s.tool, s.why) for s in found)), summary=f"Try: {names}")]
+    return [
+        Reply(
+            (head, *(tool_card(s.tool, s.why, turn.has("lead")) for s in found)),
+            summary=f"Try: {names}",
+        )
+    ]
 
 
 def steps(turn: Turn, slug: str) -> list[Reply]:
@@ -102,7 +112,12 @@ def steps(turn: Turn, slug: str) -> list[Reply]:
     ]
     if related:
         elements.append(Text(f"Related: {related}"))
-    elements.append(Actions((_start_button(tool),)))
+    if tool.start_action == "librarian" or turn.has("lead"):
+        elements.append(Actions((_start_button(tool),)))
+    else:
+        elements.append(
+            Text("To run it with your team in kmb, ask your project lead to start a project.")
+        )
     return [Reply((Section(tool.name, tuple(elements)),), summary=f"How to run {tool.name}")]
 
 
