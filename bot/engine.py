@@ -364,7 +364,7 @@ class Engine:
                 notices.append(parsed.notice)
         if errors:
             labels = {i.id: i.label for i in form.inputs}
-            lines = [f"{labels[fid]}: {message}" for fid, message in errors]
+            lines = [f"{labels[fid].rstrip('.?:')}: {message}" for fid, message in errors]
             return [
                 Reply(
                     tuple(Text(x) for x in ["Please fix these and submit again:", *lines]),

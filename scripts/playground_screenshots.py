@@ -216,9 +216,10 @@ async def fill(card: Locator, label: str, value: str) -> None:
     await box.first.fill(value)
 
 
-async def type_date(page: Page, card: Locator, hint: str, value: str) -> str:
+async def type_date(page: Page, card: Locator, label: str, value: str) -> str:
     """Type into an Input.Date (a Fluent date picker in Teams); return what the field kept."""
-    box = card.locator(f'input[role="combobox"][placeholder^="{hint}"]').first
+    hint = label
+    box = card.get_by_role("combobox", name=re.compile("^" + re.escape(label))).first
     await box.click()
     await page.keyboard.press("Escape")
     await box.press("Control+a")
@@ -288,7 +289,7 @@ async def scenario(chat: Chat, user_id_of) -> None:
             card, "Population, intervention", "Adult inpatients; safety huddles; usual care; falls"
         )
         await choose(page, card, "What will the evidence be used for?", "Service development")
-        await type_date(page, card, "e.g. 2026-12-15", deadline)
+        await type_date(page, card, "When do you need it by?", deadline)
         await card.get_by_role("radio", name="No").first.check()
         await choose(page, card, "What would you like back?", "An evidence summary")
         await fill(card, "Your role", "Ward manager")
@@ -301,7 +302,7 @@ async def scenario(chat: Chat, user_id_of) -> None:
     await chat.capture(
         "librarian-form-in-2-weeks",
         form_row,
-        "the form filled in with the deadline typed as `in 2 weeks` (as its hint suggests), sent",
+        "the form filled in with the deadline typed as `in 2 weeks` (a date picker keeps only dates), sent",
         widths=(1280,),
     )
     card = await fill_enquiry("2020-01-01")
@@ -328,11 +329,11 @@ async def scenario(chat: Chat, user_id_of) -> None:
     await chat.capture("project-new-form", at, "`project new` (as a lead)")
     card = chat.card("Create project")
     await fill(card, "What is the project called?", "Falls huddle pilot")
-    await type_date(page, card, "e.g. today", "today")  # as the hint suggests
-    await type_date(page, card, "e.g. today", dt.date.today().isoformat())
+    await type_date(page, card, "When does it start?", "today")  # typed, not picked
+    await type_date(page, card, "When does it start?", dt.date.today().isoformat())
     end = (dt.date.today() + dt.timedelta(days=90)).isoformat()
-    await type_date(page, card, "e.g. 2027-03-31", end)
-    await fill(card, "Who is in the team?", "Priya Shah, Tom Evans")
+    await type_date(page, card, "When does it end?", end)
+    await fill(card, "Who is in the team?", "Alex Wilber")  # the Playground's own user
     try:
         choices = card.get_by_role("combobox", name=re.compile("^Which questions"))
         if not (await choices.first.input_value()):
@@ -469,7 +470,17 @@ def main() -> None:
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    for old in args.out.glob("*.png"):  # a picture of a screen that no longer exists misleads
+        old.unlink()
     written = asyncio.run(run(args.out, args.kmb, args.chromium))
+    index = (args.out / "README.md").read_text().split("| file | what |")[0]
+    rows = {}
+    for name, what in written:
+        rows.setdefault(name.rsplit("-", 1)[0], what)
+    table = "| file | what |\n| --- | --- |\n" + "".join(
+        f"| {stem} | {what} |\n" for stem, what in rows.items()
+    )
+    (args.out / "README.md").write_text(index + table)
     print(f"{len(written)} screenshots")
 
 

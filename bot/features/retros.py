@@ -78,7 +78,7 @@ class ProjectFlow(BaseFlow):
                 Input("end", "When does it end?", "date", hint="e.g. 2027-03-31"),
                 Input(
                     "members",
-                    "Who is in the team? Names or ids, separated by commas.",
+                    "Who is in the team? Names separated by commas (or `this channel`)",
                     "people",
                     max_length=4000,
                 ),
