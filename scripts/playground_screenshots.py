@@ -302,7 +302,8 @@ async def scenario(chat: Chat, user_id_of) -> None:
     await chat.capture(
         "librarian-form-in-2-weeks",
         form_row,
-        "the form filled in with the deadline typed as `in 2 weeks` (a date picker keeps only dates), sent",
+        "the form filled in with the deadline typed as `in 2 weeks` "
+        "(a date picker keeps only dates), sent",
         widths=(1280,),
     )
     card = await fill_enquiry("2020-01-01")
