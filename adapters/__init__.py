@@ -13,16 +13,19 @@ from bot.engine import Engine
 from bot.sending import Sender
 
 
-def mount(app: web.Application, engine: Engine) -> dict[str, Sender]:
-    """Mount every configured platform on `app`; the senders by platform name."""
+def mount(app: web.Application, engine: Engine, teams: bool = True) -> dict[str, Sender]:
+    """Mount every configured platform on `app`; the senders by platform name.
+
+    `teams=False` leaves Teams out (`kmb serve` on a public address with no Teams identity).
+    """
     settings = engine.settings
     senders: dict[str, Sender] = {}
     if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
         from adapters.slack import mount as mount_slack
 
         senders["slack"] = mount_slack(app, engine)
-    # Teams is always mounted: with no MICROSOFT_APP_ID it runs in Emulator mode (loopback only).
-    from adapters.teams import mount as mount_teams
+    if teams:  # with no MICROSOFT_APP_ID, Emulator mode (kmb serve keeps that to loopback)
+        from adapters.teams import mount as mount_teams
 
-    senders["teams"] = mount_teams(app, engine)
+        senders["teams"] = mount_teams(app, engine)
     return senders

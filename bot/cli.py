@@ -106,9 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         from bot.server import serve
 
         host = args.host or settings.host
-        if not _may_listen(host, settings.microsoft_app_id, args.allow_unauthenticated):
+        slack = bool(settings.slack_bot_token)
+        teams = _may_listen(host, settings.microsoft_app_id, args.allow_unauthenticated, slack)
+        if teams is None:
             return 2
         engine = build(settings)
+        from functools import partial
+
         from adapters import mount
 
         asyncio.run(
@@ -116,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 engine,
                 host,
                 args.port or settings.port,
-                mount=mount,
+                mount=partial(mount, teams=teams),
                 scheduler=not args.no_scheduler,
             )
         )
@@ -215,11 +219,23 @@ def _slack_manifest(url: str | None, socket: bool, name: str) -> int:
     return 0
 
 
-def _may_listen(host: str, app_id: str, allowed: bool) -> bool:
-    """Unauthenticated Teams (no app id) believes any caller: loopback only, unless told."""
+def _may_listen(host: str, app_id: str, allowed: bool, slack: bool) -> bool | None:
+    """Whether to serve Teams; None: refuse to start.
+
+    Unauthenticated Teams (no app id) believes any caller, so it is served on loopback only,
+    unless the operator says something else guards the port. On a public address with no Teams
+    identity, a Slack deployment runs without Teams; with nothing else to serve, kmb refuses.
+    """
     loopback = host in ("localhost", "::1") or host.startswith("127.")
     if app_id or loopback or allowed:
         return True
+    if slack:
+        print(
+            f"kmb serve: Teams is off on {host}: set MICROSOFT_APP_ID (and "
+            "MICROSOFT_APP_PASSWORD, MICROSOFT_APP_TENANT_ID) to serve it. Slack is on.",
+            file=sys.stderr,
+        )
+        return False
     print(
         f"kmb serve: refusing to listen on {host} without MICROSOFT_APP_ID: Teams would accept "
         "unauthenticated requests from anyone who can reach it. Set MICROSOFT_APP_ID (and "
@@ -227,7 +243,7 @@ def _may_listen(host: str, app_id: str, allowed: bool) -> bool:
         "--allow-unauthenticated if something else guards the port.",
         file=sys.stderr,
     )
-    return False
+    return None
 
 
 def _teams_manifest(app_id: str, out: Path, domain: str) -> int:

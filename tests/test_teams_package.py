@@ -48,3 +48,65 @@ def test_emulator_mode_refuses_a_public_host_without_the_flag(tmp_path: Path) ->
     assert proc.returncode == 2
     assert "refusing to listen on 0.0.0.0 without MICROSOFT_APP_ID" in proc.stderr
     assert not (tmp_path / "k.db").exists()  # nothing started, nothing created
+
+
+def test_a_slack_deployment_on_a_public_host_runs_with_teams_off(tmp_path: Path) -> None:
+    import signal
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+        "PATH": "/usr/bin:/bin",
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "secret",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(port),
+            "--no-scheduler",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        request = urllib.request.Request(f"{base}/api/messages", data=b"{}", method="POST")
+        try:
+            urllib.request.urlopen(request, timeout=2)
+            status = 200
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        assert status == 404  # no unauthenticated Teams on a public address
+        slack = urllib.request.Request(f"{base}/slack/events", data=b"{}", method="POST")
+        try:
+            urllib.request.urlopen(slack, timeout=2)
+            slack_status = 200
+        except urllib.error.HTTPError as exc:
+            slack_status = exc.code
+        assert slack_status == 401  # Slack is served (and refuses an unsigned request)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert "Teams is off on 0.0.0.0" in err
