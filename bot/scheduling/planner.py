@@ -156,6 +156,18 @@ def add_members(s: Session, engine: Engine, project_id: int, people: Iterable[Pe
     s.flush()
 
 
+def _live(s: Session, prompt: Prompt) -> tuple[Occasion, Project, Person] | None:
+    """A prompt's open occasion, active project and person; None if any is not so."""
+    occasion = s.get(Occasion, prompt.occasion_id)
+    project = s.get(Project, occasion.project_id) if occasion else None
+    person = s.get(Person, prompt.person_id)
+    if occasion is None or project is None or person is None or occasion.status != "open":
+        return None
+    if project.status != "active":
+        return None
+    return occasion, project, person
+
+
 def open_occasion(engine: Engine, occasion_id: int) -> int:
     """Open a due occasion: one prompt per member, timed to each person's local morning."""
     store, tz = engine.store, engine.settings.kmb_timezone
@@ -202,13 +214,10 @@ def invite(engine: Engine, prompt_id: int) -> bool:
             return False
         if prompt.invite_at > now:
             return False
-        occasion = s.get(Occasion, prompt.occasion_id)
-        project = s.get(Project, occasion.project_id) if occasion else None
-        person = s.get(Person, prompt.person_id)
-        if occasion is None or project is None or person is None or occasion.status != "open":
+        live = _live(s, prompt)
+        if live is None:
             return False
-        if project.status != "active":
-            return False
+        occasion, project, person = live
         cal = calendar(s, person, engine.settings.kmb_timezone)
         if not cal.in_working_hours(now):  # overdue after downtime: wait for their morning
             prompt.invite_at = cal.next_send(now)
@@ -243,13 +252,10 @@ def remind(engine: Engine, prompt_id: int) -> bool:
             return False
         if prompt.status not in WAITING or prompt.remind_at > now:
             return False
-        occasion = s.get(Occasion, prompt.occasion_id)
-        project = s.get(Project, occasion.project_id) if occasion else None
-        person = s.get(Person, prompt.person_id)
-        if occasion is None or project is None or person is None or occasion.status != "open":
+        live = _live(s, prompt)
+        if live is None:
             return False
-        if project.status != "active":
-            return False
+        occasion, project, person = live
         cal = calendar(s, person, engine.settings.kmb_timezone)
         if not cal.in_working_hours(now):
             prompt.remind_at = cal.next_send(now)
