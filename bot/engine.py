@@ -319,6 +319,11 @@ class Engine:
             flow.on_field(turn, ctx, field.id, parsed.value)
             if parsed.notice:
                 replies.append(say(parsed.notice))
+            finish = getattr(flow, "finish_early", None)
+            early = finish(turn, ctx, field.id, parsed.value) if finish else None
+            if early is not None:  # e.g. coursework: signposted at once, not after 9 more
+                self._end_dialog(dialog)
+                return [*replies, *early]
             index += 1
         if index >= len(form.inputs):
             self._end_dialog(dialog)

@@ -84,3 +84,9 @@ class BaseFlow:
 
     def on_field(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> None:
         """Nothing to commit per field by default."""
+
+    def finish_early(
+        self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str
+    ) -> list[Reply] | None:
+        """Replies that end a step-by-step form at this answer (None: carry on)."""
+        return None

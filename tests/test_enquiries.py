@@ -90,23 +90,11 @@ async def test_past_or_unreadable_deadline_is_asked_again(chat) -> None:
 
 async def test_coursework_is_signposted_not_queued(chat) -> None:
     ann = chat("ann")
-    lines = [
-        "librarian references for my MSc essay",
-        "skip",
-        "coursework",
-        "in 3 weeks",
-        "no",
-        "1",
-        "skip",
-        "skip",
-        "skip",
-        "skip",
-        "skip",
-        "skip",
-    ]
-    out = await _ask(ann, lines)
+    lines = ["librarian references for my MSc essay", "skip", "coursework"]
+    out = await _ask(ann, lines)  # signposted as soon as coursework is chosen
     assert "search-skills training" in out and "ENQ-" not in out
-    assert "no enquiries" in await ann.says("enquiries")
+    assert "no enquiries" in await ann.says("enquiries")  # and the form is over
+    assert "Find a technique" in await ann.says("help")  # a command again, not an answer
 
 
 async def test_restart_mid_enquiry_resumes_where_the_person_was(make_engine, sqlite_url) -> None:

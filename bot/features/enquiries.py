@@ -183,6 +183,12 @@ class EnquiryFlow(BaseFlow):
             return "That date has passed — when do you need it by?"
         return ""
 
+    def finish_early(
+        self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str
+    ) -> list[Reply] | None:
+        """Coursework is signposted as soon as it is chosen (nothing is sent)."""
+        return [say(COURSEWORK)] if field_id == "purpose" and value == "coursework" else None
+
     def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
         """Create the enquiry with a reference, tell the library team, confirm to the requester."""
         if values["purpose"] == "coursework":
