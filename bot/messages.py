@@ -177,6 +177,7 @@ class Reply:
     elements: tuple[Element, ...]
     summary: str = ""
     errors: tuple[tuple[str, str], ...] = ()  # (input id, message) for a rejected form
+    public: bool = False  # meant for everyone in the conversation, not only the caller
 
     def to_text(self) -> str:
         """The whole reply as plain text."""
@@ -209,6 +210,8 @@ def reply_to_dict(reply: Reply) -> dict[str, Any]:
     }
     if reply.errors:
         data["errors"] = [list(e) for e in reply.errors]
+    if reply.public:
+        data["public"] = True
     return data
 
 
@@ -218,6 +221,7 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
         tuple(_element_from_dict(e) for e in data["elements"]),
         summary=data.get("summary", ""),
         errors=tuple((str(a), str(b)) for a, b in data.get("errors", ())),
+        public=bool(data.get("public", False)),
     )
 
 

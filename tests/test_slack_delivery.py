@@ -141,6 +141,11 @@ async def test_a_retro_prompt_is_answered_from_the_dm(slack: SlackWorld) -> None
     responses = await slack.fake.wait_responses(2)
     status = json.dumps(responses[-1]["blocks"])
     assert "Answered: 1 of 3." in status and "Anonymous answers: 1." in status
+    # the digest, asked in the project's own channel, is for the channel; elsewhere, private
+    await slack.command("retro digest 1", user="U0LEAD", channel="C0WARD7")
+    assert (await slack.fake.wait_responses(3))[-1]["response_type"] == "in_channel"
+    await slack.command("retro digest 1", user="U0LEAD", channel="C0OTHER")
+    assert (await slack.fake.wait_responses(4))[-1]["response_type"] == "ephemeral"
 
 
 async def test_a_person_marked_unreachable_is_reachable_again_when_they_talk(

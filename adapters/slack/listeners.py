@@ -101,12 +101,13 @@ class Listeners:
             replies = [r for r in replies if form_in([r]) is None]
         url = str(body.get("response_url") or "")
         for reply in replies:
+            shared = reply.public and inbound.conversation.kind == "channel"
             for text, blocks in messages_for(reply, origin=inbound.text):
                 await self._respond(
                     url,
                     text=text,
                     blocks=blocks,
-                    response_type="ephemeral",
+                    response_type="in_channel" if shared else "ephemeral",
                     replace_original=False,
                 )
 

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
@@ -763,9 +763,11 @@ def digest(turn: Turn) -> list[Reply]:
         if p.lead_id != turn.person_id and not turn.has("admin"):
             return [say(f"The digest for {p.name} goes to its lead.")]
         occasion = _latest(s, p)
+        # asked in the project's own channel, the digest is for the team there to see
+        here = bool(p.channel) and (p.channel or {}).get("id") == turn.conversation.id
     if occasion is None or occasion.id is None:
         return [say(f"No retro has run for {p.name} yet.")]
-    return [digest_reply(turn.engine, occasion.id)]
+    return [replace(digest_reply(turn.engine, occasion.id), public=here)]
 
 
 def register(engine: Engine) -> None:
