@@ -131,3 +131,29 @@ async def test_every_reply_kmb_gives_in_a_session_is_valid_block_kit(engine: Eng
             if isinstance(element, Form):
                 View(**modal_for(element, {})).validate_json()
     View(**home_view(engine.home(PersonRef("slack", "U0LIB")))).validate_json()
+
+
+async def test_a_busy_home_tab_is_valid_and_shows_everything(engine: Engine) -> None:
+    from tests.test_slack_golden import ENQUIRY
+
+    lead = Chatter(engine, "U0LEAD", "slack").grant("lead")
+    await lead.says("project new")
+    await lead.submits(
+        "project",
+        {
+            "name": "Falls prevention",
+            "start": "2026-11-23",
+            "end": "2027-02-26",
+            "members": "U0ANN",
+            "template": "aar",
+        },
+    )
+    await lead.says("retro now 1")
+    ann = Chatter(engine, "U0ANN", "slack")
+    await ann.says("librarian")
+    await ann.submits("enquiry", ENQUIRY)
+    view = home_view(engine.home(PersonRef("slack", "U0ANN")))
+    View(**view).validate_json()
+    shown = str(view)
+    for part in ("Falls prevention", "ENQ-2026-0001", "retro answer", "Find a tool"):
+        assert part in shown, part
