@@ -116,6 +116,12 @@ def prepare(url: str, count: int) -> None:
 
         planner.plan(s, project, clock.now().date(), "Europe/London")
 
+    queue_invitations(engine, count)
+
+
+def queue_invitations(engine: Any, count: int) -> None:
+    """Let the scheduler's own sweep open the occasion and queue every invitation."""
+
     async def sweep() -> None:
         scheduling = Scheduling(engine, holder="bench")
         await scheduling.start()

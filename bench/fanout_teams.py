@@ -34,8 +34,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aiohttp import web  # noqa: E402
+from fanout import queue_invitations  # noqa: E402  (bench/fanout.py, beside this file)
 from sqlmodel import func, select  # noqa: E402
 
 from adapters.teams.refs import References  # noqa: E402
@@ -45,7 +47,6 @@ from bot.config import Settings  # noqa: E402
 from bot.features.delivery import remember_conversation  # noqa: E402
 from bot.messages import ConversationRef  # noqa: E402
 from bot.scheduling import planner  # noqa: E402
-from bot.scheduling.scheduler import Scheduling  # noqa: E402
 from bot.store.models import Membership, OutboxMessage, Project  # noqa: E402
 from bot.testing.fake_connector import FakeConnector  # noqa: E402
 
@@ -139,17 +140,7 @@ def prepare(url: str, count: int, service_url: str) -> None:
             },
         )
 
-    async def sweep() -> None:
-        scheduling = Scheduling(engine, holder="bench")
-        await scheduling.start()
-        await scheduling.tick()
-        await scheduling.stop()
-
-    asyncio.run(sweep())
-    with engine.store.session() as s:
-        queued = s.exec(select(func.count()).select_from(OutboxMessage)).one()
-    engine.store.engine.dispose()
-    assert queued == count, f"{queued} invitations queued, expected {count}"
+    queue_invitations(engine, count)
 
 
 def worker(url: str, rate: int) -> subprocess.Popen[str]:

@@ -578,31 +578,25 @@ def now(turn: Turn) -> list[Reply]:
     ]
 
 
+def _prompts(s: Session, person_id: int, occasion_status: str, which: Any) -> list[Any]:
+    """(prompt id, project name) of a person's prompts in occasions of a status."""
+    return list(
+        s.exec(
+            select(Prompt.id, Project.name)
+            .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
+            .join(Project, col(Project.id) == Occasion.project_id)
+            .where(Prompt.person_id == person_id, Occasion.status == occasion_status, which)
+        ).all()
+    )
+
+
 def answer(turn: Turn) -> list[Reply]:
     """`retro` / `retro answer [n]`: answer (or edit) a waiting prompt."""
     pending = open_prompts(turn.engine, turn.person_id)
     arg = turn.args.strip().removeprefix("answer").strip()
     with turn.engine.store.session() as s:
-        done = s.exec(
-            select(Prompt.id, Project.name)
-            .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
-            .join(Project, col(Project.id) == Occasion.project_id)
-            .where(
-                Prompt.person_id == turn.person_id,
-                Occasion.status == "open",
-                Prompt.status == "done",
-            )
-        ).all()
-        late = s.exec(
-            select(Prompt.id, Project.name)
-            .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
-            .join(Project, col(Project.id) == Occasion.project_id)
-            .where(
-                Prompt.person_id == turn.person_id,
-                Occasion.status == "closed",
-                Prompt.status != "done",
-            )
-        ).all()
+        done = _prompts(s, turn.person_id, "open", col(Prompt.status) == "done")
+        late = _prompts(s, turn.person_id, "closed", col(Prompt.status) != "done")
     closed = [(int(i), n) for i, n in late if i is not None]
     choices = pending + [(int(i), n) for i, n in done if i is not None] + closed
     if arg.isdigit():
