@@ -35,6 +35,23 @@ class Periodic:
     every_s: float
 
 
+def files_notice(inbound: Inbound) -> Reply:
+    """What happened to files sent with a message: kmb reads words only and passes no file on."""
+    names = ", ".join(f"“{n[:60]}”" for n in inbound.files[:3])
+    if len(inbound.files) > 3:
+        names += f" and {len(inbound.files) - 3} more"
+    if not inbound.text.strip():
+        return say(
+            f"I can't open files, so I didn't read {names} — and kmb does not pass files on, "
+            "so nobody else received it. Tell me in words what you need, or type `help`."
+        )
+    return say(
+        f"I read your message, not the file: kmb does not pass files on, so {names} stayed "
+        "where you posted it and nobody else received it. To share it, send a link to where "
+        "it is stored."
+    )
+
+
 class Engine:
     """Routes chat words to features and runs multi-step forms whose state is a row."""
 
@@ -141,9 +158,16 @@ class Engine:
         if said_in_thread and (not inbound.addressed or conv.kind == "personal"):
             threaded = self._thread(inbound)
             if threaded is not None:
-                return threaded
+                return [*threaded, files_notice(inbound)] if inbound.files else threaded
         if not inbound.addressed:
             return []  # overheard in a channel and not about anything of ours
+        if inbound.files:
+            if not inbound.text.strip():
+                return [files_notice(inbound)]
+            return [*self._dispatch_addressed(inbound), files_notice(inbound)]
+        return self._dispatch_addressed(inbound)
+
+    def _dispatch_addressed(self, inbound: Inbound) -> list[Reply]:
         turn = self.turn_for(inbound)
         if inbound.kind == "form" and inbound.action:
             return self._submit_whole(turn, inbound.action, dict(inbound.value))

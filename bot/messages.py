@@ -50,6 +50,7 @@ class Inbound:
     event_id: str | None = None
     raw: Any = None
     addressed: bool = True  # False: overheard in a channel thread, not said to kmb
+    files: tuple[str, ...] = ()  # names of files attached (kmb never passes files on)
 
     @property
     def platform(self) -> str:

@@ -11,6 +11,10 @@ from bot.messages import ConversationRef, Inbound, PersonRef
 
 PLATFORM = "slack"
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+# New messages, as Bolt's own `message` listener counts them (bot posts aside): a plain one,
+# one with files attached, and a thread reply also sent to the channel. Edits, deletions and
+# joins are not new messages.
+NEW_MESSAGE = (None, "file_share", "thread_broadcast")
 LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
 
 
@@ -45,19 +49,24 @@ def command(body: dict[str, Any], name: str = "") -> Inbound:
 def event_message(body: dict[str, Any], name: str = "") -> Inbound | None:
     """A DM to kmb, an @mention, or a message in a channel thread (None: not for kmb)."""
     event = body.get("event", {})
-    if event.get("bot_id") or event.get("subtype") or not event.get("user"):
-        return None  # kmb's own posts, edits, joins…
+    if event.get("bot_id") or event.get("subtype") not in NEW_MESSAGE or not event.get("user"):
+        return None  # kmb's own posts, other bots, edits, deletions, joins…
     text = unslack(event.get("text", ""))
+    files = tuple(str(f.get("name") or "a file") for f in event.get("files") or ())
     channel = event.get("channel", "")
     thread = event.get("thread_ts")
     event_id = body.get("event_id")
     if event.get("type") == "app_mention":
         conv = ConversationRef(PLATFORM, channel, "channel", thread or event.get("ts"))
         text = MENTION.sub("", text).strip()
-        return Inbound("message", person(event["user"], name), conv, text, event_id=event_id)
+        return Inbound(
+            "message", person(event["user"], name), conv, text, event_id=event_id, files=files
+        )
     if event.get("channel_type") == "im":
         conv = ConversationRef(PLATFORM, channel, "personal", thread)
-        return Inbound("message", person(event["user"], name), conv, text, event_id=event_id)
+        return Inbound(
+            "message", person(event["user"], name), conv, text, event_id=event_id, files=files
+        )
     if not thread:
         return None  # kmb only listens in channels to threads under its own posts
     bot_user = next(
@@ -67,7 +76,13 @@ def event_message(body: dict[str, Any], name: str = "") -> Inbound | None:
         return None  # the app_mention event carries this one
     conv = ConversationRef(PLATFORM, channel, "channel", thread)
     return Inbound(
-        "message", person(event["user"], name), conv, text, event_id=event_id, addressed=False
+        "message",
+        person(event["user"], name),
+        conv,
+        text,
+        event_id=event_id,
+        addressed=False,
+        files=files,
     )
 
 

@@ -89,6 +89,17 @@ def event_id(activity: Mapping[str, Any]) -> str | None:
     return str(ident)[:_MAX_EVENT_ID]
 
 
+def attached_files(activity: Mapping[str, Any]) -> tuple[str, ...]:
+    """Names of files sent with a message (Teams' file and inline image attachments)."""
+    return tuple(
+        str(a.get("name") or "a file")
+        for a in activity.get("attachments") or ()
+        if str(a.get("contentType", "")).startswith(
+            ("application/vnd.microsoft.teams.file", "image/")
+        )
+    )
+
+
 def to_inbound(activity: Mapping[str, Any]) -> Inbound | None:
     """A message or card action as an `Inbound`; None for anything kmb does not act on."""
     sender = activity.get("from") or {}
@@ -122,4 +133,5 @@ def to_inbound(activity: Mapping[str, Any]) -> Inbound | None:
         event_id=event_id(activity),
         raw=activity,
         addressed=addressed,
+        files=attached_files(activity),
     )
