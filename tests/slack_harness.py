@@ -19,6 +19,7 @@ import pytest
 from sqlmodel import col, select
 
 from adapters import mount
+from adapters.slack.manifest import manifest
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.engine import Engine
@@ -30,6 +31,8 @@ from bot.testing.fake_slack import FakeSlack
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test"
 DATA = Path(__file__).parent / "data" / "slack"
+# What a workspace grants kmb: exactly the bot scopes of the manifest `kmb slack manifest` makes.
+GRANTED = tuple(manifest(None, socket=True)["oauth_config"]["scopes"]["bot"])
 
 
 def load(name: str) -> dict[str, Any]:
@@ -190,7 +193,7 @@ def slack_settings(url: str, fake: FakeSlack, **extra: Any) -> Settings:
 @pytest.fixture
 async def slack(catalogue: Any, clock: FakeClock, database_url: str) -> AsyncIterator[SlackWorld]:
     """kmb serving Slack on loopback against a fresh fake Slack (SQLite and PostgreSQL)."""
-    fake = await FakeSlack(TOKEN).start()
+    fake = await FakeSlack(TOKEN, scopes=GRANTED).start()
     store = Store(database_url, clock)
     store.upgrade()
     engine = Engine(store, catalogue, clock, slack_settings(database_url, fake))

@@ -15,6 +15,7 @@ from bot.scheduling.scheduler import Scheduling
 from bot.store.models import Occasion, OutboxMessage, Person, Prompt
 from bot.testing import Chatter
 from bot.testing.fake_slack import FakeSlack
+from tests.slack_harness import GRANTED
 
 CHANNEL = ConversationRef("slack", "C0TEAM", "channel")
 AAR = {
@@ -34,7 +35,7 @@ def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
 
 @pytest.fixture
 async def world(engine, clock):
-    fake = await FakeSlack().start()
+    fake = await FakeSlack(scopes=GRANTED).start()
     sender = ReconcilingSlackSender(TaggingWebClient(token="xoxb-test", base_url=fake.api_url))
     delivery = Delivery(engine.store, {"slack": sender}, limits={"slack": Limits((), ())})
     scheduling = Scheduling(engine, holder="test")

@@ -16,13 +16,14 @@ from bot.store import Store
 from bot.store.models import OutboxMessage
 from bot.testing.fake_slack import FakeSlack
 from bot.testing.fixtures import START
+from tests.slack_harness import GRANTED
 
 FREE = {"slack": Limits((), ())}  # pacing is tested on its own; these tests are about outcomes
 
 
 @pytest.fixture
 async def fake():
-    slack = await FakeSlack().start()
+    slack = await FakeSlack(scopes=GRANTED).start()
     yield slack
     await slack.stop()
 

@@ -13,13 +13,13 @@ from bot.engine import Engine
 from bot.server import Running
 from bot.store import Store
 from bot.testing.fake_slack import FakeSlack
-from tests.slack_harness import TOKEN, load, slack_settings
+from tests.slack_harness import GRANTED, TOKEN, load, slack_settings
 
 
 async def test_socket_mode_serves_commands_and_events_without_an_http_route(
     catalogue: Any, clock: FakeClock, sqlite_url: str
 ) -> None:
-    fake = await FakeSlack(TOKEN).start()
+    fake = await FakeSlack(TOKEN, scopes=GRANTED).start()
     settings = slack_settings(sqlite_url, fake, slack_app_token="xapp-test")
     settings.slack_signing_secret = ""
     store = Store(sqlite_url, clock)

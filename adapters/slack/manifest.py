@@ -17,6 +17,9 @@ BOT_SCOPES = {
     "channels:history": "librarians' replies in a public library channel's card threads",
     "groups:history": "the same in a private library channel",
     "users:read": "people's names and time zones, for cards and local-time prompts",
+    "channels:read": "who is in a public channel, for a project of `this channel`",
+    "groups:read": "the same in a private channel",
+    "im:write": "finding a person's DM with kmb, to check a prompt did not go out twice",
 }
 EVENTS = ["app_home_opened", "app_mention", "message.im", "message.channels", "message.groups"]
 USAGE = "help | tool <what you need> | librarian | retro | lessons <words> | my data"

@@ -3,7 +3,9 @@
 A real aiohttp server that records every call kmb makes and answers as Slack does. Tests and
 benchmarks can queue failures (`fail`), and turn on Slack's posting limits (about one message
 a second per channel, plus a workspace budget) so 429s with `Retry-After` happen for real.
-It speaks HTTP only; it imports no Slack SDK.
+Given the bot token's `scopes` (the ones kmb's manifest asks for), a call outside them answers
+Slack's `missing_scope` error, so a method kmb starts calling without asking for its scope
+fails in tests as it would in a real workspace. It speaks HTTP only; it imports no Slack SDK.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import time
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -57,12 +60,41 @@ class Limits:
     window: deque[float] = field(default_factory=deque)
 
 
-class FakeSlack:
-    """Start with `await FakeSlack().start()`; `api_url` goes in `SLACK_API_URL`."""
+# The conversation types Slack's scopes are named by, from a conversation id's first letter.
+KINDS = {"C": "channels", "G": "groups", "D": "im"}
 
-    def __init__(self, token: str = "xoxb-test", users: dict[str, dict[str, Any]] | None = None):
+
+def scopes_needed(method: str, args: dict[str, Any]) -> tuple[str, ...]:
+    """The bot scopes Slack accepts for a call (any one will do); () when none is needed."""
+    if method in ("chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete"):
+        return ("chat:write",)
+    if method in ("users.info", "users.list"):
+        return ("users:read",)
+    if method == "conversations.open":
+        return ("mpim:write",) if "," in str(args.get("users", "")) else ("im:write",)
+    kind = KINDS.get(str(args.get("channel", ""))[:1], "channels")
+    if method in ("conversations.members", "conversations.info"):
+        return (f"{kind}:read",)
+    if method in ("conversations.history", "conversations.replies"):
+        return (f"{kind}:history",)
+    return ()  # views.*, auth.test, apps.connections.open (app token)…
+
+
+class FakeSlack:
+    """Start with `await FakeSlack().start()`; `api_url` goes in `SLACK_API_URL`.
+
+    `scopes`: the bot token's scopes (None: every call is allowed, as for benchmarks).
+    """
+
+    def __init__(
+        self,
+        token: str = "xoxb-test",
+        users: dict[str, dict[str, Any]] | None = None,
+        scopes: Iterable[str] | None = None,
+    ):
         self.token = token
         self.users = users or {}
+        self.scopes = None if scopes is None else frozenset(scopes)
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []  # what arrived at response URLs
         self.response_times: dict[str, float] = {}  # response URL id → arrival (epoch s)
@@ -245,6 +277,17 @@ class FakeSlack:
         self.changed.set()
         if token not in (self.token, "xapp-test"):
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        needed = scopes_needed(method, args)
+        granted = self.scopes
+        if token == self.token and granted is not None and needed and not granted & set(needed):
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error": "missing_scope",
+                    "needed": ",".join(needed),
+                    "provided": ",".join(sorted(granted)),
+                }
+            )
         queued = self.failures.get(method)
         if queued:
             f = queued.popleft()
