@@ -13,12 +13,16 @@ from typing import Protocol, runtime_checkable
 from bot.messages import ConversationRef, PersonRef
 
 
+class DirectoryError(Exception):
+    """The platform would not say who is in a channel; the message says what to do about it."""
+
+
 @runtime_checkable
 class Directory(Protocol):
     """An adapter's lookups for the scheduler."""
 
     async def members(self, conversation: ConversationRef) -> list[PersonRef]:
-        """The people in a channel or team (bots excluded)."""
+        """The people in a channel or team (bots excluded); `DirectoryError` if refused."""
         ...
 
     async def timezone(self, person: PersonRef) -> str | None:

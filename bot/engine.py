@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import select
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Catalogue
+from bot.directory import Directory, NoDirectory
 from bot.fields import parse_field
 from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
 from bot.store import Store
@@ -23,6 +25,7 @@ from bot.turn import Command, FormFlow, Turn
 from bot.worktime import learn_timezone
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 ThreadHandler = Callable[[Turn, int, str], list[Reply]]
 
 
@@ -71,6 +74,10 @@ class Engine:
         self.on_change: list[Callable[[], None]] = []  # e.g. wake the outbox delivery
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
         self.finder = ToolFinder(catalogue)
+        # Who is in a channel, where someone is: the adapters' directory, set by the process
+        # that mounts them (serve, worker). Asked from turns on the loop that owns its sockets.
+        self.directory: Directory = NoDirectory()
+        self._loop: asyncio.AbstractEventLoop | None = None
         # Turns run on a small pool, off the event loop so it is always free to acknowledge the
         # platforms on time. SQLite takes one writer at a time, so one thread; PostgreSQL can
         # overlap a few turns' database waits.
@@ -106,6 +113,7 @@ class Engine:
         acknowledge other requests within the platforms' deadlines.
         """
         loop = asyncio.get_running_loop()
+        self._loop = loop
         try:
             return await loop.run_in_executor(self.workers, self.handle_sync, inbound)
         finally:
@@ -129,6 +137,32 @@ class Engine:
                     "Please try again in a moment."
                 )
             ]
+
+    def ask_directory(
+        self, question: Callable[[Directory], Awaitable[T]], timeout: float
+    ) -> T | None:
+        """Ask the adapters' directory from a turn (a worker thread); None if it can't answer
+        in time. A `DirectoryError` (the platform refused) is raised for the feature to explain.
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed() or isinstance(self.directory, NoDirectory):
+            return None
+        try:
+            asyncio.get_running_loop()
+            return None  # called on the event loop itself: waiting here would block it
+        except RuntimeError:
+            pass
+
+        async def ask() -> T:
+            return await asyncio.wait_for(question(self.directory), timeout)
+
+        future = asyncio.run_coroutine_threadsafe(ask(), loop)
+        try:
+            return future.result(timeout + 1)
+        except (TimeoutError, FutureTimeout):
+            future.cancel()
+            log.info("the directory did not answer within %.1f s", timeout)
+            return None
 
     def turn_for(self, inbound: Inbound, args: str = "") -> Turn:
         """Identify the caller (creating them on first contact) and remember where they are."""

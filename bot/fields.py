@@ -73,6 +73,13 @@ def parse_field(field: Input, raw: str, today: dt.date) -> Parsed:
         if text.isdigit() and 1 <= int(text) <= 10:
             return Parsed(value=str(int(text)))
         return Parsed(error="Please give a whole number from 1 to 10.")
+    if field.kind == "number":
+        top = field.maximum
+        if not text.isdigit() or (top is not None and int(text) > top):
+            unit = f" of {field.unit}" if field.unit else ""
+            upto = f" from 0 to {top}" if top is not None else ""
+            return Parsed(error=f"Please give a whole number{unit}{upto}.")
+        return Parsed(value=str(int(text)))
     if field.kind == "date":
         day = parse_date(text, today)
         if day is None:

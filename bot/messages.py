@@ -13,7 +13,9 @@ from typing import Any, Literal
 InboundKind = Literal["message", "command", "button", "form"]
 ConversationKind = Literal["personal", "channel", "group"]
 # "people": platform ids (or, typed, names) separated by commas; rich platforms show a picker.
-InputKind = Literal["text", "multiline", "choice", "scale", "yesno", "date", "toggle", "people"]
+InputKind = Literal[
+    "text", "multiline", "choice", "scale", "yesno", "date", "toggle", "people", "number"
+]
 Target = Literal["reply", "person", "channel"]
 
 
@@ -127,6 +129,8 @@ class Input:
     choices: tuple[Choice, ...] = ()
     hint: str = ""
     initial: str = ""
+    maximum: int | None = None  # a number's largest value (numbers are whole, from 0)
+    unit: str = ""  # what a number counts, e.g. "weeks"
 
     def to_text(self) -> str:
         """Plain-text rendering: the question as the console asks it."""

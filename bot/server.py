@@ -86,10 +86,9 @@ class Running:
             ),
         )
         # Created here and started in `start`, so each running app owns its scheduler.
+        engine.directory = directory_of(self.senders.values())
         self.scheduling = (
-            Scheduling(engine, directory_of(self.senders.values()), on_work=self.delivery.wake)
-            if scheduler
-            else None
+            Scheduling(engine, engine.directory, on_work=self.delivery.wake) if scheduler else None
         )
         self.tick = tick
         self.url = ""

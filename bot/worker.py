@@ -38,11 +38,8 @@ async def work(
             settings.kmb_slack_workspace_per_second, settings.kmb_teams_tenant_per_second
         ),
     )
-    scheduling = (
-        Scheduling(engine, directory_of(senders.values()), on_work=delivery.wake)
-        if scheduler
-        else None
-    )
+    engine.directory = directory_of(senders.values())
+    scheduling = Scheduling(engine, engine.directory, on_work=delivery.wake) if scheduler else None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

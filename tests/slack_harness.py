@@ -56,7 +56,7 @@ def state_for(view: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
         el = block["element"]
         answer = answers.get(block["block_id"])
         kind = el["type"]
-        if kind == "plain_text_input":
+        if kind in ("plain_text_input", "number_input"):
             entry: dict[str, Any] = {"type": kind, "value": answer}
         elif kind in ("static_select", "radio_buttons"):
             chosen = [o for o in el["options"] if o["value"] == answer]

@@ -34,6 +34,14 @@ def _element(i: Input) -> Block:
         if i.initial:
             el["initial_value"] = i.initial[: el["max_length"]]
         return el
+    if i.kind == "number":
+        el = {"type": "number_input", "action_id": "value", "is_decimal_allowed": False}
+        el["min_value"] = "0"
+        if i.maximum is not None:
+            el["max_value"] = str(i.maximum)
+        if i.initial:
+            el["initial_value"] = i.initial
+        return el
     if i.kind == "people":
         el = {"type": "multi_users_select", "action_id": "value"}
         users = [u.strip() for u in i.initial.split(",") if u.strip().startswith("U")]
@@ -134,7 +142,7 @@ def form_values(state: dict[str, Any]) -> dict[str, str]:
     for block_id, actions in state.get("values", {}).items():
         v = actions.get("value", {})
         kind = v.get("type")
-        if kind == "plain_text_input":
+        if kind in ("plain_text_input", "number_input"):
             values[block_id] = v.get("value") or ""
         elif kind in ("static_select", "radio_buttons"):
             values[block_id] = (v.get("selected_option") or {}).get("value", "")

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import messages_for
+from bot.directory import DirectoryError
 from bot.messages import ConversationRef, PersonRef, Reply
 from bot.sending import SendResult
 
@@ -49,6 +50,21 @@ def failure(exc: SlackApiError) -> SendResult:
     if error in PERMANENT:
         return SendResult.failed(error, permanent=True)
     return SendResult.failed(f"{response.status_code} {error}")
+
+
+def refused(exc: SlackApiError) -> str:
+    """Why Slack would not list a channel's people, and what the person can do about it."""
+    error = str(exc.response.get("error") or "an error")
+    if error == "missing_scope":
+        needed = exc.response.get("needed") or "a scope"
+        return (
+            f"Slack did not let kmb see who is in this channel (kmb's app lacks the {needed} "
+            "scope). Ask your Slack admin to reinstall kmb with the manifest from "
+            "`kmb slack manifest`, or name the people instead."
+        )
+    if error in ("not_in_channel", "channel_not_found"):
+        return "kmb can't see this channel's members: add kmb to it first (`/invite @kmb`)."
+    return f"Slack would not say who is in this channel ({error}). Name the people instead."
 
 
 class SlackSender:
@@ -121,7 +137,7 @@ class SlackSender:
                     return people
         except SlackApiError as exc:
             log.warning("conversations.members failed: %s", exc.response.get("error"))
-            return people
+            raise DirectoryError(refused(exc)) from exc
 
     async def timezone(self, person: PersonRef) -> str | None:
         """The person's timezone from their Slack profile."""

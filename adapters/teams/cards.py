@@ -184,6 +184,13 @@ def _input(field: Input) -> dict[str, Any]:
         if field.initial:
             out["value"] = field.initial
         return out
+    if field.kind == "number":
+        out = {"type": "Input.Number", **base, "min": 0}
+        if field.maximum is not None:
+            out["max"] = field.maximum
+        if field.initial.isdigit():
+            out["value"] = int(field.initial)
+        return out
     if field.kind in ("choice", "scale"):
         choices = (
             [{"title": c.label, "value": c.value} for c in field.choices]

@@ -21,6 +21,7 @@ from botbuilder.schema import (
 )
 from sqlmodel import select
 
+from bot.directory import DirectoryError
 from bot.features.delivery import remember_conversation
 from bot.messages import ConversationRef, PersonRef, Reply
 from bot.sending import SendResult
@@ -109,9 +110,12 @@ class TeamsSender:
         service_url = str(found[0].get("serviceUrl") or found[0].get("service_url") or "")
         try:
             people = await self.paged_members(conversation.id, service_url)
-        except Exception:
+        except Exception as exc:
             log.warning("could not list the members of %s", conversation.id)
-            return []
+            raise DirectoryError(
+                "Teams would not say who is in this channel "
+                f"({_error_code(exc) or type(exc).__name__}). Name the people instead."
+            ) from exc
         return [
             PersonRef(PLATFORM, str(m["id"]), str(m.get("name") or ""))
             for m in people

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections import Counter
@@ -12,7 +13,20 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, func, select
 
 from bot.content import Template
-from bot.messages import Actions, Button, Choice, Facts, Form, Input, Reply, Section, Text, say
+from bot.directory import Directory, DirectoryError
+from bot.messages import (
+    Actions,
+    Button,
+    Choice,
+    Facts,
+    Form,
+    Input,
+    PersonRef,
+    Reply,
+    Section,
+    Text,
+    say,
+)
 from bot.scheduling import planner
 from bot.store.models import Answer, Lesson, Membership, Occasion, Person, Project, Prompt
 from bot.turn import BaseFlow, Command, Turn
@@ -25,6 +39,9 @@ MAX_MEMBERS = 200
 DEFAULT_END_TEMPLATE = "retrospect"  # the framework's "after" technique
 MAX_CHECKIN_WEEKS = 26
 CHANNEL_WORDS = ("channel", "this channel", "everyone here", "team", "this team")
+# A form is answered while the platform waits (Slack: 3 s), so look-ups get a short budget;
+# whatever is not known by then is looked up again before the first review opens.
+LOOKUP_S = 1.5
 
 
 SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
@@ -49,6 +66,37 @@ def _known(s: Session, platform: str, name: str) -> Person | None:
         )
     ).all()
     return named[0] if len(named) == 1 else None
+
+
+async def _zones(directory: Directory, people: list[PersonRef]) -> dict[str, str]:
+    """Each person's timezone, asked all at once; those the platform can't say are left out."""
+
+    async def one(ref: PersonRef) -> str | None:
+        try:
+            return await asyncio.wait_for(directory.timezone(ref), LOOKUP_S)
+        except Exception:  # a timezone is worth having, never worth failing the form for
+            return None
+
+    found = await asyncio.gather(*(one(ref) for ref in people))
+    return {ref.external_id: tz for ref, tz in zip(people, found, strict=True) if tz}
+
+
+def _lookup_zones(engine: Engine, platform: str, names: list[str]) -> dict[str, str]:
+    """Timezones of the people named in a form (picker ids, or people kmb knows), by id."""
+    if platform == "console":
+        return {}
+    with engine.store.session() as s:
+        people: list[PersonRef] = []
+        for name in names:
+            known = _known(s, platform, name)
+            if known is not None and known.timezone:
+                continue
+            ident = known.external_id if known else name
+            if known is not None or _platform_id(platform, name):
+                people.append(PersonRef(platform, ident))
+    if not people:
+        return {}
+    return engine.ask_directory(lambda d: _zones(d, people), LOOKUP_S + 0.5) or {}
 
 
 def _template_name(engine: Engine, slug: str) -> str:
@@ -92,10 +140,11 @@ class ProjectFlow(BaseFlow):
                 Input(
                     "checkins",
                     "A check-in every how many weeks? (a number, or 0 for none)",
-                    "text",
+                    "number",
                     required=False,
-                    max_length=40,
                     hint="A Before Action Review opens at the start, your choice at the end.",
+                    maximum=MAX_CHECKIN_WEEKS,
+                    unit="weeks",
                 ),
             ),
         )
@@ -172,6 +221,20 @@ class ProjectFlow(BaseFlow):
         checkins = values.get("checkins", "")
         conv = turn.conversation
         channel = asdict(conv) if conv.kind != "personal" else None
+        platform = turn.inbound.platform
+        found: list[PersonRef] | None = None
+        if from_channel:
+            try:  # who is here now, so the lead hears at once if the platform won't say
+                found = engine.ask_directory(lambda d: d.members(conv), LOOKUP_S)
+            except DirectoryError as exc:
+                return [
+                    Reply(
+                        (Text(str(exc)), Text("Nothing was saved.")),
+                        summary="kmb can't see who is in this channel",
+                        errors=(("members", str(exc)),),
+                    )
+                ]
+        zones = _lookup_zones(engine, platform, names)
         with engine.store.session() as s:
             project = Project(
                 name=values["name"],
@@ -189,20 +252,33 @@ class ProjectFlow(BaseFlow):
             s.flush()
             assert project.id is not None
             people = {turn.person_id}
-            platform = turn.inbound.platform
             for name in names:
                 person = _known(s, platform, name) if platform != "console" else None
                 person = person or engine.store.person(s, platform, name)
+                if not person.timezone and zones.get(person.external_id):
+                    person.timezone = zones[person.external_id]
                 assert person.id is not None
                 people.add(person.id)
             for pid in sorted(people):
                 s.add(Membership(project_id=project.id, person_id=pid))
+            s.flush()
+            if found:
+                planner.add_members(s, engine, project.id, found)
+                people |= set(
+                    s.exec(select(Membership.person_id).where(Membership.project_id == project.id))
+                )
             occasions = planner.plan(
                 s, project, engine.store.now().date(), engine.settings.kmb_timezone
             )
             engine.store.audit(s, turn.person_id, "project.create", {"project": project.id})
         tpl = engine.catalogue.templates[values["template"]]
-        team = "the members of this channel and you" if from_channel else f"{len(people)} people"
+        team = f"{len(people)} people"
+        if from_channel:
+            team = (
+                f"the {len(people)} members of this channel (you included)"
+                if found
+                else "the members of this channel and you"
+            )
         planned = "; ".join(
             f"{engine.catalogue.templates[o.template].name} {o.opens_on:%d %b %Y}"
             for o in sorted(occasions, key=lambda o: o.opens_at)

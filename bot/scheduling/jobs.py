@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
-from bot.directory import Directory
-from bot.messages import ConversationRef
+from bot.directory import Directory, DirectoryError
+from bot.messages import ConversationRef, PersonRef, say
 from bot.scheduling import planner
-from bot.store.models import Occasion, Project, Prompt
+from bot.store.models import Occasion, Person, Project, Prompt
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -112,16 +112,74 @@ async def resolve_channel_members(engine: Engine, directory: Directory, occasion
     conv = ConversationRef(
         channel["platform"], channel["id"], channel.get("kind", "channel"), channel.get("thread")
     )
-    people = await directory.members(conv)
+    try:
+        people = await directory.members(conv)
+    except DirectoryError as exc:  # the lead hears why, instead of a team of one
+        log.warning("project %s: channel members unavailable: %s", project_id, exc)
+        await asyncio.to_thread(_tell_lead, engine, occasion_id, str(exc))
+        return
     if people and project_id is not None:
         with engine.store.session() as s:
             planner.add_members(s, engine, project_id, people)
+
+
+def _tell_lead(engine: Engine, occasion_id: int, reason: str) -> None:
+    from bot.features.delivery import notify_person
+
+    with engine.store.session() as s:
+        occasion = s.get(Occasion, occasion_id)
+        project = s.get(Project, occasion.project_id) if occasion else None
+        lead = s.get(Person, project.lead_id) if project and project.lead_id else None
+        if project is None or lead is None:
+            return
+        notify_person(
+            engine.store,
+            s,
+            lead,
+            say(
+                f"I couldn't add the channel's members to *{project.name}*: {reason}",
+                "Its prompts go only to the people already in the team until this is fixed.",
+            ),
+            f"project:{project.id}:members-unavailable:{occasion_id}",
+        )
+
+
+async def learn_timezones(engine: Engine, directory: Directory, occasion_id: int) -> None:
+    """Before an occasion opens, ask the platform for members' timezones kmb doesn't know."""
+    with engine.store.session() as s:
+        occasion = s.get(Occasion, occasion_id)
+        if occasion is None:
+            return
+        unknown = [
+            PersonRef(p.platform, p.external_id, p.display_name)
+            for p in planner.team(s, occasion.project_id)
+            if not p.timezone and p.platform != "console"
+        ]
+    gate = asyncio.Semaphore(8)  # a few at a time: the platform paces its own API
+
+    async def ask(ref: PersonRef) -> str | None:
+        async with gate:
+            try:
+                return await asyncio.wait_for(directory.timezone(ref), 5)
+            except Exception:  # an unknown timezone is the default's, never a failed occasion
+                return None
+
+    zones = await asyncio.gather(*(ask(ref) for ref in unknown))
+    found = {
+        (ref.platform, ref.external_id): tz for ref, tz in zip(unknown, zones, strict=True) if tz
+    }
+    if found:
+        with engine.store.session() as s:
+            for (platform, external_id), tz in found.items():
+                person = engine.store.person(s, platform, external_id)
+                person.timezone = person.timezone or tz
 
 
 async def run_step(engine: Engine, directory: Directory, step: str, ident: int) -> bool:
     """Run one step for one row (off the event loop: database work)."""
     if step == "open":
         await resolve_channel_members(engine, directory, ident)
+        await learn_timezones(engine, directory, ident)
     done = await asyncio.to_thread(STEPS[step], engine, ident)
     return bool(done)
 
