@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--role", choices=ROLES, default=None)
     content = sub.add_parser("content", help="content tools")
     content.add_argument("action", choices=["check"])
-    content.add_argument("--dir", type=Path, default=None)
+    content.add_argument("--dir", type=Path, default=None, help="default: $KMB_CONTENT_DIR")
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
     export = sub.add_parser("export", help="export for reports and returns")
@@ -65,22 +65,36 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `kmb` console script."""
+    """Entry point of the `kmb` console script: a set-up problem is one line, exit 1."""
+    from bot.preflight import SetupError
+
+    try:
+        return _main(argv)
+    except SetupError as exc:
+        print(f"kmb: {exc}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     from bot.config import Settings
 
     settings = Settings()
     if args.cmd == "content":
-        return _content_check(args.dir)
+        folder = args.dir or (Path(settings.kmb_content_dir) if settings.kmb_content_dir else None)
+        return _content_check(folder)
     if args.cmd == "slack":
         return _slack_manifest(args.url, args.socket, args.name)
     if args.cmd == "teams":
         return _teams_manifest(args.app_id, args.out, args.domain)
     from bot.app import build
+    from bot.preflight import describe, shown, sqlite_path
 
+    path = sqlite_path(settings.database_url)
+    fresh = path is not None and not path.exists()
     if args.cmd == "db":
         build(settings)
-        print("database is up to date")
+        print(f"database is up to date: {shown(settings.database_url)}")
         return 0
     if args.cmd == "export" and args.what == "project":
         if args.id is None:
@@ -98,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         from adapters import console
 
         engine = build(settings)
+        print(describe(settings.database_url, fresh), file=sys.stderr)  # stdout: kmb's replies
         if args.role:
             engine.store.grant(console.PLATFORM, args.user, args.role)
         console.main(engine, args.user)
@@ -111,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         if teams is None:
             return 2
         engine = build(settings)
+        print(describe(settings.database_url, fresh), flush=True)
         from functools import partial
 
         from adapters import mount
@@ -126,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.cmd == "worker":
-        return _worker(
-            build(settings), args.id, not args.no_scheduler, args.concurrency, args.batch
-        )
+        engine = build(settings)
+        print(describe(settings.database_url, fresh), flush=True)
+        return _worker(engine, args.id, not args.no_scheduler, args.concurrency, args.batch)
     if args.cmd == "outbox":
         return _outbox(build(settings), args.action, args.id)
     return 2

@@ -22,6 +22,7 @@ from prometheus_client import (
 from bot.directory import directory_of
 from bot.engine import Engine
 from bot.outbox import Delivery, platform_limits
+from bot.preflight import listen_problem
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
 
@@ -100,7 +101,11 @@ class Running:
         """Listen (port 0: any free one) and start delivering; the base URL."""
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise listen_problem(host, port, exc) from exc
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}"
         self.engine.on_change.append(self.delivery.wake)

@@ -39,6 +39,12 @@ def _load(path: Path, model: type[M], problems: list[str], root: Path) -> M | No
     name = path.relative_to(root).as_posix()
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:  # where the parser gave up, as an editor counts lines
+        mark = exc.problem_mark or exc.context_mark
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        why = exc.problem or exc.context or "unreadable"
+        problems.append(f"{name}: (file): not valid YAML{at}: {why}")
+        return None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.append(f"{name}: (file): not valid YAML: {str(exc).splitlines()[0]}")
         return None
