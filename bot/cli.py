@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-scheduler", action="store_true", help="deliver only")
     worker.add_argument("--concurrency", type=int, default=32)
     worker.add_argument("--batch", type=int, default=200, help="rows claimed at a time")
+    worker.add_argument(
+        "--metrics-port", type=int, help="serve this worker's /metrics on $HOST at this port"
+    )
     outbox = sub.add_parser("outbox", help="pending, failing and parked messages")
     outbox.add_argument("action", nargs="?", choices=["retry"])
     outbox.add_argument("id", nargs="?", type=int)
@@ -144,13 +147,23 @@ def _main(argv: list[str] | None) -> int:
     if args.cmd == "worker":
         engine = build(settings)
         print(describe(settings.database_url, fresh), flush=True)
-        return _worker(engine, args.id, not args.no_scheduler, args.concurrency, args.batch)
+        metrics_at = (settings.host, args.metrics_port) if args.metrics_port else None
+        return _worker(
+            engine, args.id, not args.no_scheduler, args.concurrency, args.batch, metrics_at
+        )
     if args.cmd == "outbox":
         return _outbox(build(settings), args.action, args.id)
     return 2
 
 
-def _worker(engine: object, worker_id: str, scheduler: bool, concurrency: int, batch: int) -> int:
+def _worker(
+    engine: object,
+    worker_id: str,
+    scheduler: bool,
+    concurrency: int,
+    batch: int,
+    metrics_at: tuple[str, int] | None,
+) -> int:
     from aiohttp import web
 
     from adapters import mount
@@ -159,7 +172,17 @@ def _worker(engine: object, worker_id: str, scheduler: bool, concurrency: int, b
 
     assert isinstance(engine, Engine)
     senders = mount(web.Application(), engine)  # the routes go unserved; the senders are used
-    asyncio.run(work(engine, senders, worker_id, scheduler, concurrency=concurrency, batch=batch))
+    asyncio.run(
+        work(
+            engine,
+            senders,
+            worker_id,
+            scheduler,
+            concurrency=concurrency,
+            batch=batch,
+            metrics_at=metrics_at,
+        )
+    )
     return 0
 
 

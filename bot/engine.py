@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -72,6 +73,7 @@ class Engine:
         self.flows: dict[str, FormFlow] = {}
         self.thread_handlers: dict[str, ThreadHandler] = {}
         self.on_change: list[Callable[[], None]] = []  # e.g. wake the outbox delivery
+        self.on_turn: list[Callable[[Inbound, float], None]] = []  # e.g. the latency histogram
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
         self.finder = ToolFinder(catalogue)
         # Who is in a channel, where someone is: the adapters' directory, set by the process
@@ -114,11 +116,15 @@ class Engine:
         """
         loop = asyncio.get_running_loop()
         self._loop = loop
+        started = time.perf_counter()
         try:
             return await loop.run_in_executor(self.workers, self.handle_sync, inbound)
         finally:
             for callback in self.on_change:
                 callback()
+            elapsed = time.perf_counter() - started
+            for observe in self.on_turn:
+                observe(inbound, elapsed)
 
     def handle_sync(self, inbound: Inbound) -> list[Reply]:
         """`handle`, on the calling thread."""

@@ -25,6 +25,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, or_, update
 from sqlmodel import col, select
@@ -34,6 +35,9 @@ from bot.messages import ConversationRef, reply_from_dict
 from bot.sending import SENDING_KEY, Reconciler, Sender, SendResult
 from bot.store import Store
 from bot.store.models import OutboxMessage, Person
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -157,8 +161,10 @@ class Delivery:
         max_attempts: int = MAX_ATTEMPTS,
         monotonic: Callable[[], float] = time.monotonic,
         batch: int = 200,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self.senders = dict(senders)
         self.worker = worker
         all_limits = {**PLATFORM_LIMITS, **(limits or {})}
@@ -354,6 +360,9 @@ class Delivery:
                 return
             live.attempts += 1
             live.claimed_by = None
+            if self.metrics is not None:
+                parked = result.permanent or live.attempts >= self.max_attempts
+                self.metrics.observe_send(row.platform, result, parked)
             if result.ok:
                 live.status, live.sent_at, live.last_error = "sent", now, ""
                 live.message_id = result.message_id

@@ -24,6 +24,7 @@ class SendResult:
     permanent: bool = False
     unreachable: bool = False
     error: str = ""
+    rate_limited: bool = False  # the platform answered 429: too many requests
 
     @classmethod
     def sent(cls, message_id: str | None) -> SendResult:
@@ -38,6 +39,7 @@ class SendResult:
         retry_after: float | None = None,
         permanent: bool = False,
         unreachable: bool = False,
+        rate_limited: bool = False,
     ) -> SendResult:
         """Not delivered: transient unless `permanent` (or `unreachable`, the person is gone)."""
         return cls(
@@ -46,6 +48,7 @@ class SendResult:
             permanent=permanent or unreachable,
             unreachable=unreachable,
             error=error[:500],
+            rate_limited=rate_limited,
         )
 
 

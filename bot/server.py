@@ -7,20 +7,15 @@ import contextlib
 import logging
 import signal
 import sys
-import time
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    generate_latest,
-)
+from aiohttp.typedefs import Handler
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.metrics import Metrics
 from bot.outbox import Delivery, platform_limits
 from bot.preflight import listen_problem
 from bot.scheduling.scheduler import Scheduling
@@ -28,18 +23,20 @@ from bot.sending import Sender
 
 log = logging.getLogger(__name__)
 ENGINE_KEY = web.AppKey("engine", Engine)
-REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
+METRICS_KEY = web.AppKey("metrics", Metrics)
 
 
-def make_app(engine: Engine) -> web.Application:
+def make_app(engine: Engine, metrics: Metrics | None = None) -> web.Application:
     """The web application: `/healthz`, `/metrics`, and (later) the platform routes."""
-    registry = CollectorRegistry()
-    requests = Counter("kmb_http_requests", "HTTP requests served", ["route"], registry=registry)
-    started = Gauge("kmb_start_time_seconds", "When this process started", registry=registry)
-    started.set(time.time())
+    metrics = metrics or Metrics(engine.store)
+
+    @web.middleware
+    async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = request.match_info.route.resource
+        metrics.http_requests.labels(route.canonical if route else "(unknown)").inc()
+        return await handler(request)
 
     async def healthz(request: web.Request) -> web.Response:
-        requests.labels("/healthz").inc()
         ok = await asyncio.to_thread(engine.store.ping)
         body = {
             "status": "ok" if ok else "unavailable",
@@ -48,17 +45,21 @@ def make_app(engine: Engine) -> web.Application:
         }
         return web.json_response(body, status=200 if ok else 503)
 
-    async def metrics(request: web.Request) -> web.Response:
-        requests.labels("/metrics").inc()
-        return web.Response(
-            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
+    async def scrape(request: web.Request) -> web.Response:
+        try:  # gauges read the database: off the event loop
+            body = await asyncio.to_thread(metrics.render)
+        except Exception:
+            log.exception("metrics: the database did not answer")
+            return web.Response(
+                status=503, text="metrics unavailable: the database did not answer"
+            )
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[count])
     app[ENGINE_KEY] = engine
-    app[REGISTRY_KEY] = registry
+    app[METRICS_KEY] = metrics
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", scrape)
     return app
 
 
@@ -76,8 +77,10 @@ class Running:
         scheduler: bool = True,
     ) -> None:
         self.engine = engine
-        self.app = make_app(engine)
+        self.metrics = Metrics(engine.store)
+        self.app = make_app(engine, self.metrics)
         self.senders = dict(mount(self.app, engine)) if mount else {}
+        self.metrics.platforms = tuple(self.senders)
         settings = engine.settings
         self.delivery = Delivery(
             engine.store,
@@ -85,6 +88,7 @@ class Running:
             limits=platform_limits(
                 settings.kmb_slack_workspace_per_second, settings.kmb_teams_tenant_per_second
             ),
+            metrics=self.metrics,
         )
         # Created here and started in `start`, so each running app owns its scheduler.
         engine.directory = directory_of(self.senders.values())
@@ -109,6 +113,7 @@ class Running:
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}"
         self.engine.on_change.append(self.delivery.wake)
+        self.engine.on_turn.append(self.metrics.observe_turn)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
         if self.scheduling is not None:
             await self.scheduling.start()
@@ -123,6 +128,8 @@ class Running:
             await self._delivering
         with contextlib.suppress(ValueError):
             self.engine.on_change.remove(self.delivery.wake)
+        with contextlib.suppress(ValueError):
+            self.engine.on_turn.remove(self.metrics.observe_turn)
         await self._runner.cleanup()
 
 

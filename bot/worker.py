@@ -8,11 +8,16 @@ import logging
 import signal
 from collections.abc import Mapping
 
+from aiohttp import web
+
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.metrics import Metrics
 from bot.outbox import Delivery, platform_limits
+from bot.preflight import listen_problem
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
+from bot.server import make_app
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +30,15 @@ async def work(
     stop: asyncio.Event | None = None,
     concurrency: int = 32,
     batch: int = 200,
+    metrics_at: tuple[str, int] | None = None,
 ) -> Delivery:
-    """Schedule and deliver until SIGTERM/SIGINT (or `stop`); the delivery, for its stats."""
+    """Schedule and deliver until SIGTERM/SIGINT (or `stop`); the delivery, for its stats.
+
+    With `metrics_at` (host, port), this worker's own counters are served at `/metrics`
+    (with `/healthz`), for a Prometheus that scrapes every process.
+    """
     settings = engine.settings
+    metrics = Metrics(engine.store, senders)
     delivery = Delivery(
         engine.store,
         senders,
@@ -37,6 +48,7 @@ async def work(
         limits=platform_limits(
             settings.kmb_slack_workspace_per_second, settings.kmb_teams_tenant_per_second
         ),
+        metrics=metrics,
     )
     engine.directory = directory_of(senders.values())
     scheduling = Scheduling(engine, engine.directory, on_work=delivery.wake) if scheduler else None
@@ -45,6 +57,16 @@ async def work(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    runner = None
+    if metrics_at is not None:
+        runner = web.AppRunner(make_app(engine, metrics))
+        await runner.setup()
+        site = web.TCPSite(runner, *metrics_at)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise listen_problem(*metrics_at, exc) from exc
     if scheduling is not None:
         await scheduling.start()
     print(
@@ -57,6 +79,8 @@ async def work(
     finally:
         if scheduling is not None:
             await scheduling.stop()
+        if runner is not None:
+            await runner.cleanup()
         engine.store.engine.dispose()
         print("kmb worker stopped", flush=True)
     return delivery

@@ -44,7 +44,9 @@ def failure(exc: SlackApiError) -> SendResult:
     error = str(response.get("error") or exc)
     if response.status_code == 429:
         retry = response.headers.get("Retry-After") or response.headers.get("retry-after")
-        return SendResult.failed("ratelimited", retry_after=float(retry) if retry else 30.0)
+        return SendResult.failed(
+            "ratelimited", retry_after=float(retry) if retry else 30.0, rate_limited=True
+        )
     if error in UNREACHABLE:
         return SendResult.failed(error, unreachable=True)
     if error in PERMANENT:

@@ -44,7 +44,9 @@ def failure(exc: BaseException) -> SendResult:
     code = _error_code(exc)
     if status == 429:
         retry = _seconds(headers.get("Retry-After"))
-        return SendResult.failed(f"429 throttled {code}".strip(), retry_after=retry)
+        return SendResult.failed(
+            f"429 throttled {code}".strip(), retry_after=retry, rate_limited=True
+        )
     if status in TRANSIENT:
         return SendResult.failed(f"{status} {code or text}")
     if status == 403 and "MessageWritesBlocked" in (code + text):
