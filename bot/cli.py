@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     teams.add_argument("--app-id", required=True, help="the Azure Bot's Microsoft App ID")
     teams.add_argument("--out", type=Path, default=Path("kmb-teams.zip"))
     teams.add_argument("--domain", default="", help="kmb's public host name, e.g. kmb.nhs.uk")
+    teams.add_argument(
+        "--privacy-url", help="your trust's privacy notice (https://); default $KMB_PRIVACY_URL"
+    )
+    teams.add_argument(
+        "--terms-url", help="your trust's terms of use (https://); default $KMB_TERMS_URL"
+    )
     roles = sub.add_parser("roles", help="grant or list roles")
     roles.add_argument("action", choices=["grant", "list"])
     roles.add_argument("role", nargs="?", choices=ROLES)
@@ -89,7 +95,13 @@ def _main(argv: list[str] | None) -> int:
     if args.cmd == "slack":
         return _slack_manifest(args.url, args.socket, args.name)
     if args.cmd == "teams":
-        return _teams_manifest(args.app_id, args.out, args.domain)
+        return _teams_manifest(
+            args.app_id,
+            args.out,
+            args.domain,
+            args.privacy_url or settings.kmb_privacy_url,
+            args.terms_url or settings.kmb_terms_url,
+        )
     from bot.app import build
     from bot.preflight import describe, shown, sqlite_path
 
@@ -285,11 +297,20 @@ def _may_listen(host: str, app_id: str, allowed: bool, slack: bool) -> bool | No
     return None
 
 
-def _teams_manifest(app_id: str, out: Path, domain: str) -> int:
+def _teams_manifest(app_id: str, out: Path, domain: str, privacy: str, terms: str) -> int:
+    from adapters.teams.manifest import PLACEHOLDER_PRIVACY, PLACEHOLDER_TERMS
     from adapters.teams.manifest import build as build_package
 
+    if not privacy or not terms:
+        print(
+            "kmb teams manifest: no --privacy-url/--terms-url (KMB_PRIVACY_URL, KMB_TERMS_URL): "
+            "the package links to kmb's project pages; give your trust's own before publishing.",
+            file=sys.stderr,
+        )
     try:
-        build_package(app_id, out, domain)
+        build_package(
+            app_id, out, domain, privacy or PLACEHOLDER_PRIVACY, terms or PLACEHOLDER_TERMS
+        )
     except ValueError as exc:
         print(f"kmb teams manifest: {exc}", file=sys.stderr)
         return 2

@@ -28,3 +28,5 @@ class Settings(BaseSettings):
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
     microsoft_app_type: str = "SingleTenant"
+    kmb_privacy_url: str = ""  # the trust's privacy notice, for the Teams app package
+    kmb_terms_url: str = ""  # the trust's terms of use, for the Teams app package

@@ -110,3 +110,52 @@ def test_a_slack_deployment_on_a_public_host_runs_with_teams_off(tmp_path: Path)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     assert "Teams is off on 0.0.0.0" in err
+
+
+def _manifest_of(out: Path) -> dict:
+    with zipfile.ZipFile(out) as z:
+        return json.loads(z.read("manifest.json"))  # type: ignore[no-any-return]
+
+
+def test_the_package_carries_the_trusts_privacy_and_terms_urls(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    out = tmp_path / "kmb-teams.zip"
+    privacy = "https://www.example-trust.nhs.uk/privacy/kmb"
+    args = ["teams", "manifest", "--app-id", APP_ID, "--out", str(out)]
+    assert main([*args, "--privacy-url", privacy, "--terms-url", privacy + "/terms"]) == 0
+    developer = _manifest_of(out)["developer"]
+    assert developer["privacyUrl"] == privacy
+    assert developer["termsOfUseUrl"] == privacy + "/terms"
+    assert "no --privacy-url" not in capsys.readouterr().err
+
+    monkeypatch.setenv("KMB_PRIVACY_URL", "https://trust.nhs.uk/p")
+    monkeypatch.setenv("KMB_TERMS_URL", "https://trust.nhs.uk/t")
+    assert main(args) == 0
+    developer = _manifest_of(out)["developer"]
+    assert (developer["privacyUrl"], developer["termsOfUseUrl"]) == (
+        "https://trust.nhs.uk/p",
+        "https://trust.nhs.uk/t",
+    )
+
+
+def test_without_the_trusts_urls_the_package_says_so(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "kmb-teams.zip"
+    assert main(["teams", "manifest", "--app-id", APP_ID, "--out", str(out)]) == 0
+    assert "give your trust's own" in capsys.readouterr().err
+    bad = ["--privacy-url", "http://trust.nhs.uk/p", "--terms-url", "https://trust.nhs.uk/t"]
+    assert main(["teams", "manifest", "--app-id", APP_ID, "--out", str(out), *bad]) == 2
+    assert "https://" in capsys.readouterr().err
+
+
+def test_the_package_asks_to_hear_replies_in_kmbs_threads_without_a_mention(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "kmb-teams.zip"
+    assert main(["teams", "manifest", "--app-id", APP_ID, "--out", str(out)]) == 0
+    manifest = _manifest_of(out)
+    rsc = manifest["authorization"]["permissions"]["resourceSpecific"]
+    assert {p["name"] for p in rsc} == {"ChannelMessage.Read.Group", "ChatMessage.Read.Chat"}
+    assert all(p["type"] == "Application" for p in rsc)
+    assert manifest["webApplicationInfo"]["id"] == APP_ID
+    assert manifest["webApplicationInfo"]["resource"]

@@ -1,9 +1,11 @@
 """Teams activities as kmb's `Inbound`: pure functions over the activity JSON.
 
-A personal chat is spoken to kmb; in a channel or group chat only messages that @mention kmb
-are (the mention is removed from the text). Card buttons and forms come back either as a
-message whose `value` holds the card's data (`Action.Submit`) or as an `adaptiveCard/action`
-invoke (`Action.Execute`); both become the same `Inbound`.
+A personal chat is spoken to kmb; in a channel or group chat messages that @mention kmb are
+(the mention is removed from the text). With the app package's resource-specific consent,
+Teams also sends the rest of a channel's messages: those are overheard (`addressed=False`),
+and the engine acts only on replies in the threads under kmb's own posts. Card buttons and
+forms come back either as a message whose `value` holds the card's data (`Action.Submit`) or
+as an `adaptiveCard/action` invoke (`Action.Execute`); both become the same `Inbound`.
 """
 
 from __future__ import annotations

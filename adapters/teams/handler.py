@@ -118,9 +118,8 @@ class TeamsBot:
         await ctx.send_activities([Activity().deserialize(cards.activity(r)) for r in replies])
 
     def _in_thread(self, inbound: Inbound) -> Inbound:
-        """In Teams kmb only hears channel messages that @mention it, so under one of kmb's
-        posts an @mention that is not a chat word is someone writing in that thread (as an
-        un-mentioned reply is in Slack)."""
+        """Under one of kmb's posts an @mention that is not a chat word is someone writing in
+        that thread (as an un-mentioned reply is, with resource-specific consent or in Slack)."""
         conv = inbound.conversation
         if inbound.kind != "message" or conv.kind == "personal" or not conv.thread:
             return inbound

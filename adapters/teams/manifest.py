@@ -27,14 +27,37 @@ COMMANDS = (
     ("project", "Create a project and its team's retro prompts"),
     ("my data", "Export what kmb holds about you"),
 )
+# Resource-specific consent: the team owner (or chat member) who installs kmb lets it receive
+# every message in that team's channels (or that chat) without an @mention, so a reply in the
+# thread under an enquiry card or a prompt reaches kmb as it does in Slack. kmb acts only on
+# messages under its own posts and keeps nothing of the others.
+RSC = (
+    ("ChannelMessage.Read.Group", "replies in the threads under kmb's posts in a team"),
+    ("ChatMessage.Read.Chat", "the same in a group chat"),
+)
+PLACEHOLDER_PRIVACY = "https://github.com/kmb-nhs/kmb#privacy"
+PLACEHOLDER_TERMS = "https://github.com/kmb-nhs/kmb#licence"
 NHS_BLUE = (0, 94, 184)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
-def manifest(app_id: str, domain: str = "", version: str = "1.0.0") -> dict[str, Any]:
-    """The manifest for a bot registered with `app_id` (personal, team and group chat)."""
+def manifest(
+    app_id: str,
+    domain: str = "",
+    version: str = "1.0.0",
+    privacy_url: str = PLACEHOLDER_PRIVACY,
+    terms_url: str = PLACEHOLDER_TERMS,
+) -> dict[str, Any]:
+    """The manifest for a bot registered with `app_id` (personal, team and group chat).
+
+    `privacy_url` and `terms_url` are the trust's own privacy notice and terms of use, shown
+    to people when they add kmb.
+    """
     if not _GUID.match(app_id):
         raise ValueError(f"the app id must be the Azure Bot's Microsoft App ID (a GUID): {app_id}")
+    for label, url in (("privacy", privacy_url), ("terms", terms_url)):
+        if not url.startswith("https://") or len(url) > 2048:
+            raise ValueError(f"the {label} URL must be an https:// address: {url[:80]}")
     scopes = ["personal", "team", "groupChat"]
     return {
         "$schema": MANIFEST_SCHEMA,
@@ -44,8 +67,8 @@ def manifest(app_id: str, domain: str = "", version: str = "1.0.0") -> dict[str,
         "developer": {
             "name": "kmb",
             "websiteUrl": "https://github.com/kmb-nhs/kmb",
-            "privacyUrl": "https://github.com/kmb-nhs/kmb#privacy",
-            "termsOfUseUrl": "https://github.com/kmb-nhs/kmb#licence",
+            "privacyUrl": privacy_url,
+            "termsOfUseUrl": terms_url,
         },
         "name": {"short": "kmb", "full": "kmb: learning before, during and after"},
         "description": {
@@ -91,6 +114,13 @@ def manifest(app_id: str, domain: str = "", version: str = "1.0.0") -> dict[str,
         ],
         "permissions": ["identity", "messageTeamMembers"],
         "validDomains": [domain] if domain else [],
+        # RSC needs webApplicationInfo; its `resource` is unused by RSC but must be present.
+        "webApplicationInfo": {"id": app_id, "resource": "https://RscBasedStoreApp"},
+        "authorization": {
+            "permissions": {
+                "resourceSpecific": [{"name": name, "type": "Application"} for name, _ in RSC]
+            }
+        },
     }
 
 
@@ -136,9 +166,16 @@ def outline_icon() -> bytes:
     return png(32, lambda x, y: (255, 255, 255, 255) if _ring(32, x, y) else (0, 0, 0, 0))
 
 
-def build(app_id: str, out: Path, domain: str = "") -> Path:
+def build(
+    app_id: str,
+    out: Path,
+    domain: str = "",
+    privacy_url: str = PLACEHOLDER_PRIVACY,
+    terms_url: str = PLACEHOLDER_TERMS,
+) -> Path:
     """Write the zip Teams accepts for upload (files at the zip's root)."""
-    content = json.dumps(manifest(app_id, domain), indent=2)  # refuses a bad id before writing
+    found = manifest(app_id, domain, privacy_url=privacy_url, terms_url=terms_url)
+    content = json.dumps(found, indent=2)  # refuses a bad id or URL before writing
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("manifest.json", content)
         z.writestr("color.png", color_icon())
