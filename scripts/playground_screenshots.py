@@ -9,7 +9,7 @@ width (1280 px) and a phone-ish width (420 px) to docs/screenshots/.
 Needs: node/npx (npm registry reachable), `apt-get install -y chromium fonts-noto-color-emoji`,
 `pip install playwright` in kmb's venv (do not run `playwright install`: the browser is Debian's).
 
-    /work/venv/bin/python scripts/playground_screenshots.py [--out docs/screenshots]
+    .venv/bin/python scripts/playground_screenshots.py [--out docs/screenshots]
 
 The Playground's own chrome does not shrink below ~600 px, so the 420 px pictures widen the
 viewport to 420 and lift the Playground's minimum widths with a style sheet; the Adaptive Cards
