@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import func, select
 
 from bot.store.models import EnquiryMessage, OutboxMessage, Person
@@ -59,3 +61,35 @@ async def test_other_channel_talk_is_heard_but_neither_answered_nor_kept(engine)
         assert len(rig.connector.calls) == before
         with engine.store.session() as s:
             assert s.exec(select(func.count()).select_from(Person)).one() == 0
+
+
+async def test_a_file_sent_to_kmb_in_teams_is_named_and_not_passed_on(engine) -> None:
+    async with Rig(engine) as rig:
+        image = {"contentType": "image/png", "contentUrl": "https://x.invalid/i", "name": "w.png"}
+        out = await rig.says("tool premortem", attachments=[image])
+        assert "Premortem" in card_text(out[0])
+        assert "“w.png”" in card_text(out[-1]) and "does not pass files on" in card_text(out[-1])
+
+
+async def test_a_teams_channel_kmb_cannot_list_is_explained_and_nothing_saved(engine) -> None:
+    from bot.directory import directory_of
+    from bot.store.models import Project
+
+    async with Rig(engine) as rig:
+        rig.engine.directory = directory_of(rig.senders.values())
+        rig.engine.store.grant("teams", "29:1anon-user-admin", "lead")
+        await rig.says("<at>kmb</at> project new", fixture_name="channel_mention")
+        rig.connector.fail_next(403, code="Forbidden", kinds=("members",))
+        values = {
+            "kmb": "form",
+            "kmb_form": "project",
+            "name": "Theatre lists",
+            "start": "2026-11-23",
+            "end": "2027-03-31",
+            "members": "this channel",
+            "template": "aar",
+        }
+        out = await rig.says("", fixture_name="channel_mention", value=values)
+        assert "Teams would not say who is in this channel" in json.dumps(out)
+        with engine.store.session() as s:
+            assert s.exec(select(func.count()).select_from(Project)).one() == 0

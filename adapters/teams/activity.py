@@ -92,12 +92,12 @@ def event_id(activity: Mapping[str, Any]) -> str | None:
 
 
 def attached_files(activity: Mapping[str, Any]) -> tuple[str, ...]:
-    """Names of files sent with a message (Teams' file and inline image attachments)."""
+    """Names of files sent with a message (file, channel file reference and image attachments)."""
     return tuple(
         str(a.get("name") or "a file")
         for a in activity.get("attachments") or ()
         if str(a.get("contentType", "")).startswith(
-            ("application/vnd.microsoft.teams.file", "image/")
+            ("application/vnd.microsoft.teams.file", "image/", "reference")
         )
     )
 
