@@ -26,7 +26,7 @@ def build(
     try:  # content first: it needs no database, and its problems are the operator's to fix
         catalogue = load_catalogue(content_dir)
     except ContentError as exc:
-        raise content_problem(settings.kmb_content_dir, exc.problems) from exc
+        raise content_problem(settings.kmb_content_dir, exc.problems, exc.lines) from exc
     check_sqlite(url)
     try:
         store = Store(url, clock)

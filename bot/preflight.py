@@ -111,12 +111,18 @@ def listen_problem(host: str, port: int, exc: OSError) -> SetupError:
     )
 
 
-def content_problem(folder: str, problems: list[str]) -> SetupError:
-    """Content that doesn't load, as one line: how many problems and the first."""
+def content_problem(
+    folder: str, problems: list[str], lines: dict[str, int] | None = None
+) -> SetupError:
+    """Content that doesn't load, as one line: how many problems and the first (with its line)."""
     where = folder or "the shipped content folder"
+    lines = lines or {}
+    first = next((p for p in problems if p in lines), problems[0])  # one with a line, if any
+    at = lines.get(first)
+    located = f"{first} (line {at})" if at else first
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return SetupError(
-        f"the content in {where} does not load: {problems[0]}{more}. "
+        f"the content in {where} does not load: {located}{more}. "
         "Run `kmb content check` to see every problem."
     )
 

@@ -154,3 +154,16 @@ def test_serve_names_its_database_before_it_listens(tmp_path: Path) -> None:
         proc.communicate(timeout=20)
     assert first.strip() == f"kmb database: sqlite:///{db} (new and empty: created just now)"
     assert second.startswith("kmb listening on http://127.0.0.1:")
+
+
+def test_a_content_field_problem_names_its_line_at_start(tmp_path: Path) -> None:
+    folder = tmp_path / "content"
+    shutil.copytree(PACKAGED, folder)
+    tool = folder / "tools" / "fishbowl.yaml"
+    lines = tool.read_text().splitlines()
+    at = next(n for n, line in enumerate(lines, start=1) if line.startswith("steps:"))
+    tool.write_text("\n".join(lines).replace("steps:", "stepz:") + "\n")
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    line = _one_line(_kmb("db", "upgrade", KMB_CONTENT_DIR=str(folder), DATABASE_URL=db))
+    assert "tools/fishbowl.yaml" in line
+    assert f"stepz: Extra inputs are not permitted (line {at})" in line, line

@@ -17,11 +17,15 @@ PACKAGED = Path(__file__).resolve().parent.parent.parent / "content"
 
 
 class ContentError(Exception):
-    """Content failed validation; `problems` holds `file: field: problem` lines."""
+    """Content failed validation; `problems` holds `file: field: problem` lines.
 
-    def __init__(self, problems: list[str]) -> None:
+    `lines` gives, for a problem found in a file's YAML, the line it is on (1-based).
+    """
+
+    def __init__(self, problems: list[str], lines: dict[str, int] | None = None) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.lines = lines or {}
 
 
 @dataclass
@@ -35,10 +39,44 @@ class Catalogue:
     library: Library | None = None
 
 
-def _load(path: Path, model: type[M], problems: list[str], root: Path) -> M | None:
+def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """The line (1-based) of a field in YAML text, following a validation error's path (None
+    when the field is missing: there is no line to point at)."""
+    try:
+        node: Any = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    if node is None:
+        return None
+    line: int = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((kv for kv in node.value if kv[0].value == str(part)), None)
+            if found is None:
+                return None
+            key, node = found
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return None
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _load(
+    path: Path,
+    model: type[M],
+    problems: list[str],
+    root: Path,
+    lines: dict[str, int] | None = None,
+) -> M | None:
     name = path.relative_to(root).as_posix()
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data: Any = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:  # where the parser gave up, as an editor counts lines
         mark = exc.problem_mark or exc.context_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -53,7 +91,11 @@ def _load(path: Path, model: type[M], problems: list[str], root: Path) -> M | No
     except ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(file)"
-            problems.append(f"{name}: {where}: {err['msg']}")
+            problem = f"{name}: {where}: {err['msg']}"
+            problems.append(problem)
+            found = line_of(text, tuple(err["loc"]))
+            if lines is not None and found is not None:
+                lines[problem] = found
         return None
 
 
@@ -61,6 +103,7 @@ def load_catalogue(root: Path | None = None) -> Catalogue:
     """Load `root` (default: the shipped content); raise ContentError listing every problem."""
     root = root or PACKAGED
     problems: list[str] = []
+    lines: dict[str, int] = {}
     cat = Catalogue()
     sections: list[tuple[str, type[BaseModel], dict[str, Any]]] = [
         ("tools", Tool, cat.tools),
@@ -72,7 +115,7 @@ def load_catalogue(root: Path | None = None) -> Catalogue:
         if not files:
             problems.append(f"{folder}/: (folder): no .yaml files found")
         for path in files:
-            item = _load(path, model, problems, root)
+            item = _load(path, model, problems, root, lines)
             if item is None:
                 continue
             slug = item.slug  # type: ignore[attr-defined]
@@ -81,15 +124,15 @@ def load_catalogue(root: Path | None = None) -> Catalogue:
             into[slug] = item
     lib_path = root / "library.yaml"
     if lib_path.exists():
-        cat.library = _load(lib_path, Library, problems, root)
+        cat.library = _load(lib_path, Library, problems, root, lines)
     syn_path = root / "synonyms.yaml"
     if syn_path.exists():
-        syn = _load(syn_path, Synonyms, problems, root)
+        syn = _load(syn_path, Synonyms, problems, root, lines)
         if syn is not None:
             cat.synonyms = [[w.lower().strip() for w in g] for g in syn.groups]
     problems.extend(_cross_check(cat))
     if problems:
-        raise ContentError(problems)
+        raise ContentError(problems, lines)
     return cat
 
 
