@@ -151,7 +151,7 @@ class Engine:
         in time. A `DirectoryError` (the platform refused) is raised for the feature to explain.
         """
         loop = self._loop
-        if loop is None or loop.is_closed() or isinstance(self.directory, NoDirectory):
+        if loop is None or not loop.is_running() or isinstance(self.directory, NoDirectory):
             return None
         try:
             asyncio.get_running_loop()
