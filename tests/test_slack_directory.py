@@ -109,3 +109,21 @@ async def test_a_check_in_interval_out_of_range_is_refused_on_its_field(
         answer["response_action"] == "errors"
         and "weeks from 0 to 26" in answer["errors"]["checkins"]
     )
+
+
+async def test_a_timezone_slack_could_not_give_at_once_is_asked_again_at_opening(
+    slack: SlackWorld,
+) -> None:
+    slack.fake.users["U0BOB"] = {"tz": "Pacific/Auckland"}
+    view = await _project_form(slack)
+    slack.fake.fail("users.info", error="internal_error")
+    _, answer = await slack.submit(view, {**WARD, "members": "U0BOB"}, user="U0LEAD")
+    assert answer["response_action"] == "update"
+    with slack.engine.store.session() as s:
+        bob = s.exec(select(Person).where(Person.external_id == "U0BOB")).one()
+    assert bob.timezone is None
+    assert slack.running.scheduling is not None
+    await slack.running.scheduling.sweep()  # the Before Action Review opens today
+    with slack.engine.store.session() as s:
+        bob = s.exec(select(Person).where(Person.external_id == "U0BOB")).one()
+    assert bob.timezone == "Pacific/Auckland"

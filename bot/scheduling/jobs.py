@@ -146,15 +146,9 @@ def _tell_lead(engine: Engine, occasion_id: int, reason: str) -> None:
 
 async def learn_timezones(engine: Engine, directory: Directory, occasion_id: int) -> None:
     """Before an occasion opens, ask the platform for members' timezones kmb doesn't know."""
-    with engine.store.session() as s:
-        occasion = s.get(Occasion, occasion_id)
-        if occasion is None:
-            return
-        unknown = [
-            PersonRef(p.platform, p.external_id, p.display_name)
-            for p in planner.team(s, occasion.project_id)
-            if not p.timezone and p.platform != "console"
-        ]
+    unknown = await asyncio.to_thread(_without_timezone, engine, occasion_id)
+    if not unknown:
+        return
     gate = asyncio.Semaphore(8)  # a few at a time: the platform paces its own API
 
     async def ask(ref: PersonRef) -> str | None:
@@ -169,10 +163,26 @@ async def learn_timezones(engine: Engine, directory: Directory, occasion_id: int
         (ref.platform, ref.external_id): tz for ref, tz in zip(unknown, zones, strict=True) if tz
     }
     if found:
-        with engine.store.session() as s:
-            for (platform, external_id), tz in found.items():
-                person = engine.store.person(s, platform, external_id)
-                person.timezone = person.timezone or tz
+        await asyncio.to_thread(_keep_timezones, engine, found)
+
+
+def _without_timezone(engine: Engine, occasion_id: int) -> list[PersonRef]:
+    with engine.store.session() as s:
+        occasion = s.get(Occasion, occasion_id)
+        if occasion is None:
+            return []
+        return [
+            PersonRef(p.platform, p.external_id, p.display_name)
+            for p in planner.team(s, occasion.project_id)
+            if not p.timezone and p.platform != "console"
+        ]
+
+
+def _keep_timezones(engine: Engine, found: dict[tuple[str, str], str]) -> None:
+    with engine.store.session() as s:
+        for (platform, external_id), tz in found.items():
+            person = engine.store.person(s, platform, external_id)
+            person.timezone = person.timezone or tz
 
 
 async def run_step(engine: Engine, directory: Directory, step: str, ident: int) -> bool:
