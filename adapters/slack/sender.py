@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -123,17 +125,24 @@ class SlackSender:
 
         people: list[PersonRef] = []
         cursor = None
+        gate = asyncio.Semaphore(8)  # profiles a few at a time: a channel lists in seconds
+
+        async def profile(user_id: str) -> dict[str, Any]:
+            async with gate:
+                return (await self.client.users_info(user=user_id)).get("user") or {}
+
         try:
             while True:
                 page = await self.client.conversations_members(
                     channel=conversation.id, limit=200, cursor=cursor
                 )
-                for user_id in page.get("members") or []:
-                    user = (await self.client.users_info(user=user_id)).get("user") or {}
-                    if user.get("is_bot") or user.get("deleted") or user_id == "USLACKBOT":
+                ids = [str(u) for u in page.get("members") or [] if u != "USLACKBOT"]
+                users = await asyncio.gather(*(profile(u) for u in ids))
+                for user_id, user in zip(ids, users, strict=True):
+                    if user.get("is_bot") or user.get("deleted"):
                         continue
                     name, tz = profile_of(user)
-                    people.append(PersonRef(PLATFORM, str(user_id), name, tz))
+                    people.append(PersonRef(PLATFORM, user_id, name, tz))
                 cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
                 if not cursor:
                     return people
