@@ -3,8 +3,13 @@
 Counters and the turn-latency histogram are kept in this process (a restart resets them, as
 Prometheus expects). Gauges are read from the database at scrape time, with one cheap grouped
 query each, so every process reports the same numbers whichever one is scraped; the scrape
-runs in a worker thread, never on the event loop. A feature adds a gauge of its own with
-`Metrics.gauge` (e.g. the inbox's `kmb_inbound_backlog`, once the inbox table exists).
+runs in a worker thread, never on the event loop. A feature adds a gauge of its own with the
+`database_gauge` decorator (every process's /metrics then reports it), e.g. the inbox's
+backlog once its table exists:
+
+    @database_gauge("kmb_inbound_backlog", "Inbound events saved, not yet handled", ("platform",))
+    def inbound_backlog(s: Session, now: dt.datetime) -> Iterable[Sample]:
+        return [((platform,), n) for platform, n in s.exec(...)]
 """
 
 from __future__ import annotations
@@ -39,6 +44,20 @@ class DatabaseGauge:
     help: str
     labels: tuple[str, ...]
     read: Callable[[Session, dt.datetime], Iterable[Sample]]
+
+
+Read = Callable[[Session, dt.datetime], Iterable[Sample]]
+REGISTERED: list[DatabaseGauge] = []  # features' gauges, added to every Metrics
+
+
+def database_gauge(name: str, help: str, labels: tuple[str, ...] = ()) -> Callable[[Read], Read]:
+    """Register a gauge read from the database at scrape time (a decorator on its reader)."""
+
+    def register(read: Read) -> Read:
+        REGISTERED.append(DatabaseGauge(name, help, labels, read))
+        return read
+
+    return register
 
 
 class Metrics:
@@ -76,7 +95,7 @@ class Metrics:
             time.time()
         )
         self.gauges: list[DatabaseGauge] = []
-        for gauge in default_gauges(self):
+        for gauge in [*default_gauges(self), *REGISTERED]:
             self.gauge(gauge)
         r.register(_FromDatabase(self))
 
@@ -176,8 +195,7 @@ def default_gauges(metrics: Metrics) -> list[DatabaseGauge]:
         ).one()
         return [(("deadline",), float(late)), (("claim",), float(unclaimed))]
 
-    # The inbound backlog is the durable inbox's to report: once its table exists it adds
-    # `DatabaseGauge("kmb_inbound_backlog", …, ("platform",), read)` here or via `gauge`.
+    # The inbound backlog is the durable inbox's to report, with `database_gauge`.
     return [
         DatabaseGauge(
             "kmb_outbox_messages",

@@ -138,3 +138,17 @@ async def test_a_worker_serves_its_own_metrics_when_asked(engine) -> None:
         stop.set()
         await running
     assert "kmb_outbox_messages" in text and "kmb_scheduler_lease_held 0.0" in text
+
+
+def test_a_feature_adds_a_gauge_read_from_the_database(engine, monkeypatch) -> None:
+    from bot import metrics
+
+    monkeypatch.setattr(metrics, "REGISTERED", [])
+
+    @metrics.database_gauge("kmb_inbound_backlog", "Inbound events not yet handled", ("platform",))
+    def backlog(s, now):
+        return [(("slack",), 3.0)]
+
+    text = metrics.Metrics(engine.store).render().decode()
+    assert "# HELP kmb_inbound_backlog Inbound events not yet handled" in text
+    assert 'kmb_inbound_backlog{platform="slack"} 3.0' in text
