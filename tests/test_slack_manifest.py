@@ -56,7 +56,7 @@ def test_plain_http_is_refused_with_a_reason(capsys) -> None:
 def methods_called() -> set[str]:
     """The Web API methods the Slack adapter calls (`.chat_postMessage(` is chat.postMessage)."""
     source = "\n".join(p.read_text() for p in ADAPTER.glob("*.py"))
-    found = re.findall(r"\.(chat|users|conversations|views|reactions|files)_(\w+)\(", source)
+    found = re.findall(r"\.(chat|users|conversations|views|reactions|files)_([A-Za-z]+)\b", source)
     return {f"{family}.{name}" for family, name in found}
 
 
