@@ -48,6 +48,12 @@ def check_sqlite(url: str) -> None:
     """Refuse a SQLite file kmb could not create or write, before SQLAlchemy tries."""
     path = sqlite_path(url)
     if path is None:
+        if url.startswith("sqlite:"):
+            raise SetupError(
+                f"DATABASE_URL names an in-memory SQLite database ({url[:40]}), which each of "
+                f"kmb's connections would see empty and which is lost when it stops: give a "
+                f"file ({EXAMPLES})."
+            )
         return
     folder = path.parent
     if folder.exists() and not folder.is_dir():
@@ -67,7 +73,7 @@ def check_sqlite(url: str) -> None:
 
 def database_problem(url: str, exc: BaseException) -> SetupError:
     """What a failure to open or upgrade the database means, in one line."""
-    if isinstance(exc, ArgumentError):
+    if isinstance(exc, ArgumentError | ValueError):  # ValueError: e.g. a port that isn't one
         return SetupError(f"DATABASE_URL is not a database URL ({url[:60]!r}): {EXAMPLES}.")
     if isinstance(exc, NoSuchModuleError | ModuleNotFoundError):
         scheme = url.split(":", 1)[0]
@@ -90,7 +96,7 @@ def database_problem(url: str, exc: BaseException) -> SetupError:
     return SetupError(f"the database {shown(url)} failed: {reason}")
 
 
-DATABASE_ERRORS = (SQLAlchemyError, ModuleNotFoundError)
+DATABASE_ERRORS = (SQLAlchemyError, ModuleNotFoundError, ValueError)
 
 
 def listen_problem(host: str, port: int, exc: OSError) -> SetupError:

@@ -49,6 +49,8 @@ def _closed_port() -> int:
         ("mysql://kmb@127.0.0.1/kmb", ["does not support (mysql)"]),
         ("sqlite:///{tmp}/no/such/folder/kmb.db", ["folder", "does not exist"]),
         ("sqlite:////proc/kmb.db", ["can't open the SQLite database /proc/kmb.db"]),
+        ("postgresql://kmb@127.0.0.1:notaport/kmb", ["is not a database URL"]),
+        ("sqlite://", ["in-memory SQLite database", "give a file"]),
     ],
 )
 def test_a_bad_database_url_is_one_line(tmp_path: Path, url: str, names: list[str]) -> None:
