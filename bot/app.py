@@ -8,7 +8,13 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content import ContentError, load_catalogue
 from bot.engine import Engine
-from bot.preflight import DATABASE_ERRORS, check_sqlite, content_problem, database_problem
+from bot.preflight import (
+    DATABASE_ERRORS,
+    check_sqlite,
+    check_timezone,
+    content_problem,
+    database_problem,
+)
 from bot.store import Store
 
 
@@ -27,6 +33,7 @@ def build(
         catalogue = load_catalogue(content_dir)
     except ContentError as exc:
         raise content_problem(settings.kmb_content_dir, exc.problems, exc.lines) from exc
+    check_timezone(settings.kmb_timezone)
     check_sqlite(url)
     try:
         store = Store(url, clock)

@@ -86,9 +86,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    from bot.config import Settings
+    from pydantic import ValidationError
 
-    settings = Settings()
+    from bot.config import Settings
+    from bot.preflight import settings_problem
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise settings_problem(exc) from exc
     if args.cmd == "content":
         folder = args.dir or (Path(settings.kmb_content_dir) if settings.kmb_content_dir else None)
         return _content_check(folder)

@@ -99,6 +99,30 @@ def database_problem(url: str, exc: BaseException) -> SetupError:
 DATABASE_ERRORS = (SQLAlchemyError, ModuleNotFoundError, ValueError)
 
 
+def settings_problem(exc: Exception) -> SetupError:
+    """An environment variable (or `.env` line) whose value can't be used, in one line."""
+    errors = getattr(exc, "errors", None)
+    first = errors()[0] if callable(errors) and errors() else {}
+    name = str((first.get("loc") or ("a setting",))[0]).upper()
+    value = str(first.get("input", ""))[:40]
+    why = str(first.get("msg", exc)).split(",")[0]
+    return SetupError(
+        f"{name}={value!r} can't be used ({why}): fix it in the environment or .env."
+    )
+
+
+def check_timezone(name: str) -> None:
+    """Refuse a default timezone that isn't an IANA name, before anyone is scheduled with it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SetupError(
+            f"KMB_TIMEZONE={name!r} is not a timezone: use an IANA name such as Europe/London."
+        ) from exc
+
+
 def listen_problem(host: str, port: int, exc: OSError) -> SetupError:
     """Why kmb can't listen on an address, in one line."""
     if exc.errno == errno.EADDRINUSE:

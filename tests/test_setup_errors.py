@@ -169,3 +169,11 @@ def test_a_content_field_problem_names_its_line_at_start(tmp_path: Path) -> None
     line = _one_line(_kmb("db", "upgrade", KMB_CONTENT_DIR=str(folder), DATABASE_URL=db))
     assert "tools/fishbowl.yaml" in line
     assert f"stepz: Extra inputs are not permitted (line {at})" in line, line
+
+
+def test_a_setting_kmb_cannot_use_is_one_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    line = _one_line(_kmb("serve", PORT="abc", DATABASE_URL=db))
+    assert "PORT='abc'" in line and "environment or .env" in line
+    line = _one_line(_kmb("chat", KMB_TIMEZONE="London", DATABASE_URL=db))
+    assert "KMB_TIMEZONE='London' is not a timezone" in line
