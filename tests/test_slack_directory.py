@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 from sqlmodel import select
 
-from bot.store.models import Membership, Person, Project
+from bot.store.models import Membership, Person, Project, Prompt
 from tests.slack_harness import GRANTED, SlackWorld
 from tests.test_slack import valid_view, view_of
 
@@ -96,6 +97,13 @@ async def test_people_picked_in_the_form_get_their_own_timezone(slack: SlackWorl
     assert project.checkin_weeks == 4
     asked = {c.args["user"] for c in slack.fake.of("users.info")}
     assert {"U0BOB", "U0CY"} <= asked
+    assert slack.running.scheduling is not None
+    await slack.running.scheduling.sweep()  # the Before Action Review opens today
+    with slack.engine.store.session() as s:
+        bob = s.exec(select(Person).where(Person.external_id == "U0BOB")).one()
+        (prompt,) = s.exec(select(Prompt).where(Prompt.person_id == bob.id))
+    invite = prompt.invite_at.replace(tzinfo=dt.UTC) if prompt.invite_at else None
+    assert invite == dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York
 
 
 async def test_a_check_in_interval_out_of_range_is_refused_on_its_field(
