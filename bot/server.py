@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -86,6 +87,22 @@ def body_in_time(seconds: float) -> Middleware:
         return await handler(request)
 
     return middleware
+
+
+class _MalformedHttp(logging.Filter):
+    """aiohttp logs a request it cannot parse (a bad header, a broken request line) with a
+    traceback, though it answers 400 and nothing failed: one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = "refused a malformed HTTP request: %s", (error.message,)
+            record.exc_info, record.exc_text, record.levelno = None, None, logging.INFO
+            record.levelname = "INFO"
+        return True
+
+
+QUIET_MALFORMED_HTTP = _MalformedHttp()
 
 
 def connection_limit(configured: int) -> int:
@@ -194,6 +211,7 @@ class Running:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen (port 0: any free one) and start delivering; the base URL."""
+        logging.getLogger("aiohttp.server").addFilter(QUIET_MALFORMED_HTTP)
         await self._runner.setup()
         assert self._runner.server is not None
         self.admission = Admission(self._runner.server, self.max_connections)
