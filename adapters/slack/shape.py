@@ -9,14 +9,15 @@ Unknown fields are always allowed: Slack adds them freely.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from adapters.wire import Malformed, conforms, json_object, json_value
 
 Text = str | None
+Id = Annotated[str, StringConstraints(max_length=255)]  # Slack's ids are short: U0…, C0…, T0…
 
 
 class _Shape(BaseModel):
@@ -72,9 +73,9 @@ class _Common(_Shape):
 
 class _Event(_Shape):
     type: str
-    user: Text = None
+    user: Id | None = None
     text: Text = None
-    channel: Text = None
+    channel: Id | None = None
     channel_type: Text = None
     thread_ts: Text = None
     ts: Text = None
@@ -94,7 +95,7 @@ class _EventCallback(_Common):
 
 
 class _Person(_Shape):
-    id: str
+    id: Id
     name: Text = None
     username: Text = None
     team_id: Text = None
@@ -157,7 +158,8 @@ class _Shortcut(_Common):
 
 
 class _Command(_Common):
-    user_id: str
+    user_id: Id
+    channel_id: Id | None = None
     command: str
     text: Text = None
 
