@@ -104,6 +104,9 @@ def mount(web_app: web.Application, engine: Engine) -> SlackSender:
             except wire.Malformed as exc:
                 log.info("refused a signed Slack request: %s", exc)
                 return web.json_response({"error": str(exc)}, status=400)
+            except Exception as exc:  # Bolt's own parsing of what the shape check let by
+                log.info("refused a signed Slack request Bolt cannot read: %r", exc)
+                return web.json_response({"error": "kmb cannot read this request"}, status=400)
             return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
         web_app.router.add_post(ROUTE, events)
