@@ -232,7 +232,10 @@ TEXT = st.text(max_size=20) | st.sampled_from(["", "\ud800", "\udfff x", "kmb-0"
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT
 JSON = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, min_size=1, max_size=3)
+        | st.dictionaries(TEXT, inner, min_size=1, max_size=3)
+    ),
     max_leaves=8,
 )
 
