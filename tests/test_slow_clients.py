@@ -31,13 +31,14 @@ PATIENCE = 10.0  # seconds before the test gives up waiting; never a measured du
 async def server(
     request: pytest.FixtureRequest, catalogue: Any, clock: FakeClock, sqlite_url: str
 ) -> AsyncIterator[Running]:
-    """kmb serve with half-second timeouts (or `@pytest.mark.header_timeout(s)`), cap 40."""
-    marker = request.node.get_closest_marker("header_timeout")
+    """kmb serve with half-second timeouts and a cap of 40, or `@pytest.mark.limits(…)`."""
+    marker = request.node.get_closest_marker("limits")
+    limits = {"header": 0.5, "body": 0.5, "cap": CAP} | (marker.kwargs if marker else {})
     settings = Settings(
         database_url=sqlite_url,
-        kmb_header_timeout=marker.args[0] if marker else 0.5,
-        kmb_body_timeout=0.5,
-        kmb_max_connections=CAP,
+        kmb_header_timeout=limits["header"],
+        kmb_body_timeout=limits["body"],
+        kmb_max_connections=limits["cap"],
     )
     store = Store(sqlite_url, clock)
     store.upgrade()
@@ -59,7 +60,7 @@ async def _closed_by_server(reader: asyncio.StreamReader) -> bytes:
         return await reader.read()
 
 
-@pytest.mark.header_timeout(2.0)  # long enough that the cap, not the timeout, is reached first
+@pytest.mark.limits(header=2.0)  # long enough that the cap, not the timeout, is reached first
 async def test_half_sent_headers_neither_lock_out_healthz_nor_stay_open(server: Running) -> None:
     slow = [await _connect(server.url) for _ in range(3 * CAP)]
     for _, writer in slow:
@@ -106,3 +107,29 @@ async def test_a_body_over_one_megabyte_is_refused_with_413(server: Running) -> 
         ) as r,
     ):
         assert r.status == 413
+
+
+@pytest.mark.limits(body=3.0, cap=2)
+async def test_over_the_cap_with_every_connection_in_a_request_a_newcomer_gets_503(
+    server: Running,
+) -> None:
+    busy = [await _connect(server.url) for _ in range(2)]
+    for _, writer in busy:  # each is in a request, reading its body: none may be evicted
+        writer.write(
+            b"POST /api/messages HTTP/1.1\r\nHost: kmb\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n{"
+        )
+        await writer.drain()
+    async with asyncio.timeout(PATIENCE):
+        while len(server._runner.server.connections) < 2 or any(  # type: ignore[union-attr]
+            getattr(h, "_current_request", None) is None
+            for h in server._runner.server.connections  # type: ignore[union-attr]
+        ):
+            await asyncio.sleep(0.01)
+    reader, writer = await _connect(server.url)
+    assert (await _closed_by_server(reader)).startswith(b"HTTP/1.1 503 ")
+    assert server.admission is not None and server.admission.refused == 1
+    writer.close()
+    for reader, writer in busy:
+        assert (await _closed_by_server(reader)).startswith(b"HTTP/1.1 408 ")
+        writer.close()
