@@ -85,16 +85,13 @@ class TeamsBot:
             return self._refuse(str(exc))
         except Exception:
             return self._refuse("that is not a valid activity")
-        where = shape.service_url_problem(body.get("serviceUrl"), False, self.connector_hosts)
-        if not self.authenticated and where:
+        url = body.get("serviceUrl")
+        where = shape.service_url_problem(url, self.authenticated, self.connector_hosts)
+        if where and not (self.authenticated and url):  # Emulator mode, or no serviceUrl
             return self._refuse(where)
-        if self.authenticated and not body.get("serviceUrl"):
-            return self._refuse("the activity has no serviceUrl")
 
         async def logic(ctx: TurnContext) -> None:
-            # Authenticated by now; the token's serviceurl claim matched the activity's.
-            where = shape.service_url_problem(body["serviceUrl"], True, self.connector_hosts)
-            if self.authenticated and where:
+            if where:  # with an app id: refused once the token is known good (else 401)
                 raise _Refused(where)
             try:
                 await self.turn(ctx, body)
