@@ -1,17 +1,54 @@
-"""The PII guard: free text is checked for patient identifiers before it is stored."""
+"""The PII guard: patient identifiers are found in free text and replaced by a marker.
+
+`guard` is what features call to tell a person what was removed. Storage does not rely on them
+remembering: the free-text column types in `bot.store.types` pass every value through `guard`
+on its way to the database, and the engine guards what comes in and every reply going out.
+
+NHS numbers are found by their Modulus 11 check digit, however they are written: ten digits
+in groups of any size, separated by any mix of spaces (including non-breaking and thin
+spaces), dashes of any kind, dots, underscores and line breaks, with letters or punctuation
+stuck to either end. Digits that are clearly something else are left alone: an international
+phone number (`+44 …`, `(0)…`), an ISBN, a DOI, money, a clock time or a calendar date.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from bot.messages import Actions, Element, Facts, Inbound, Input, Reply, Section, Text
 
 NHS_NUMBER_MARK = "[NHS number removed]"
 DOB_MARK = "[date of birth removed]"
 HOSPITAL_NUMBER_MARK = "[hospital number removed]"
+# Compact forms, used only when a value must fit a bounded column: each is no longer than the
+# shortest text it can replace (ten digits; "dob1/1/50"; "MRN12345"), so redaction alone can
+# never push a value past a limit the original met.
+_COMPACT = {NHS_NUMBER_MARK: "[NHS no.]", DOB_MARK: "[DOB]", HOSPITAL_NUMBER_MARK: "[MRN]"}
+MARKS = (*_COMPACT, *_COMPACT.values())
+_MARK = re.compile("|".join(re.escape(m) for m in MARKS))
 
-# Ten digits together, or 3-3-4 with one consistent separator (space or dash).
-_NHS_NUMBER = re.compile(r"(?<![\d-])(\d{3})([ -]?)(\d{3})\2(\d{4})(?![\d-])")
+# What may sit between the digit groups of one number (at most a few of them in a row).
+_SEPARATOR = (
+    r"[\s\u00a0\u2007\u2009\u202f\u200b\u200c\u200d\u2060\ufeff"  # spaces, zero-width
+    r"\-\u00ad\u2010-\u2015\u2043\u2212\ufe58\ufe63\uff0d"  # hyphens, dashes, minus
+    r"._\u00b7\u2024\u2027\uff0e]"  # dots, underscore
+)
+_GAP = re.compile(_SEPARATOR + r"{1,6}")
+# Percent-encoded spaces, dashes, dots and line breaks (in links); read as blanks, same length.
+_PERCENT = re.compile(r"%(?:20|2[dD]|2[eE]|5[fF]|0[9aAdD]|[cC]2%[aA]0|[eE]2%80%9[0-5])")
+_DIGITS = re.compile(r"\d+")
+_PHONE_BEFORE = re.compile(r"(?:\+|\(0\))[\s\u00a0]*$")
+_ISBN_BEFORE = re.compile(r"ISBN(?:[\s\-]?1[03])?[\s:]*$", re.IGNORECASE)
+_MONEY_BEFORE = re.compile(r"[£$€][\s\u00a0]*$")
+_DOI = re.compile(r"\b10\.\d{4,9}/\S+")
+_DECIMAL = re.compile(r"(?<!\d)(?:\d{5,}\.\d+|\d+\.\d{5,})(?!\d)")  # e.g. 1700000004.000100
+_TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
+_DAY_FIRST = re.compile(r"(?<!\d)(\d{1,2})([./\- \u00a0])(\d{1,2})\2((?:19|20)\d{2})(?!\d)")
+_YEAR_FIRST = re.compile(r"(?<!\d)((?:19|20)\d{2})([./\-])(\d{1,2})\2(\d{1,2})(?!\d)")
+
 _DATE = (
     r"(?:\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}"
     r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
@@ -37,6 +74,83 @@ def nhs_check_digit_ok(digits: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
+def _is_date(day: str, month: str, year: str) -> bool:
+    try:
+        dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
+
+
+def _not_identifiers(text: str) -> list[tuple[int, int]]:
+    """Spans holding digits that are something else: DOIs, decimals, times, calendar dates."""
+    spans = [m.span() for m in _DOI.finditer(text)]
+    spans += [m.span() for m in _DECIMAL.finditer(text)]
+    spans += [m.span() for m in _TIME.finditer(text)]
+    spans += [m.span() for m in _DAY_FIRST.finditer(text) if _is_date(m[1], m[3], m[4])]
+    spans += [m.span() for m in _YEAR_FIRST.finditer(text) if _is_date(m[4], m[3], m[1])]
+    return spans
+
+
+def _runs(text: str) -> list[list[re.Match[str]]]:
+    """Digit groups joined only by separators: the candidates for one written number."""
+    text = _PERCENT.sub(lambda m: " " * len(m[0]), text)
+    exempt = _not_identifiers(text)
+    runs: list[list[re.Match[str]]] = []
+    run: list[re.Match[str]] = []
+    for group in _DIGITS.finditer(text):
+        if any(a <= group.start() < b for a, b in exempt):
+            if run:
+                runs.append(run)
+            run = []
+            continue
+        if run:
+            prev = run[-1]
+            gap = text[prev.end() : group.start()]
+            if not _GAP.fullmatch(gap):
+                runs.append(run)
+                run = []
+        run.append(group)
+    if run:
+        runs.append(run)
+    return runs
+
+
+def _something_else(text: str, run: list[re.Match[str]]) -> bool:
+    """A run that is a phone number, an ISBN or money, by what stands before it."""
+    before = text[max(0, run[0].start() - 12) : run[0].start()]
+    if _PHONE_BEFORE.search(before) or _ISBN_BEFORE.search(before):
+        return True
+    if _MONEY_BEFORE.search(before):
+        return True
+    digits = "".join(g[0] for g in run)
+    return len(digits) == 13 and digits[:3] in ("978", "979")  # an ISBN-13 / EAN
+
+
+def nhs_number_spans(text: str) -> list[tuple[int, int]]:
+    """Where NHS numbers (ten digits, valid check digit, any separators) are in the text."""
+    spans: list[tuple[int, int]] = []
+    for run in _runs(text):
+        if sum(len(g[0]) for g in run) < 10 or _something_else(text, run):
+            continue
+        for i in range(len(run)):
+            digits = ""
+            for j in range(i, len(run)):
+                digits += run[j][0]
+                if len(digits) >= 10:
+                    if len(digits) == 10 and nhs_check_digit_ok(digits):
+                        spans.append((run[i].start(), run[j].end()))
+                    break
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:  # overlapping readings: remove every digit of each
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 @dataclass(frozen=True)
 class Guarded:
     """Text after the guard, and what it removed (kinds, for telling the person)."""
@@ -54,22 +168,28 @@ class Guarded:
         if not self.removed:
             return ""
         kinds = ", ".join(sorted(set(self.removed)))
-        return (
-            f"I removed what looked like patient-identifiable data ({kinds}) before saving. "
-            "kmb is not a clinical record: please never share patient details here."
-        )
+        return notice_for(kinds)
+
+
+_NOTICE_HEAD = "I removed what looked like patient-identifiable data"
+
+
+def notice_for(kinds: str) -> str:
+    """The sentence telling a person what was removed."""
+    return (
+        f"{_NOTICE_HEAD} ({kinds}) before saving. "
+        "kmb is not a clinical record: please never share patient details here."
+    )
+
+
+def visible_notice(text: str) -> bool:
+    """True if the text already tells the person that something was removed."""
+    return _NOTICE_HEAD in text
 
 
 def guard(text: str) -> Guarded:
     """Redact NHS numbers (valid check digit), date-of-birth phrases and hospital numbers."""
     removed: list[str] = []
-
-    def _nhs(match: re.Match[str]) -> str:
-        digits = match.group(1) + match.group(3) + match.group(4)
-        if nhs_check_digit_ok(digits):
-            removed.append("an NHS number")
-            return NHS_NUMBER_MARK
-        return match.group(0)
 
     def _mark(kind: str, mark: str) -> Callable[[re.Match[str]], str]:
         def _sub(_match: re.Match[str]) -> str:
@@ -78,7 +198,101 @@ def guard(text: str) -> Guarded:
 
         return _sub
 
-    out = _NHS_NUMBER.sub(_nhs, text)
+    out = text
+    for start, end in reversed(nhs_number_spans(text)):
+        out = out[:start] + NHS_NUMBER_MARK + out[end:]
+        removed.append("an NHS number")
     out = _DOB.sub(_mark("a date of birth", DOB_MARK), out)
     out = _HOSPITAL_NUMBER.sub(_mark("a hospital number", HOSPITAL_NUMBER_MARK), out)
     return Guarded(out, tuple(removed))
+
+
+def redact(text: str) -> str:
+    """The text with every patient identifier replaced by its marker."""
+    return guard(text).text
+
+
+def visible_length(text: str) -> int:
+    """The length a person is held to: the guard's markers are not counted against them."""
+    return len(_MARK.sub("", text))
+
+
+def fit(text: str, limit: int | None) -> str:
+    """Redacted text that fits `limit` characters, losing none of the person's words if it can.
+
+    Markers are swapped for their compact forms first; since each compact form is no longer
+    than anything it replaces, text that met the limit before redaction still meets it. Only
+    text that was already too long is cut, at the end of the person's words, keeping markers.
+    """
+    if limit is None or len(text) <= limit:
+        return text
+    for mark, compact in _COMPACT.items():
+        text = text.replace(mark, compact)
+    if len(text) <= limit:
+        return text
+    parts = re.split(f"({_MARK.pattern})", text)
+    excess = len(text) - limit + 1  # room for the ellipsis
+    for i in range(len(parts) - 1, -1, -1):
+        if excess <= 0:
+            break
+        if i % 2 == 0 and parts[i]:  # the person's words, not a marker
+            cut = min(excess, len(parts[i]))
+            parts[i] = parts[i][: len(parts[i]) - cut]
+            excess -= cut
+    kept = "".join(parts)
+    return (kept[: limit - 1] if len(kept) >= limit else kept) + "…"
+
+
+def guard_inbound(inbound: Inbound) -> tuple[Inbound, str]:
+    """What a person sent with identifiers removed, and the notice to give them (or "")."""
+    removed: list[str] = []
+    text = guard(inbound.text)
+    removed += text.removed
+    values: dict[str, str] = {}
+    for key, raw in inbound.value.items():
+        value = guard(raw) if isinstance(raw, str) else Guarded(raw, ())
+        values[key] = value.text
+        removed += value.removed
+    person = replace(inbound.person, display_name=redact(inbound.person.display_name))
+    if not removed and person == inbound.person:
+        return inbound, ""
+    clean = replace(inbound, text=text.text, value=values, person=person)
+    return clean, notice_for(", ".join(sorted(set(removed)))) if removed else ""
+
+
+def guard_reply(reply: Reply) -> Reply:
+    """A reply with no identifier in any of its words: nothing kmb says can echo one."""
+    return Reply(
+        tuple(_guard_element(e) for e in reply.elements),
+        summary=redact(reply.summary),
+        errors=tuple((field, redact(message)) for field, message in reply.errors),
+        public=reply.public,
+    )
+
+
+def _guard_input(i: Input) -> Input:
+    return replace(i, label=redact(i.label), hint=redact(i.hint), initial=redact(i.initial))
+
+
+def _guard_element(element: Element) -> Element:
+    if isinstance(element, Text):
+        return Text(redact(element.text))
+    if isinstance(element, Facts):
+        return Facts(tuple((redact(a), redact(b)) for a, b in element.pairs))
+    if isinstance(element, Actions):
+        return Actions(
+            tuple(
+                replace(b, label=redact(b.label), command=redact(b.command))
+                for b in element.buttons
+            )
+        )
+    if isinstance(element, Section):
+        return Section(redact(element.title), tuple(_guard_element(e) for e in element.elements))
+    if isinstance(element, Input):
+        return _guard_input(element)
+    return replace(
+        element,
+        title=redact(element.title),
+        context=redact(element.context),
+        inputs=tuple(_guard_input(i) for i in element.inputs),
+    )

@@ -70,3 +70,79 @@ async def test_answers_are_redacted_before_they_are_stored(chat) -> None:
     with ann.engine.store.session() as s:
         state = s.exec(select(Dialog)).one().state
     assert state["values"]["question"] == f"is {NHS_NUMBER_MARK} fine"
+
+
+# --- the corpora (tests/data, tests/pii_corpus.py) ------------------------------------------
+
+CORPUS_NUMBERS = 200  # 5 known examples + seeded random valid numbers over the whole range
+
+
+def test_every_written_form_of_every_corpus_number_is_redacted() -> None:
+    from tests.pii_corpus import find_nhs_numbers, valid_numbers, written_forms
+
+    cases = [f for n in valid_numbers(CORPUS_NUMBERS) for f in written_forms(n)]
+    assert len(cases) == CORPUS_NUMBERS * 37
+    missed = []
+    for form in cases:
+        said = f"Seen today, {form} keeps falling"
+        assert find_nhs_numbers(said), form  # the scanner sees it before the guard
+        out = guard(said)
+        if find_nhs_numbers(out.text) or NHS_NUMBER_MARK not in out.text:
+            missed.append(form)
+        assert out.text.startswith("Seen today, ") and out.text.endswith(" keeps falling")
+    assert missed == []
+
+
+def test_ordinary_nhs_text_comes_through_untouched() -> None:
+    from tests.pii_corpus import false_positive_lines, find_nhs_numbers, generated_ordinary
+
+    written, generated = false_positive_lines(), generated_ordinary()
+    assert len(written) >= 120 and len(generated) == 1800
+    changed = [line for line in written + generated if guard(line).text != line]
+    assert changed == []
+    # The corpus is not easy: a detector with no context (phone prefixes, ISBNs, dates and
+    # times) would have removed digits from some of these lines.
+    assert sum(1 for line in written + generated if find_nhs_numbers(line)) > 50
+
+
+def test_isbn_10_is_left_alone_though_it_uses_the_same_modulus_11() -> None:
+    assert nhs_check_digit_ok("0198526636")  # ISBN 0-19-852663-6 passes the NHS check
+    assert not guard("ISBN 0-19-852663-6").changed
+    assert guard("ref 0-19-852663-6").changed  # without the label it could be a patient
+
+
+def test_shipped_content_is_untouched_by_the_guard(catalogue) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+
+    content = Path(__file__).resolve().parent.parent / "content"
+    texts = [
+        s for f in sorted(content.rglob("*.yaml")) for s in strings(yaml.safe_load(f.read_text()))
+    ]
+    assert len(texts) > 100
+    assert [s for s in texts if guard(s).changed] == []
+
+
+def test_markers_do_not_count_against_a_length_limit_and_fit_keeps_words() -> None:
+    from bot.pii import fit, visible_length
+
+    typed = "x" * 187 + " 9434765919"  # 198 characters
+    clean = guard(typed).text
+    assert len(clean) == 208 and visible_length(clean) == 188
+    assert fit(clean, None) == clean and fit(clean, 208) == clean
+    # A column of 198 held what was typed: the compact marker fits it, no word is lost.
+    assert fit(clean, 198) == "x" * 187 + " [NHS no.]"
+    # Only text already too long before redaction loses words, and keeps its marker.
+    cut = fit(guard("x" * 190 + " 943 476 5919").text, 100)
+    assert len(cut) == 100 and "[NHS no.]" in cut and cut.startswith("x" * 80)
