@@ -146,3 +146,62 @@ def test_markers_do_not_count_against_a_length_limit_and_fit_keeps_words() -> No
     # Only text already too long before redaction loses words, and keeps its marker.
     cut = fit(guard("x" * 190 + " 943 476 5919").text, 100)
     assert len(cut) == 100 and "[NHS no.]" in cut and cut.startswith("x" * 80)
+
+
+# --- the front door: nothing echoed, the person told, no work lost ---------------------------
+
+
+async def test_replies_never_echo_an_identifier_and_the_person_is_told(chat) -> None:
+    ann = chat("ann")
+    said = {
+        "tool patient 943 476 5919 keeps falling": "Tools that fit",
+        "patient 943.476.5919 keeps falling": "I didn't understand",
+        "lessons 9434765919": "lessons",
+        "tool " + "a" * 52 + " 943 476 5919": "Tools that fit",  # would be cut mid-number
+    }
+    for line, expected in said.items():
+        out = await ann.says(line)
+        assert expected in out, out
+        assert "patient-identifiable" in out
+        assert "943" not in out and "5919" not in out
+
+
+async def test_a_redacted_console_answer_never_loses_the_enquiry(chat) -> None:
+    ann = chat("ann")
+    date_range = "last 10 years, " + "x" * 170 + " 943 476 5919"  # 197 typed; the limit is 200
+    lines = [
+        "librarian Management of falls after hip fracture?",
+        "skip",
+        "audit or quality improvement",
+        "2027-01-20",
+        "no",
+        "1",
+        date_range,
+        "skip",
+        "skip",
+        "skip",
+        "skip",
+        "skip",
+    ]
+    out = ""
+    for line in lines:
+        out = await ann.says(line)
+    assert "ENQ-2026-0001" in out, out
+    from sqlmodel import select
+
+    from bot.store.models import Enquiry
+
+    with ann.engine.store.session() as s:
+        stored = s.exec(select(Enquiry.date_range)).one()
+    assert stored.endswith("x " + NHS_NUMBER_MARK)
+
+
+async def test_a_display_name_never_reaches_a_reply_or_the_database(chat) -> None:
+    from bot.messages import ConversationRef, Inbound, PersonRef
+
+    engine = chat("ann").engine
+    who = PersonRef("teams", "29:ann", "Ann 943 476 5919")
+    inbound = Inbound("message", who, ConversationRef("teams", "a:ann"), "librarian")
+    out = "\n".join(r.to_text() for r in await engine.handle(inbound))
+    assert "5919" not in out
+    assert engine.person(who).display_name == f"Ann {NHS_NUMBER_MARK}"
