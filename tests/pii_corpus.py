@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import JSON, Engine, String, Text, inspect, text
 
 DATA = Path(__file__).parent / "data"
 
@@ -170,11 +170,18 @@ def generated_ordinary(seed: int = 5, n: int = 300) -> list[str]:
 
 
 def dump_text(engine: Engine) -> Iterator[tuple[str, str, str]]:
-    """Every string in every text or JSON column of every table: (table, column, value)."""
+    """Every string in every text or JSON column of every table: (table, column, value).
+
+    JSON is walked (keys too), whether the driver returns it parsed or as text.
+    """
     inspector = inspect(engine)
     with engine.connect() as conn:
         for table in inspector.get_table_names():
-            columns = [c["name"] for c in inspector.get_columns(table)]
+            columns = [
+                c["name"]
+                for c in inspector.get_columns(table)
+                if isinstance(c["type"], String | Text | JSON)  # not dates, numbers, flags
+            ]
             rows = conn.execute(text(f'SELECT * FROM "{table}"')).mappings().all()
             for row in rows:
                 for column in columns:
