@@ -205,3 +205,14 @@ async def test_a_display_name_never_reaches_a_reply_or_the_database(chat) -> Non
     out = "\n".join(r.to_text() for r in await engine.handle(inbound))
     assert "5919" not in out
     assert engine.person(who).display_name == f"Ann {NHS_NUMBER_MARK}"
+
+
+def test_a_teams_form_shown_again_does_not_echo_what_was_typed() -> None:
+    from adapters.teams.cards import form_again
+    from bot.messages import Form, Input, Reply, Text, reply_to_dict
+
+    form = Form("enquiry", "Ask a librarian", (Input("question", "Your question"),))
+    rejected = Reply((Text("Please fix these and submit again:"),), errors=(("question", "x"),))
+    again = form_again(reply_to_dict(Reply((form,))), {"question": "re 943 476 5919"}, rejected)
+    shown = again.elements[-1]
+    assert isinstance(shown, Form) and shown.inputs[0].initial == f"re {NHS_NUMBER_MARK}"

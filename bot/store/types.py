@@ -33,7 +33,7 @@ MACHINE_KEYS = frozenset(
 
 def _machine(key: object) -> bool:
     name = str(key)
-    return name in MACHINE_KEYS or name.endswith(("Id", "_id", "Url", "_url"))
+    return name in MACHINE_KEYS or name.endswith(("Id", "_id", "Url", "_url", "_ts"))
 
 
 def redact_json(value: Any) -> Any:
