@@ -112,12 +112,16 @@ def _separator(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch) in ("Pd", "Zs", "Cf") or ch in ".\u00b7_−"
 
 
-_SLACK_TS = re.compile(r"\d{10}\.\d{6}")  # a Slack message timestamp: platform-assigned
+# Platform-assigned values that are never what a person typed: Slack message timestamps and
+# GUIDs (Teams tenant, user and group ids; the recorded fixtures' are mostly zeros).
+_MACHINE = re.compile(
+    r"\d{10}\.\d{6}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
 
 
 def find_nhs_numbers(value: str) -> list[str]:
     """Every run of ten digits with a valid check digit, whatever separates them."""
-    value = _SLACK_TS.sub(" ", value).replace("%20", " ")
+    value = _MACHINE.sub(" ", value).replace("%20", " ")
     runs: list[list[str]] = []
     end = -1
     for m in re.finditer(r"\d+", value):

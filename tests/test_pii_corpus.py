@@ -19,7 +19,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.pii import MARKS
-from bot.store.models import Enquiry, OutboxMessage, Person
+from bot.store.models import ConversationReference, Enquiry, OutboxMessage, Person
 from bot.testing import Chatter
 from bot.testing.fake_connector import FakeConnector
 from tests.pii_corpus import dump_text, find_nhs_numbers, valid_numbers, written_forms
@@ -214,6 +214,17 @@ async def _teams_paths(slack: SlackWorld, connector: FakeConnector, corpus: Corp
         slack, connector, 4, text=f"<at>kmb</at> tool {corpus.text(300)}", conversation=group
     )
     await _teams(slack, connector, 5, text=corpus.text(1000), **{"from": who})
+    # a team kmb is added to, and a channel in it, with names people gave them
+    install = fixture("team_install", id="pii-6", serviceUrl=connector.url)
+    install["channelData"]["team"]["name"] = corpus.text(120, lead="Team")
+    install["conversation"]["name"] = corpus.text(120, lead="General")
+    mention = fixture("channel_mention", id="pii-7", serviceUrl=connector.url)
+    mention["conversation"]["name"] = corpus.text(120, lead="Library")
+    mention["text"] = f"<at>kmb</at> tool {corpus.text(300)}"
+    async with aiohttp.ClientSession() as http:
+        for activity in (install, mention):
+            async with http.post(f"{slack.running.url}/api/messages", json=activity) as resp:
+                assert resp.status in (200, 201, 202)
     await connector.wait_for(5)
     await slack.deliver()
 
@@ -259,5 +270,8 @@ async def test_no_nhs_number_survives_anywhere_in_the_database(
     } <= marked, marked
     with slack.engine.store.session() as s:
         names = {p.external_id: p.display_name for p in s.exec(select(Person))}
+        refs = {r.key: json.dumps(r.data) for r in s.exec(select(ConversationReference))}
+    team = next(v for k, v in refs.items() if k.startswith("team:"))
+    assert '"name": "Team [NHS number removed]' in team, team
     assert names["U0ANN"].startswith("Ann [NHS number removed]"), names
     assert names["29:1pii-user-tia"].startswith("Tia [NHS number removed]"), names
