@@ -95,11 +95,13 @@ def _not_identifiers(text: str) -> list[tuple[int, int]]:
 def _runs(text: str) -> list[list[re.Match[str]]]:
     """Digit groups joined only by separators: the candidates for one written number."""
     text = _PERCENT.sub(lambda m: " " * len(m[0]), text)
-    exempt = _not_identifiers(text)
+    exempt = bytearray(len(text))  # 1 where a digit belongs to something else
+    for a, b in _not_identifiers(text):
+        exempt[a:b] = b"\x01" * (b - a)
     runs: list[list[re.Match[str]]] = []
     run: list[re.Match[str]] = []
     for group in _DIGITS.finditer(text):
-        if any(a <= group.start() < b for a, b in exempt):
+        if exempt[group.start()]:
             if run:
                 runs.append(run)
             run = []
@@ -129,6 +131,8 @@ def _something_else(text: str, run: list[re.Match[str]]) -> bool:
 
 def nhs_number_spans(text: str) -> list[tuple[int, int]]:
     """Where NHS numbers (ten digits, valid check digit, any separators) are in the text."""
+    if sum(map(str.isdigit, text)) < 10:  # most messages: nothing to look for
+        return []
     spans: list[tuple[int, int]] = []
     for run in _runs(text):
         if sum(len(g[0]) for g in run) < 10 or _something_else(text, run):
