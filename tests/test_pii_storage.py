@@ -111,3 +111,25 @@ def test_bulk_statements_orm_flushes_and_bounded_columns_are_guarded(database_ur
         assert detail == {"said": f"re {NHS_NUMBER_MARK}", "thread_ts": "1700000004.000100"}
     finally:
         store.engine.dispose()
+
+
+def test_the_database_search_finds_a_number_that_got_past_the_guard(database_url) -> None:
+    """The corpus test's search can fail: a row written by raw SQL, around the types, is found."""
+    from tests.pii_corpus import dump_text, find_nhs_numbers
+
+    store = Store(database_url, FakeClock(dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)))
+    store.upgrade()
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO setting (key, value) VALUES (:k, :v)"),
+                {"k": "smuggled", "v": '{"note": "re 943\\u00a0476\\u2013 5919"}'},
+            )
+        found = [
+            (table, column, n)
+            for table, column, value in dump_text(store.engine)
+            for n in find_nhs_numbers(value)
+        ]
+        assert found == [("setting", "value", "9434765919")]
+    finally:
+        store.engine.dispose()
