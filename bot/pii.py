@@ -8,7 +8,8 @@ NHS numbers are found by their Modulus 11 check digit, however they are written:
 in groups of any size, separated by any mix of spaces (including non-breaking and thin
 spaces), dashes of any kind, dots, underscores and line breaks, with letters or punctuation
 stuck to either end. Digits that are clearly something else are left alone: an international
-phone number (`+44 …`, `(0)…`), an ISBN, a DOI, money, a clock time or a calendar date.
+phone number (`+44 …`, `(0)…`), an ISBN, a DOI, a GUID, money, a decimal, a clock time or a
+calendar date.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _PHONE_BEFORE = re.compile(r"(?:\+|\(0\))[\s\u00a0]*$")
 _ISBN_BEFORE = re.compile(r"ISBN(?:[\s\-]?1[03])?[\s:]*$", re.IGNORECASE)
 _MONEY_BEFORE = re.compile(r"[£$€][\s\u00a0]*$")
 _DOI = re.compile(r"\b10\.\d{4,9}/\S+")
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _DECIMAL = re.compile(r"(?<!\d)(?:\d{5,}\.\d+|\d+\.\d{5,})(?!\d)")  # e.g. 1700000004.000100
 _TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
 _DAY_FIRST = re.compile(r"(?<!\d)(\d{1,2})([./\- \u00a0])(\d{1,2})\2((?:19|20)\d{2})(?!\d)")
@@ -83,8 +85,9 @@ def _is_date(day: str, month: str, year: str) -> bool:
 
 
 def _not_identifiers(text: str) -> list[tuple[int, int]]:
-    """Spans holding digits that are something else: DOIs, decimals, times, calendar dates."""
+    """Spans holding digits that are something else: DOIs, GUIDs, decimals, times, dates."""
     spans = [m.span() for m in _DOI.finditer(text)]
+    spans += [m.span() for m in _GUID.finditer(text)]  # Teams and Entra ids in form values
     spans += [m.span() for m in _DECIMAL.finditer(text)]
     spans += [m.span() for m in _TIME.finditer(text)]
     spans += [m.span() for m in _DAY_FIRST.finditer(text) if _is_date(m[1], m[3], m[4])]
