@@ -255,6 +255,8 @@ def guard_inbound(inbound: Inbound) -> tuple[Inbound, str]:
     removed: list[str] = []
     text = guard(inbound.text)
     removed += text.removed
+    action = guard(inbound.action) if inbound.action else Guarded(inbound.action or "", ())
+    removed += action.removed  # a button or shortcut can carry words (`librarian <message>`)
     values: dict[str, str] = {}
     for key, raw in inbound.value.items():
         value = guard(raw) if isinstance(raw, str) else Guarded(raw, ())
@@ -263,7 +265,13 @@ def guard_inbound(inbound: Inbound) -> tuple[Inbound, str]:
     person = replace(inbound.person, display_name=redact(inbound.person.display_name))
     if not removed and person == inbound.person:
         return inbound, ""
-    clean = replace(inbound, text=text.text, value=values, person=person)
+    clean = replace(
+        inbound,
+        text=text.text,
+        action=action.text if inbound.action else inbound.action,
+        value=values,
+        person=person,
+    )
     return clean, notice_for(", ".join(sorted(set(removed)))) if removed else ""
 
 

@@ -216,3 +216,19 @@ def test_a_teams_form_shown_again_does_not_echo_what_was_typed() -> None:
     again = form_again(reply_to_dict(Reply((form,))), {"question": "re 943 476 5919"}, rejected)
     shown = again.elements[-1]
     assert isinstance(shown, Form) and shown.inputs[0].initial == f"re {NHS_NUMBER_MARK}"
+
+
+async def test_words_carried_by_a_button_or_shortcut_are_guarded(chat) -> None:
+    from bot.messages import ConversationRef, Inbound, PersonRef
+
+    engine = chat("ann").engine
+    who = PersonRef("teams", "29:ann", "Ann")
+    pressed = Inbound(
+        "button",
+        who,
+        ConversationRef("teams", "a:ann"),
+        action="tool " + "a" * 70 + " 943 476 5919",  # the echo is cut at 77 characters
+        event_id="b1",
+    )
+    out = "\n".join(r.to_text() for r in await engine.handle(pressed))
+    assert "patient-identifiable" in out and "943 47" not in out
