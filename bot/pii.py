@@ -194,6 +194,13 @@ def visible_notice(text: str) -> bool:
     return _NOTICE_HEAD in text
 
 
+_KINDS = {
+    NHS_NUMBER_MARK: "an NHS number",
+    DOB_MARK: "a date of birth",
+    HOSPITAL_NUMBER_MARK: "a hospital number",
+}
+
+
 def guard(text: str) -> Guarded:
     """Redact NHS numbers (valid check digit), date-of-birth phrases and hospital numbers."""
     removed: list[str] = []
@@ -208,9 +215,9 @@ def guard(text: str) -> Guarded:
     out = text
     for start, end in reversed(nhs_number_spans(text)):
         out = out[:start] + NHS_NUMBER_MARK + out[end:]
-        removed.append("an NHS number")
-    out = _DOB.sub(_mark("a date of birth", DOB_MARK), out)
-    out = _HOSPITAL_NUMBER.sub(_mark("a hospital number", HOSPITAL_NUMBER_MARK), out)
+        removed.append(_KINDS[NHS_NUMBER_MARK])
+    out = _DOB.sub(_mark(_KINDS[DOB_MARK], DOB_MARK), out)
+    out = _HOSPITAL_NUMBER.sub(_mark(_KINDS[HOSPITAL_NUMBER_MARK], HOSPITAL_NUMBER_MARK), out)
     return Guarded(out, tuple(removed))
 
 
@@ -262,6 +269,9 @@ def guard_inbound(inbound: Inbound) -> tuple[Inbound, str]:
         value = guard(raw) if isinstance(raw, str) else Guarded(raw, ())
         values[key] = value.text
         removed += value.removed
+    # Text guarded earlier (e.g. stored in an inbox before this turn) still earns the notice.
+    said = [inbound.text, inbound.action or "", *(v for v in inbound.value.values())]
+    removed += [kind for mark, kind in _KINDS.items() if any(mark in str(t) for t in said)]
     person = replace(inbound.person, display_name=redact(inbound.person.display_name))
     if not removed and person == inbound.person:
         return inbound, ""

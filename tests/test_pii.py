@@ -232,3 +232,9 @@ async def test_words_carried_by_a_button_or_shortcut_are_guarded(chat) -> None:
     )
     out = "\n".join(r.to_text() for r in await engine.handle(pressed))
     assert "patient-identifiable" in out and "943 47" not in out
+
+
+async def test_text_guarded_before_its_turn_still_earns_the_notice(chat) -> None:
+    ann = chat("ann")  # e.g. an inbound event kept in storage (guarded there) before handling
+    out = await ann.says(f"tool falls {NHS_NUMBER_MARK} ward")
+    assert "patient-identifiable data (an NHS number)" in out
