@@ -37,11 +37,12 @@ _SEPARATOR = (
     r"\-\u00ad\u2010-\u2015\u2043\u2212\ufe58\ufe63\uff0d"  # hyphens, dashes, minus
     r"._\u00b7\u2024\u2027\uff0e]"  # dots, underscore
 )
-_GAP = re.compile(_SEPARATOR + r"{1,6}")
+_GAP = re.compile(_SEPARATOR + r"{1,6}|\+")  # a lone + is a space in a link's query
 # Percent-encoded spaces, dashes, dots and line breaks (in links); read as blanks, same length.
 _PERCENT = re.compile(r"%(?:20|2[dD]|2[eE]|5[fF]|0[9aAdD]|[cC]2%[aA]0|[eE]2%80%9[0-5])")
 _DIGITS = re.compile(r"\d+")
-_PHONE_BEFORE = re.compile(r"(?:\+|\(0\))[\s\u00a0]*$")
+# An international prefix starts a number; a + joined to a word (`q=patient+943…`) is a space.
+_PHONE_BEFORE = re.compile(r"(?:(?:^|[^\w+])\+|\(0\)|\(\+\d{1,3}\))[\s\u00a0]*$")
 _ISBN_BEFORE = re.compile(r"ISBN(?:[\s\-]?1[03])?[\s:]*$", re.IGNORECASE)
 _MONEY_BEFORE = re.compile(r"[£$€][\s\u00a0]*$")
 _DOI = re.compile(r"\b10\.\d{4,9}/\S+")

@@ -101,6 +101,8 @@ def written_forms(n: str) -> list[str]:
         f"https://records.example.nhs.uk/patients/{n}/notes",
         f"https://example.nhs.uk/lookup?nhs={spaced.replace(' ', '%20')}&x=1",
         f"({_grouped(n, (4, 3, 3), '.')})",
+        f"https://www.example.com/search?q={_grouped(n, (3, 3, 4), '+')}",
+        f"https://www.example.com/search?q=patient+{n}+falls",
         f"“{spaced}”",
         f"no.{n}",
     ]
@@ -121,7 +123,7 @@ _MACHINE = re.compile(
 
 def find_nhs_numbers(value: str) -> list[str]:
     """Every run of ten digits with a valid check digit, whatever separates them."""
-    value = _MACHINE.sub(" ", value).replace("%20", " ")
+    value = _MACHINE.sub(" ", value).replace("%20", " ").replace("+", " ")
     runs: list[list[str]] = []
     end = -1
     for m in re.finditer(r"\d+", value):
@@ -158,7 +160,7 @@ def generated_ordinary(seed: int = 5, n: int = 300) -> list[str]:
         local = f"{rng.randrange(10**7):07d}"[: 11 - len(area)]
         out.append(f"Call {area} {local[:3]} {local[3:]} for the ward.")
         mob = f"7{rng.randrange(10**9):09d}"
-        out.append(f"Mobile 0{mob[:4]} {mob[4:]}, or +44 {mob[:4]} {mob[4:]}.")
+        out.append(f"Mobile 0{mob[:4]} {mob[4:]}, +44 {mob[:4]} {mob[4:]}, (+44) {mob}.")
         ldn = f"{rng.randrange(10**8):08d}"
         out.append(f"London 020 {ldn[:4]} {ldn[4:]} / +44 (0)20 {ldn[:4]} {ldn[4:]}")
         d, m, y = rng.randrange(1, 29), rng.randrange(1, 13), rng.randrange(1990, 2031)
