@@ -43,7 +43,12 @@ _PERCENT = re.compile(r"%(?:20|2[dD]|2[eE]|5[fF]|0[9aAdD]|[cC]2%[aA]0|[eE]2%80%9
 _DIGITS = re.compile(r"\d+")
 # An international prefix starts a number; a + joined to a word (`q=patient+943…`) is a space.
 _PHONE_BEFORE = re.compile(r"(?:(?:^|[^\w+])\+|\(0\)|\(\+\d{1,3}\))[\s\u00a0]*$")
-_ISBN_BEFORE = re.compile(r"ISBN(?:[\s\-]?1[03])?[\s:]*$", re.IGNORECASE)
+# Labelled publication and research identifiers (an ISBN-10 even passes the NHS check).
+_LABEL_BEFORE = re.compile(
+    r"\b(?:ISBN(?:[\s\-]?1[03])?|ISSN|EAN|DOI|PMID|PMCID|ORCID|EudraCT|EU[\s\-]?CT|CTIS|ISRCTN"
+    r"|NCT|IRAS)(?:\s*(?:number|no\.?|id))?[\s:#]*$",
+    re.IGNORECASE,
+)
 _MONEY_BEFORE = re.compile(r"[£$€][\s\u00a0]*$")
 _DOI = re.compile(r"\b10\.\d{4,9}/\S+")
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
@@ -123,9 +128,9 @@ def _runs(text: str) -> list[list[re.Match[str]]]:
 
 
 def _something_else(text: str, run: list[re.Match[str]]) -> bool:
-    """A run that is a phone number, an ISBN or money, by what stands before it."""
-    before = text[max(0, run[0].start() - 12) : run[0].start()]
-    if _PHONE_BEFORE.search(before) or _ISBN_BEFORE.search(before):
+    """A run that is a phone number, a labelled ISBN or trial number, or money."""
+    before = text[max(0, run[0].start() - 24) : run[0].start()]
+    if _PHONE_BEFORE.search(before) or _LABEL_BEFORE.search(before):
         return True
     if _MONEY_BEFORE.search(before):
         return True
