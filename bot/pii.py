@@ -244,7 +244,7 @@ def fit(text: str, limit: int | None) -> str:
     than anything it replaces, text that met the limit before redaction still meets it. Only
     text that was already too long is cut, at the end of the person's words, keeping markers.
     """
-    if limit is None or len(text) <= limit:
+    if not limit or len(text) <= limit:  # no limit, or within it
         return text
     for mark, compact in _COMPACT.items():
         text = text.replace(mark, compact)
