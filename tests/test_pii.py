@@ -238,3 +238,8 @@ async def test_text_guarded_before_its_turn_still_earns_the_notice(chat) -> None
     ann = chat("ann")  # e.g. an inbound event kept in storage (guarded there) before handling
     out = await ann.says(f"tool falls {NHS_NUMBER_MARK} ward")
     assert "patient-identifiable data (an NHS number)" in out
+
+
+def test_dates_of_birth_with_any_dash_or_space() -> None:
+    for said in ("DOB 12–03–1954", "dob\u00a012/03/1954", "D.O.B. 1954-03-12", "born 3−3−50"):
+        assert guard(said).removed == ("a date of birth",), said
