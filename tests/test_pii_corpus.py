@@ -18,12 +18,13 @@ import aiohttp
 import pytest
 from sqlmodel import col, select
 
+from bot.messages import ConversationRef
 from bot.pii import MARKS
 from bot.store.models import ConversationReference, Enquiry, OutboxMessage, Person
 from bot.testing import Chatter
 from bot.testing.fake_connector import FakeConnector
 from tests.pii_corpus import dump_text, find_nhs_numbers, valid_numbers, written_forms
-from tests.slack_harness import SlackWorld
+from tests.slack_harness import SlackWorld, load
 from tests.teams_rig import fixture
 from tests.test_slack import ENQUIRY
 
@@ -71,6 +72,14 @@ async def _teams(slack: SlackWorld, connector: FakeConnector, n: int, **changes:
         http.post(f"{slack.running.url}/api/messages", json=activity) as resp,
     ):
         assert resp.status in (200, 201, 202)
+
+
+def _said(activity: Any) -> Any:
+    """What kmb says in a Teams activity: not the addressing botbuilder copies from the
+    incoming one (the recipient's and the chat's names as Teams itself sent them)."""
+    if not isinstance(activity, dict):
+        return activity
+    return {k: v for k, v in activity.items() if k not in ("recipient", "conversation", "from")}
 
 
 def _view(call: Any) -> dict[str, Any]:
@@ -135,6 +144,10 @@ async def _console(engine: Any, corpus: Corpus) -> None:
     # admin settings: a routing keyword
     admin = Chatter(engine, "adm").grant("admin")
     await admin.says(f"admin route library keyword {corpus.text(150, lead='ward')}")
+    # a campaign switched on in a channel, answered by DM
+    admin.conversation = ConversationRef("console", "C0TEAM", "channel")
+    await admin.says("admin campaign knowvember on")
+    await Chatter(engine, "dan").says(f"knowvember {corpus.text(1900)}")
     # an unfinished form: the draft is a row
     cal = Chatter(engine, "cal")
     await cal.says(f"librarian {corpus.text(1900)}")
@@ -148,8 +161,12 @@ async def _slack(slack: SlackWorld, corpus: Corpus) -> None:
     await slack.command(f"tool {corpus.text(300)}")
     await slack.event("message_im", "EvP1", text=f"lessons {corpus.text(300)}")
     await slack.event("message_im", "EvP2", text=corpus.text(1000))
+    shortcut = load("message_action")  # a message turned into an enquiry: its text prefilled
+    shortcut["message"]["text"] = corpus.text(1500)
+    await slack.interaction(shortcut)
+    await slack.fake.wait_for("views.open")
     await slack.command("librarian")
-    (opened,) = await slack.fake.wait_for("views.open")
+    opened = (await slack.fake.wait_for("views.open", 2))[-1]
     answers = {
         **ENQUIRY,
         "question": corpus.text(1900),
@@ -246,8 +263,17 @@ async def test_no_nhs_number_survives_anywhere_in_the_database(
         found += [(table, column, n) for n in find_nhs_numbers(value)]
         if any(m in value for m in MARKS):
             marked.add(table if table != "enquiry" else f"enquiry.{column}")
-    print(f"\n{corpus.pushed} NHS numbers pushed; {strings} strings searched; {len(found)} found")
+    # Nor in anything kmb sent to Slack or Teams: nothing is echoed.
+    sent = [json.dumps(c.args, ensure_ascii=False) for c in slack.fake.calls]
+    sent += [json.dumps(r, ensure_ascii=False) for r in slack.fake.responses]
+    sent += [json.dumps(_said(c.body), ensure_ascii=False) for c in connector.calls]
+    echoed = [n for body in sent for n in find_nhs_numbers(body)]
+    print(
+        f"\n{corpus.pushed} NHS numbers pushed; {strings} strings searched; {len(found)} found;"
+        f" {len(sent)} messages to Slack and Teams; {len(echoed)} echoed"
+    )
     assert found == []
+    assert echoed == [] and len(sent) > 20
     assert corpus.pushed >= 1000
     # Every kind of store was reached (the markers are where the numbers went).
     assert {
@@ -256,6 +282,7 @@ async def test_no_nhs_number_survives_anywhere_in_the_database(
         "answer",
         "lesson",
         "enquiry_message",
+        "campaign_answer",
         "outbox",
         "setting",
         "dialog",
@@ -271,7 +298,7 @@ async def test_no_nhs_number_survives_anywhere_in_the_database(
     with slack.engine.store.session() as s:
         names = {p.external_id: p.display_name for p in s.exec(select(Person))}
         refs = {r.key: json.dumps(r.data) for r in s.exec(select(ConversationReference))}
-    team = next(v for k, v in refs.items() if k.startswith("team:"))
-    assert '"name": "Team [NHS number removed]' in team, team
-    assert names["U0ANN"].startswith("Ann [NHS number removed]"), names
-    assert names["29:1pii-user-tia"].startswith("Tia [NHS number removed]"), names
+    team = json.loads(next(v for k, v in refs.items() if k.startswith("team:")))
+    assert team["team"]["name"].startswith("Team ") and MARKS[0] in team["team"]["name"], team
+    for who, name in (("U0ANN", "Ann "), ("29:1pii-user-tia", "Tia ")):  # Slack and Teams
+        assert names[who].startswith(name) and MARKS[0] in names[who], names
