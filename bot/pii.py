@@ -37,9 +37,15 @@ _SEPARATOR = (
     r"\-\u00ad\u2010-\u2015\u2043\u2212\ufe58\ufe63\uff0d"  # hyphens, dashes, minus
     r"._\u00b7\u2024\u2027\uff0e]"  # dots, underscore
 )
-_GAP = re.compile(_SEPARATOR + r"{1,6}|\+")  # a lone + is a space in a link's query
+_GAP = re.compile(_SEPARATOR + r"{1,8}|\+")  # a lone + is a space in a link's query
 # Percent-encoded spaces, dashes, dots and line breaks (in links); read as blanks, same length.
 _PERCENT = re.compile(r"%(?:20|2[dD]|2[eE]|5[fF]|0[9aAdD]|[cC]2%[aA]0|[eE]2%80%9[0-5])")
+# HTML entities for spaces and dashes (a Teams message or stored payload in HTML), likewise.
+_ENTITY = re.compile(
+    r"&(?:nbsp|ensp|emsp|thinsp|ndash|mdash|minus|hyphen|dash|#(?:160|8194|8195|8201|8202|8203"
+    r"|8208|8209|8210|8211|8212|8722)|#x(?:a0|200[2-9ab]|201[0-5]|2212));",
+    re.IGNORECASE,
+)
 _DIGITS = re.compile(r"\d+")
 # An international prefix starts a number; a + joined to a word (`q=patient+943…`) is a space.
 _PHONE_BEFORE = re.compile(r"(?:(?:^|[^\w+])\+|\(0\)|\(\+\d{1,3}\))[\s\u00a0]*$")
@@ -101,9 +107,14 @@ def _not_identifiers(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _blank(match: re.Match[str]) -> str:
+    """An encoded separator read as blanks of the same length, so positions still match."""
+    return " " * len(match[0])
+
+
 def _runs(text: str) -> list[list[re.Match[str]]]:
     """Digit groups joined only by separators: the candidates for one written number."""
-    text = _PERCENT.sub(lambda m: " " * len(m[0]), text)
+    text = _ENTITY.sub(_blank, _PERCENT.sub(_blank, text))
     exempt = bytearray(len(text))  # 1 where a digit belongs to something else
     for a, b in _not_identifiers(text):
         exempt[a:b] = b"\x01" * (b - a)

@@ -7,6 +7,7 @@ repeating it.
 
 from __future__ import annotations
 
+import html
 import json
 import random
 import re
@@ -90,6 +91,8 @@ def written_forms(n: str) -> list[str]:
         _grouped(n, (1,) * 10, " "),
         _grouped(n, (3, 3, 4), "\u200b"),  # zero-width space
         fullwidth,
+        _grouped(n, (3, 3, 4), "&nbsp;"),  # HTML, as a Teams message may carry it
+        _grouped(n, (3, 3, 4), ["&ndash;", "&#8212;"]),
     ]
     spaced = _grouped(n, (3, 3, 4), " ")
     neighbours = [
@@ -123,7 +126,7 @@ _MACHINE = re.compile(
 
 def find_nhs_numbers(value: str) -> list[str]:
     """Every run of ten digits with a valid check digit, whatever separates them."""
-    value = _MACHINE.sub(" ", value).replace("%20", " ").replace("+", " ")
+    value = html.unescape(_MACHINE.sub(" ", value)).replace("%20", " ").replace("+", " ")
     runs: list[list[str]] = []
     end = -1
     for m in re.finditer(r"\d+", value):
