@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.content import Catalogue
 from bot.fields import parse_field
 from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
+from bot.pii import guard_inbound, guard_reply, visible_notice
 from bot.store import Store
 from bot.store.models import Dialog, Person
 from bot.turn import Command, FormFlow, Turn
@@ -96,12 +97,21 @@ class Engine:
                 callback()
 
     def handle_sync(self, inbound: Inbound) -> list[Reply]:
-        """`handle`, on the calling thread."""
+        """`handle`, on the calling thread.
+
+        Patient identifiers are removed from what came in before any feature sees it (so none
+        can be searched for, truncated into a fragment or echoed), the person is told, and
+        every reply is guarded again on its way out.
+        """
         event_id = inbound.event_id
         if event_id and not self.store.claim_event(inbound.platform, event_id):
             return []
+        inbound, notice = guard_inbound(inbound)
         try:
-            return self._dispatch(inbound)
+            replies = self._dispatch(inbound)
+            if notice and not any(visible_notice(r.to_text()) for r in replies):
+                replies = [say(notice), *replies]
+            return [guard_reply(r) for r in replies]
         except Exception:
             if event_id:
                 self.store.release_event(inbound.platform, event_id)
@@ -386,7 +396,7 @@ class Engine:
         """What a person should see when they open kmb: messages waiting and things to do."""
         from bot.features.delivery import greeting
 
-        return greeting(self, ref)
+        return [guard_reply(r) for r in greeting(self, ref)]
 
     def greet_pending(self, ref: PersonRef) -> list[Reply]:
         """Messages queued for a person since they last looked (console delivery)."""
@@ -398,13 +408,15 @@ class Engine:
                     Person.platform == ref.platform, Person.external_id == ref.external_id
                 )
             ).first()
-        return take_for_person(self.store, person_id) if person_id is not None else []
+        if person_id is None:
+            return []
+        return [guard_reply(r) for r in take_for_person(self.store, person_id)]
 
     def home(self, ref: PersonRef) -> Reply:
         """A person's home view: prompts waiting, open enquiries, projects, quick actions."""
         from bot.features.home import home
 
-        return home(self, ref)
+        return guard_reply(home(self, ref))
 
     def person(self, ref: PersonRef) -> Person:
         """The stored person for a reference (created on first contact)."""

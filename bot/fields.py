@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from bot.messages import Input
-from bot.pii import guard
+from bot.pii import guard, visible_length
 
 YES = frozenset({"yes", "y", "yeah", "yep", "true", "on", "1"})
 NO = frozenset({"no", "n", "nope", "false", "off", "0"})
@@ -49,9 +49,12 @@ def parse_field(field: Input, raw: str, today: dt.date) -> Parsed:
             return Parsed(error="This one is needed — please type an answer (or `cancel`).")
         return Parsed(value="")
     if field.kind in ("text", "multiline", "people"):
-        if field.max_length and len(text) > field.max_length:
+        # The guard's markers are not counted: redaction must never cost a person their answer
+        # (a console answer is redacted as typed and checked again when the form is sent).
+        length = visible_length(text)
+        if field.max_length and length > field.max_length:
             return Parsed(
-                error=f"That is {len(text):,} characters; the limit here is "
+                error=f"That is {length:,} characters; the limit here is "
                 f"{field.max_length:,}. Please shorten it."
             )
         guarded = guard(text)

@@ -27,7 +27,7 @@ from bot.messages import (
     Text,
     say,
 )
-from bot.pii import guard
+from bot.pii import guard, visible_length
 from bot.store.models import Enquiry, EnquiryMessage, Person
 from bot.turn import BaseFlow, Command, Turn
 
@@ -471,7 +471,7 @@ def in_thread(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
 
 def message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
     """Carry one message across: to the requester's DM, or to the card's thread."""
-    if len(text) > 4000:
+    if visible_length(text) > 4000:  # the guard's markers do not count
         return [
             say("That message is over 4,000 characters — please shorten it or send it in parts.")
         ]
