@@ -24,6 +24,27 @@ from bot.worktime import learn_timezone
 
 log = logging.getLogger(__name__)
 ThreadHandler = Callable[[Turn, int, str], list[Reply]]
+# One rule for every step-by-step form, told in its first message: a command alone on a line is
+# a command (it is never saved as an answer), and quotes make it an answer.
+FORM_RULES = (
+    "Type `cancel` at any time to stop, `back` to go back a question. A command alone on a line "
+    "(such as `help`) runs that command and is not saved as an answer; to answer with that word, "
+    'put it in quotes ("help").'
+)
+QUOTES = (('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"))
+
+
+def unquote(text: str) -> str | None:
+    """The words inside quotes, when the whole answer is quoted (an answer taken literally)."""
+    for left, right in QUOTES:
+        if len(text) > 2 and text.startswith(left) and text.endswith(right):
+            return text[len(left) : -len(right)].strip()
+    return None
+
+
+def commits_each(flow: object) -> bool:
+    """True for forms that save each answer as it is given (a retro's answers)."""
+    return bool(getattr(flow, "commits_each_field", False))
 
 
 @dataclass(frozen=True)
@@ -274,14 +295,16 @@ class Engine:
             head = Reply((replace(form, inputs=filled),), summary=form.title)
             return [*intro, head]
         lead = [Text(f"*{form.title}*")] + ([Text(form.context)] if form.context else [])
-        lead.append(Text("Type `cancel` at any time to stop; `back` to go back a question."))
+        lead.append(Text(FORM_RULES))
         return [*intro, Reply(tuple(lead), summary=form.title), *self._ask(form, index, values)]
 
     def _ask(self, form: Form, index: int, values: Mapping[str, str]) -> list[Reply]:
         field = form.inputs[index]
         lines = [f"({index + 1}/{len(form.inputs)}) {field.to_text()}"]
         if field.initial:
-            lines.append(f"Your answer so far: {field.initial}\n(Type `skip` to keep it.)")
+            lines.append(
+                f"Your answer so far: {field.initial}\n(Press Enter or type `skip` to keep it.)"
+            )
         elif not field.required:
             lines.append("(Type `skip` to leave it out.)")
         return [say(*lines)]
@@ -295,20 +318,27 @@ class Engine:
         low = text.lower()
         if flow is None or low in ("cancel", "stop", "quit"):
             self._end_dialog(dialog)
-            kept = (
-                " What you had already answered is kept."
-                if flow and getattr(flow, "commits_each_field", False)
-                else ""
-            )
+            kept = " What you had already answered is kept." if commits_each(flow) else ""
             return [say(f"Stopped. Nothing more was saved.{kept}")]
         form = flow.form(turn, ctx)
         field = form.inputs[index]
         replies: list[Reply] = []
+        literal = unquote(text)
+        if literal is not None and self.command_for(turn, literal) is not None:
+            text, low = literal, ""  # a quoted command word is an answer, taken literally
+        elif self.command_for(turn, text) is not None:
+            return self._command_in_form(turn, dialog, form, text, kept=commits_each(flow))
         if low == "back":
             index = max(0, index - 1)
-        elif low == "skip" and (not field.required or field.initial):
-            values[field.id] = field.initial  # keep the earlier answer, or leave it out
+        elif (low == "skip" or not text) and (not field.required or field.initial):
+            # Enter or `skip` keeps the earlier (or remembered) answer, or leaves it out.
+            values[field.id] = field.initial
             index += 1
+        elif low == "skip":
+            return [
+                say("This one is needed, so it can't be skipped."),
+                *self._ask(form, index, values),
+            ]
         else:
             parsed = parse_field(field, text, self.clock.now().date())
             seen = {**ctx, "_values": values}
@@ -335,6 +365,31 @@ class Engine:
                 row.updated_at = self.store.now()
         form = flow.form(turn, ctx)
         return [*replies, *self._ask(form, index, values)]
+
+    def command_for(self, turn: Turn, text: str) -> Command | None:
+        """The command a whole line names exactly (one the caller may run), if any."""
+        low = " ".join(text.lower().split())
+        return next(
+            (
+                c
+                for c in self.commands
+                if c.words == low and not c.hidden and (not c.role or turn.has(c.role))
+            ),
+            None,
+        )
+
+    def _command_in_form(
+        self, turn: Turn, dialog: Dialog, form: Form, text: str, kept: bool
+    ) -> list[Reply]:
+        """A command typed mid-form runs; the form waits, unless the command started another."""
+        replies = self.route(turn, text)
+        still = self._dialog(turn.person_id)
+        if still is not None and still.id == dialog.id:
+            state = still.state
+            back = say(f"Back to *{form.title}* — `{text}` was not saved as an answer.")
+            return [*replies, back, *self._ask(form, state.get("i", 0), state.get("values", {}))]
+        note = " What you had already answered is kept." if kept else ""
+        return [say(f"You left *{form.title}* to run `{text}`.{note}"), *replies]
 
     def _end_dialog(self, dialog: Dialog) -> None:
         with self.store.session() as s:

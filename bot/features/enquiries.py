@@ -281,8 +281,9 @@ def _create(engine: Engine, s: Session, turn: Turn, values: Mapping[str, str]) -
         created_at=now,
     )
     person = s.get(Person, turn.person_id)
-    if person is not None:  # remembered for next time
-        about = {k: values.get(k, "") for k in ("role", "team", "organisation")}
+    if person is not None:  # remembered for next time; a field left empty never wipes it
+        about = dict(person.profile.get("requester", {}))
+        about.update({k: v for k in ("role", "team", "organisation") if (v := values.get(k, ""))})
         person.profile = {**person.profile, "requester": about}
     s.add(enquiry)
     s.flush()
