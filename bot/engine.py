@@ -266,12 +266,14 @@ class Engine:
             raw = (prefill or {}).get(field.id)
             if raw is None:
                 break
-            parsed = parse_field(field, raw, self.clock.now().date())
+            parsed = parse_field(field, raw, turn.today())
             if parsed.error or flow.check(turn, ctx, field.id, parsed.value):
                 break
             values[field.id] = parsed.value
             if parsed.notice:
                 notices.append(parsed.notice)
+            if parsed.understood:
+                notices.append(f"{field.label.rstrip('?.:')}: {parsed.understood}.")
             flow.on_field(turn, ctx, field.id, parsed.value)
             index += 1
         whole = turn.inbound.platform != "console"
@@ -340,7 +342,7 @@ class Engine:
                 *self._ask(form, index, values),
             ]
         else:
-            parsed = parse_field(field, text, self.clock.now().date())
+            parsed = parse_field(field, text, turn.today())
             seen = {**ctx, "_values": values}
             error = parsed.error or flow.check(turn, seen, field.id, parsed.value)
             if error:
@@ -349,6 +351,8 @@ class Engine:
             flow.on_field(turn, ctx, field.id, parsed.value)
             if parsed.notice:
                 replies.append(say(parsed.notice))
+            if parsed.understood:
+                replies.append(say(f"Understood: {parsed.understood}."))
             finish = getattr(flow, "finish_early", None)
             early = finish(turn, ctx, field.id, parsed.value) if finish else None
             if early is not None:  # e.g. coursework: signposted at once, not after 9 more
@@ -411,7 +415,7 @@ class Engine:
         notices: list[str] = []
         for field in form.inputs:
             raw = values.get(field.id, "")
-            parsed = parse_field(field, raw, self.clock.now().date())
+            parsed = parse_field(field, raw, turn.today())
             seen = {**ctx, "_values": clean}
             error = parsed.error or (
                 flow.check(turn, seen, field.id, parsed.value) if parsed.value else ""
@@ -419,7 +423,7 @@ class Engine:
             if error:
                 errors.append((field.id, error))
                 continue
-            clean[field.id] = parsed.value
+            clean[field.id] = parsed.value  # dates are said back in the flow's confirmation
             if parsed.notice:
                 notices.append(parsed.notice)
         if errors:

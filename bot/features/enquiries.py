@@ -178,7 +178,7 @@ class EnquiryFlow(BaseFlow):
 
     def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
         """Deadlines in the past are refused."""
-        today = turn.engine.clock.now().date()
+        today = turn.today()
         if field_id == "deadline" and value and dt.date.fromisoformat(value) < today:
             return "That date has passed — when do you need it by?"
         return ""

@@ -106,7 +106,7 @@ class ProjectFlow(BaseFlow):
         if field_id == "end" and value:
             if start and value < start:
                 return "The end date is before the start date — when does it end?"
-            if dt.date.fromisoformat(value) < turn.engine.clock.now().date():
+            if dt.date.fromisoformat(value) < turn.today():
                 return "That date has passed — when does the project end?"
         if (
             field_id == "checkins"
@@ -151,7 +151,7 @@ class ProjectFlow(BaseFlow):
                     "Type `project new` to try again."
                 )
             ]
-        if end < turn.engine.clock.now().date():
+        if end < turn.today():
             return [
                 say(
                     "That project has already ended — nothing was saved. "
