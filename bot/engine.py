@@ -190,7 +190,13 @@ class Engine:
                 if cmd.role and not turn.has(cmd.role):
                     return [self.refusal(cmd)]
                 return cmd.handler(turn)
-        return [self.not_understood(text)]
+        return self.small_talk(turn, text) or [self.not_understood(text, turn)]
+
+    def small_talk(self, turn: Turn, text: str) -> list[Reply]:
+        """Thanks, and a request for evidence in plain words, get a useful answer."""
+        from bot.features.help import small_talk
+
+        return small_talk(turn, text)
 
     def refusal(self, cmd: Command) -> Reply:
         """A clear refusal for a privileged word."""
@@ -199,9 +205,13 @@ class Engine:
             "Ask your kmb admin if you need it. Type `help` for what you can do."
         )
 
-    def not_understood(self, text: str) -> Reply:
-        """Never silence: the closest command and a pointer to help."""
-        words = [c.words for c in self.commands if not c.hidden]
+    def not_understood(self, text: str, turn: Turn | None = None) -> Reply:
+        """Never silence: the closest command the caller may run, and a pointer to help."""
+        words = [
+            c.words
+            for c in self.commands
+            if not c.hidden and (not c.role or (turn is not None and turn.has(c.role)))
+        ]
         first = " ".join(text.lower().split()[:2])
         close = difflib.get_close_matches(
             first, words, n=1, cutoff=0.5
