@@ -12,6 +12,7 @@ from bot.messages import ConversationRef, PersonRef, Reply, reply_from_dict, rep
 from bot.store import Store
 from bot.store.db import insert_ignoring
 from bot.store.models import ConversationReference, Enquiry, OutboxMessage, Person
+from bot.words import count
 
 KEY_PREFIX = "key:"  # an update's target named by the original's dedupe key
 
@@ -226,10 +227,10 @@ def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
     replies = take_for_person(engine.store, person.id)
     prompts = open_prompts(engine, person.id)
     if prompts:
-        names = ", ".join(p for _, p in prompts)
+        names = "; ".join(p for _, p in prompts)
         replies.append(
             say(
-                f"You have {len(prompts)} retro prompt(s) waiting ({names}). "
+                f"You have {count(len(prompts), 'retro prompt')} waiting ({names}). "
                 "Type `retro` to answer."
             )
         )
@@ -241,6 +242,9 @@ def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
             ).one()
         if unclaimed:
             replies.append(
-                say(f"The library queue has {unclaimed} unclaimed enquiry(ies). Type `enquiries`.")
+                say(
+                    f"The library queue has {count(unclaimed, 'unclaimed enquiry')}. "
+                    "Type `enquiries`."
+                )
             )
     return replies

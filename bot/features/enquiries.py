@@ -30,6 +30,7 @@ from bot.messages import (
 from bot.pii import guard
 from bot.store.models import Enquiry, EnquiryMessage, Person
 from bot.turn import BaseFlow, Command, Turn
+from bot.words import shorten
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -214,7 +215,8 @@ class EnquiryFlow(BaseFlow):
         if not library.is_open(desk.hours, now):
             opens = library.next_open(desk.hours, now).astimezone(ZoneInfo(desk.hours.timezone))
             when = (
-                f" The {desk.name} is closed just now; it will be picked up from "
+                f" It is outside the opening hours of the {desk.name} just now; it will be "
+                "picked up from "
                 f"{opens:%A %d %B at %H:%M}."
             )
             if enquiry.patient_decision:
@@ -223,7 +225,8 @@ class EnquiryFlow(BaseFlow):
                     "Practice, NICE) and ask the on-call team."
                 )
         if not posted:  # no channel yet: librarians see it in their queue, and are told so
-            log.warning(
+            # The person is told in the reply; an operator sees it when logging is on.
+            log.info(
                 "no library channel for team %s: %s waits in the queue",
                 desk.slug,
                 enquiry.reference,
@@ -359,7 +362,7 @@ def queue(turn: Turn) -> list[Reply]:
         lines = [
             f"{'🔴 ' if e.patient_decision else ''}*{e.reference}* · due {e.deadline:%d %b} · "
             f"{e.status}{' (' + name_of(s, e.assignee_id) + ')' if e.assignee_id else ''} · "
-            f"{PURPOSE_LABEL.get(e.purpose, e.purpose)} — {e.question[:80]}"
+            f"{PURPOSE_LABEL.get(e.purpose, e.purpose)} — {shorten(e.question, 80)}"
             for e in rows
         ]
     if not lines:

@@ -16,6 +16,8 @@ from bot.messages import Actions, Button, Choice, Facts, Form, Input, Reply, Sec
 from bot.scheduling import planner
 from bot.store.models import Answer, Lesson, Membership, Occasion, Person, Project, Prompt
 from bot.turn import BaseFlow, Command, Turn
+from bot.words import count
+from bot.worktime import zone
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 WINDOW_WORKING_DAYS = 5
 MAX_MEMBERS = 200
 DEFAULT_END_TEMPLATE = "retrospect"  # the framework's "after" technique
+CHECKIN = "checkin"  # the mid-project template, planned every few weeks
 MAX_CHECKIN_WEEKS = 26
 CHANNEL_WORDS = ("channel", "this channel", "everyone here", "team", "this team")
 
@@ -57,7 +60,12 @@ def _template_name(engine: Engine, slug: str) -> str:
 
 
 def _template_choices(engine: Engine) -> tuple[Choice, ...]:
-    return tuple(Choice(t.name, t.slug) for t in engine.catalogue.templates.values())
+    """Templates that look back at the end: not a "before" review, not the mid-project one."""
+    return tuple(
+        Choice(t.name, t.slug)
+        for t in engine.catalogue.templates.values()
+        if t.phase != "before" and t.slug != CHECKIN
+    )
 
 
 class ProjectFlow(BaseFlow):
@@ -361,7 +369,7 @@ class AnswerFlow(BaseFlow):
                             )
                         )
                         shared += 1
-        extra = f" {shared} answer(s) shared as lessons." if shared else ""
+        extra = f" {count(shared, 'answer')} shared as lessons." if shared else ""
         anon = " Your name is hidden from the team." if prompt.anonymous else ""
         if occasion is not None and occasion.status != "open":
             return [
@@ -397,18 +405,18 @@ def _project(s: Session, turn: Turn, ref: str) -> Project | None:
 
 
 def open_prompts(engine: Engine, person_id: int) -> list[tuple[int, str]]:
-    """(prompt id, project name) of a person's prompts in open retros."""
+    """(prompt id, label) of a person's prompts in open retros, oldest first."""
     with engine.store.session() as s:
-        rows = s.exec(
-            select(Prompt.id, Project.name)
-            .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
-            .join(Project, col(Project.id) == Occasion.project_id)
-            .where(
-                Prompt.person_id == person_id, Occasion.status == "open", Prompt.status != "done"
-            )
-            .order_by(col(Prompt.id))
-        ).all()
-    return [(int(pid), name) for pid, name in rows if pid is not None]
+        return _prompts(
+            engine, s, person_id, "open", col(Prompt.status) != "done", order=col(Prompt.id)
+        )
+
+
+def _label(engine: Engine, project: str, template: str, closes: dt.datetime, tz: Any) -> str:
+    """A prompt as a person tells it from another: project, template and when it closes."""
+    return (
+        f"{project} — {_template_name(engine, template)}, until {closes.astimezone(tz):%a %d %b}"
+    )
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -578,16 +586,33 @@ def now(turn: Turn) -> list[Reply]:
     ]
 
 
-def _prompts(s: Session, person_id: int, occasion_status: str, which: Any) -> list[Any]:
-    """(prompt id, project name) of a person's prompts in occasions of a status."""
-    return list(
-        s.exec(
-            select(Prompt.id, Project.name)
-            .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
-            .join(Project, col(Project.id) == Occasion.project_id)
-            .where(Prompt.person_id == person_id, Occasion.status == occasion_status, which)
-        ).all()
+def _prompts(
+    engine: Engine,
+    s: Session,
+    person_id: int,
+    occasion_status: str,
+    which: Any,
+    order: Any = None,
+) -> list[tuple[int, str]]:
+    """(prompt id, label) of a person's prompts in occasions of a status.
+
+    Two prompts of one project (its Before Action Review and its Retrospect) are told apart by
+    their template and closing date.
+    """
+    person = s.get(Person, person_id)
+    tz = zone(person.timezone if person else None, engine.settings.kmb_timezone)
+    query = (
+        select(Prompt.id, Project.name, Occasion.template, Occasion.closes_at)
+        .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
+        .join(Project, col(Project.id) == Occasion.project_id)
+        .where(Prompt.person_id == person_id, Occasion.status == occasion_status, which)
     )
+    rows = s.exec(query.order_by(order) if order is not None else query).all()
+    return [
+        (int(pid), _label(engine, name, template, closes, tz))
+        for pid, name, template, closes in rows
+        if pid is not None
+    ]
 
 
 def answer(turn: Turn) -> list[Reply]:
@@ -595,10 +620,9 @@ def answer(turn: Turn) -> list[Reply]:
     pending = open_prompts(turn.engine, turn.person_id)
     arg = turn.args.strip().removeprefix("answer").strip()
     with turn.engine.store.session() as s:
-        done = _prompts(s, turn.person_id, "open", col(Prompt.status) == "done")
-        late = _prompts(s, turn.person_id, "closed", col(Prompt.status) != "done")
-    closed = [(int(i), n) for i, n in late if i is not None]
-    choices = pending + [(int(i), n) for i, n in done if i is not None] + closed
+        done = _prompts(turn.engine, s, turn.person_id, "open", col(Prompt.status) == "done")
+        closed = _prompts(turn.engine, s, turn.person_id, "closed", col(Prompt.status) != "done")
+    choices = pending + done + closed
     if arg.isdigit():
         chosen = [c for c in choices if c[0] == int(arg)]
         if not chosen:
@@ -690,12 +714,14 @@ def digest_reply(engine: Engine, occasion_id: int, session: Session | None = Non
             )
         sections.append(Section(q["text"], (Text(body),)))
     if data["lessons"]:
-        shared = "\n".join(f"— {x['text']}" for x in data["lessons"])
-        sections.append(Section("Shared as lessons", (Text(shared),)))
+        listed = "\n".join(f"— {x['text']}" for x in data["lessons"])
+        sections.append(Section("Shared as lessons", (Text(listed),)))
+    shared = len(data["lessons"])
+    by = f" by {count(data['shared_by'], 'person')}" if shared else ""
     head = Text(
         f"Digest: {data['template']} for *{data['project']}* — "
         f"{data['answered']} of {data['asked']} answered; "
-        f"{data['shared_by']} shared as lessons."
+        f"{count(shared, 'answer')} shared as lessons{by}."
     )
     return Reply((head, *sections), summary=f"Digest for {data['project']}")
 
