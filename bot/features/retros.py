@@ -205,9 +205,14 @@ class ProjectFlow(BaseFlow):
                 people.add(person.id)
             for pid in sorted(people):
                 s.add(Membership(project_id=project.id, person_id=pid))
-            occasions = planner.plan(
-                s, project, engine.store.now().date(), engine.settings.kmb_timezone
-            )
+            today = turn.today()
+            occasions = planner.plan(s, project, today, engine.settings.kmb_timezone)
+            skipped = [
+                f"{_template_name(engine, project.start_template)} ({why})"
+                if kind == "before"
+                else why
+                for kind, why in planner.left_out(project, today)
+            ]
             engine.store.audit(s, turn.person_id, "project.create", {"project": project.id})
         tpl = engine.catalogue.templates[values["template"]]
         team = "the members of this channel and you" if from_channel else f"{len(people)} people"
@@ -225,6 +230,7 @@ class ProjectFlow(BaseFlow):
                             ("Runs", f"{start:%d %b %Y} to {end:%d %b %Y}"),
                             ("At the end", tpl.name),
                             ("Planned", planned),
+                            *((("Left out", "; ".join(skipped)),) if skipped else ()),
                         )
                     ),
                     Actions(
