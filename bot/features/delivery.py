@@ -11,7 +11,14 @@ from sqlmodel import Session, col, func, select
 from bot.messages import ConversationRef, PersonRef, Reply, reply_from_dict, reply_to_dict, say
 from bot.store import Store
 from bot.store.db import insert_ignoring
-from bot.store.models import ConversationReference, Enquiry, OutboxMessage, Person
+from bot.store.models import (
+    ConversationReference,
+    Enquiry,
+    Occasion,
+    OutboxMessage,
+    Person,
+    Project,
+)
 from bot.words import count
 
 KEY_PREFIX = "key:"  # an update's target named by the original's dedupe key
@@ -218,6 +225,24 @@ def take_for_person(store: Store, person_id: int) -> list[Reply]:
         return [reply_from_dict(r.payload) for r in rows]
 
 
+def _waits_for_a_sender(engine: Engine, person_id: int) -> bool:
+    """A lead with planned reviews to come, and no `kmb serve` or `kmb worker` to send them."""
+    from bot.scheduling.lease import running
+
+    with engine.store.session() as s:
+        planned = s.exec(
+            select(func.count())
+            .select_from(Occasion)
+            .join(Project, col(Project.id) == Occasion.project_id)
+            .where(
+                Project.lead_id == person_id,
+                Project.status == "active",
+                Occasion.status == "planned",
+            )
+        ).one()
+    return bool(planned) and not running(engine.store)
+
+
 def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
     """Messages waiting for a person, then what they could do next."""
     from bot.features.retros import open_prompts
@@ -235,6 +260,10 @@ def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
             )
         )
     roles = set(person.roles.split(","))
+    if ref.platform == "console" and _waits_for_a_sender(engine, person.id):
+        from bot.features.retros import sender_note
+
+        replies.append(say(sender_note(engine)))
     if roles & {"librarian", "admin"}:
         with engine.store.session() as s:
             unclaimed = s.exec(

@@ -18,6 +18,10 @@ ABOUT = (
     "Please never share patient-identifiable information with me."
 )
 
+CONSOLE = (
+    "In this console, planned retros (and their reminders and digests) are sent only while "
+    "`kmb serve` or `kmb worker` runs on the same database; `retro now <project>` asks at once."
+)
 
 # Help is grouped by what people come for; privileged words get their own groups.
 TOPICS = (
@@ -51,9 +55,10 @@ def show(turn: Turn) -> list[Reply]:
         Section(title, (Text("\n".join(groups[title])),)) for title in order if title in groups
     )
     roles = ", ".join(sorted(turn.roles))
+    console = (Text(CONSOLE),) if turn.inbound.platform == "console" else ()
     return [
         Reply(
-            (Text(ABOUT), *sections, Text(f"Your roles: {roles}.")),
+            (Text(ABOUT), *sections, *console, Text(f"Your roles: {roles}.")),
             summary="What kmb can do",
         )
     ]

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, func, select
 
 from bot.content import Template
 from bot.messages import Actions, Button, Choice, Facts, Form, Input, Reply, Section, Text, say
-from bot.scheduling import planner
+from bot.scheduling import lease, planner
 from bot.store.models import Answer, Lesson, Membership, Occasion, Person, Project, Prompt
 from bot.turn import BaseFlow, Command, Turn
 from bot.words import count
@@ -52,6 +52,22 @@ def _known(s: Session, platform: str, name: str) -> Person | None:
         )
     ).all()
     return named[0] if len(named) == 1 else None
+
+
+def sender_note(engine: Engine, project_id: int | None = None) -> str:
+    """Where planned reviews come from, for the console: a process must be running to send them.
+
+    The scheduler lease row says whether a `kmb serve` or `kmb worker` is running on this
+    database (its holder renews it every few seconds).
+    """
+    now = f" `retro now {project_id}` asks the team at once." if project_id else ""
+    if lease.running(engine.store):
+        return "Planned reviews are sent by the `kmb serve` or `kmb worker` running now." + now
+    return (
+        "Planned reviews, reminders and digests only go out while `kmb serve` or `kmb worker` "
+        "runs, and neither is running on this database now: start `kmb worker` (in another "
+        "terminal) so they are sent." + now
+    )
 
 
 def _template_name(engine: Engine, slug: str) -> str:
@@ -232,6 +248,11 @@ class ProjectFlow(BaseFlow):
                             ("Planned", planned),
                             *((("Left out", "; ".join(skipped)),) if skipped else ()),
                         )
+                    ),
+                    *(
+                        (Text(sender_note(engine, project.id)),)
+                        if turn.inbound.platform == "console"
+                        else ()
                     ),
                     Actions(
                         (
