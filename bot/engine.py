@@ -31,6 +31,7 @@ FORM_RULES = (
     "(such as `help`) runs that command and is not saved as an answer; to answer with that word, "
     'put it in quotes ("help").'
 )
+FORM_WORDS = frozenset({"cancel", "stop", "quit", "back", "skip"})
 QUOTES = (('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"))
 
 
@@ -328,7 +329,7 @@ class Engine:
         values: dict[str, str] = dict(state.get("values", {}))
         index: int = state.get("i", 0)
         low = text.lower()
-        if flow is None or low in ("cancel", "stop", "quit"):
+        if flow is None or low in ("cancel", "stop", "quit"):  # FORM_WORDS that end a form
             self._end_dialog(dialog)
             kept = " What you had already answered is kept." if commits_each(flow) else ""
             return [say(f"Stopped. Nothing more was saved.{kept}")]
@@ -336,8 +337,10 @@ class Engine:
         field = form.inputs[index]
         replies: list[Reply] = []
         literal = unquote(text)
-        if literal is not None and self.command_for(turn, literal) is not None:
-            text, low = literal, ""  # a quoted command word is an answer, taken literally
+        if literal is not None and (
+            literal.lower() in FORM_WORDS or self.command_for(turn, literal) is not None
+        ):
+            text, low = literal, ""  # a quoted command (or `skip`…) is an answer, taken literally
         elif self.command_for(turn, text) is not None:
             return self._command_in_form(turn, dialog, form, text, kept=commits_each(flow))
         if low == "back":

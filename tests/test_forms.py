@@ -45,6 +45,13 @@ async def test_retro_typed_mid_retro_starts_it_again_and_is_never_a_lesson(chat)
     assert f"— Bea: {ANSWERS[0]}" in digest
 
 
+async def test_quoted_form_words_are_answers_too(chat) -> None:
+    ann = chat("ann")
+    await _ask(ann, [ENQUIRY[0], '"skip"', *ENQUIRY[2:]])  # PICO answered with the word itself
+    shown = await ann.says("enquiry ENQ-2026-0001")
+    assert "PICO: skip" in shown
+
+
 async def test_a_command_someone_may_not_run_is_an_ordinary_answer(chat) -> None:
     ann = chat("ann")
     await ann.says("librarian")
