@@ -64,3 +64,11 @@ def test_no_log_line_appears_in_the_chat(tmp_path: Path) -> None:
     done = _kmb(tmp_path, "chat", "--user", "ann", stdin=ask)
     assert "ENQ-2026-0001" in done.stdout
     assert "no library channel" not in done.stdout + done.stderr
+
+
+async def test_one_person_is_one_person(chat) -> None:
+    lea = chat("lea", role="lead")
+    for line in ["project new", "Solo audit", "today", "2027-03-31", "lea", "aar"]:
+        await lea.says(line)
+    assert "with 1 person." in await lea.says("0")
+    assert "1 person asked" in await lea.says("retro now 1")

@@ -231,7 +231,9 @@ class ProjectFlow(BaseFlow):
             ]
             engine.store.audit(s, turn.person_id, "project.create", {"project": project.id})
         tpl = engine.catalogue.templates[values["template"]]
-        team = "the members of this channel and you" if from_channel else f"{len(people)} people"
+        team = (
+            "the members of this channel and you" if from_channel else count(len(people), "person")
+        )
         planned = "; ".join(
             f"{engine.catalogue.templates[o.template].name} {o.opens_on:%d %b %Y}"
             for o in sorted(occasions, key=lambda o: o.opens_at)
@@ -606,9 +608,9 @@ def now(turn: Turn) -> list[Reply]:
     later = "" if sent == asked else f" ({asked - sent} in their own working hours)"
     return [
         say(
-            f"{template.name} started for *{name}*: {asked} people asked{later}, open until "
-            f"{closes.astimezone(cal.zone):%a %d %b}. Type `retro status {project_id}` to "
-            "follow it."
+            f"{template.name} started for *{name}*: {count(asked, 'person')} asked{later}, "
+            f"open until {closes.astimezone(cal.zone):%a %d %b}. "
+            f"Type `retro status {project_id}` to follow it."
         )
     ]
 
