@@ -319,7 +319,7 @@ class Engine:
                 f"Your answer so far: {field.initial}\n(Press Enter or type `skip` to keep it.)"
             )
         elif not field.required:
-            lines.append("(Type `skip` to leave it out.)")
+            lines.append("(Press Enter or type `skip` to leave it out.)")
         return [say(*lines)]
 
     def _continue_dialog(self, turn: Turn, dialog: Dialog, text: str) -> list[Reply]:

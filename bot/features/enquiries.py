@@ -116,7 +116,7 @@ class EnquiryFlow(BaseFlow):
                     "deadline",
                     "When do you need it by?",
                     "date",
-                    hint="e.g. 2026-12-15, 15/12/2026 or `in 2 weeks`",
+                    hint="e.g. `friday`, `15 Dec`, `in 2 weeks` or 15/12/2026",
                 ),
                 Input(
                     "patient_decision",

@@ -98,8 +98,8 @@ class ProjectFlow(BaseFlow):
             submit_label="Create project",
             inputs=(
                 Input("name", "What is the project called?", "text", max_length=120),
-                Input("start", "When does it start?", "date", hint="e.g. today or 2026-12-01"),
-                Input("end", "When does it end?", "date", hint="e.g. 2027-03-31"),
+                Input("start", "When does it start?", "date", hint="e.g. `today` or `1 Dec`"),
+                Input("end", "When does it end?", "date", hint="e.g. `end of March`"),
                 Input(
                     "members",
                     "Who is in the team? Names separated by commas (or `this channel`)",
