@@ -194,9 +194,16 @@ class Engine:
         return self.small_talk(turn, text) or [self.not_understood(text, turn)]
 
     def small_talk(self, turn: Turn, text: str) -> list[Reply]:
-        """Thanks, and a request for evidence in plain words, get a useful answer."""
+        """Thanks, and a request for evidence in plain words, get a useful answer.
+
+        A first word that is nearly a command ("lesons about sepsis research") is a typo, so
+        it gets "did you mean" rather than small talk.
+        """
         from bot.features.help import small_talk
 
+        mine = [c.words for c in self.commands if not c.role or turn.has(c.role)]
+        if difflib.get_close_matches(text.lower().split()[0], mine, n=1, cutoff=0.8):
+            return []
         return small_talk(turn, text)
 
     def refusal(self, cmd: Command) -> Reply:

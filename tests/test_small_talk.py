@@ -26,6 +26,11 @@ async def test_a_plain_request_for_evidence_is_steered_to_the_librarian(chat) ->
     assert "[Ask a librarian]" in out or "Ask a librarian" in out
 
 
+async def test_a_typo_of_a_command_is_not_taken_for_a_request(chat) -> None:
+    out = await chat("ann").says("lesons about sepsis research")
+    assert "Did you mean `lessons`" in out
+
+
 async def test_quit_and_exit_leave_the_console(engine) -> None:
     for word in ("quit", "exit", "EXIT"):
         out = io.StringIO()
