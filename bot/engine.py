@@ -202,7 +202,8 @@ class Engine:
         from bot.features.help import small_talk
 
         mine = [c.words for c in self.commands if not c.role or turn.has(c.role)]
-        if difflib.get_close_matches(text.lower().split()[0], mine, n=1, cutoff=0.8):
+        first = text.lower().split()[:1]
+        if first and difflib.get_close_matches(first[0], mine, n=1, cutoff=0.8):
             return []
         return small_talk(turn, text)
 
@@ -280,11 +281,12 @@ class Engine:
         values: dict[str, str] = {}
         index = 0
         notices: list[str] = []
+        today = turn.today()
         for field in form.inputs:
             raw = (prefill or {}).get(field.id)
             if raw is None:
                 break
-            parsed = parse_field(field, raw, turn.today())
+            parsed = parse_field(field, raw, today)
             if parsed.error or flow.check(turn, ctx, field.id, parsed.value):
                 break
             values[field.id] = parsed.value
@@ -433,9 +435,10 @@ class Engine:
         clean: dict[str, str] = {}
         errors: list[tuple[str, str]] = []
         notices: list[str] = []
+        today = turn.today()
         for field in form.inputs:
             raw = values.get(field.id, "")
-            parsed = parse_field(field, raw, turn.today())
+            parsed = parse_field(field, raw, today)
             seen = {**ctx, "_values": clean}
             error = parsed.error or (
                 flow.check(turn, seen, field.id, parsed.value) if parsed.value else ""

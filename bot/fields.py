@@ -33,6 +33,11 @@ ASAP_HELP = (
     "“As soon as possible” doesn't tell anyone what to plan for — please give the latest date "
     "that still helps (e.g. `friday`, `15 Dec` or `in 2 weeks`)."
 )
+# An enquiry's deadline: urgency for a patient is its own question, and those searches go first.
+PATIENT_FIRST = (
+    " If it informs a decision about a specific patient, answer yes when asked: those searches "
+    "go first."
+)
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
     m.lower(): i for i, m in enumerate(calendar.month_abbr) if m
 }
@@ -134,7 +139,7 @@ def parse_field(field: Input, raw: str, today: dt.date) -> Parsed:
         return Parsed(error="Please give a whole number from 1 to 10.")
     if field.kind == "date":
         if " ".join(text.lower().split()).rstrip(".!") in ASAP:
-            return Parsed(error=ASAP_HELP)
+            return Parsed(error=ASAP_HELP + (PATIENT_FIRST if field.id == "deadline" else ""))
         day = parse_date(text, today)
         if day is None:
             return Parsed(

@@ -41,6 +41,7 @@ async def test_asap_gets_a_helpful_answer(chat) -> None:
     ann = await _to_deadline(chat)
     out = await ann.says("ASAP")
     assert "latest date that still helps" in out and "(4/12)" in out
+    assert "specific patient, answer yes when asked: those searches go first" in out
 
 
 async def test_past_dates_and_nonsense_are_refused_clearly(chat) -> None:
