@@ -27,8 +27,8 @@ class Suggestion:
 # knowledge to keep. Such a need is searched with the shift in place of the handover.
 HANDOVER = re.compile(r"\b(?:handovers?|hand(?:ing)? over|handing-over)\b")
 SHIFT = re.compile(
-    r"\b(?:shifts?|nights?|night team|day team|day shift|mornings?|evenings?|"
-    r"ward rounds?|board rounds?|huddles?|safe|safer|safety|patients?|clinical)\b"
+    r"\b(?:shifts?|nights?|day shift|ward rounds?|board rounds?|huddles?|"
+    r"safe|safer|safety|patients?|clinical)\b"
 )
 LEAVING = re.compile(
     r"\b(?:leav\w*|leaver\w*|retir\w*|resign\w*|notice|successor|maternity|"
