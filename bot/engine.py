@@ -324,8 +324,11 @@ class Engine:
         field = form.inputs[index]
         lines = [f"({index + 1}/{len(form.inputs)}) {field.to_text()}"]
         if field.initial:
+            # a choice shows its label ("Retrospect"), not the value kept ("retrospect")
+            shown = next((c.label for c in field.choices if c.value == field.initial), None)
             lines.append(
-                f"Your answer so far: {field.initial}\n(Press Enter or type `skip` to keep it.)"
+                f"Your answer so far: {shown or field.initial}\n"
+                "(Press Enter or type `skip` to keep it.)"
             )
         elif not field.required:
             lines.append("(Press Enter or type `skip` to leave it out.)")

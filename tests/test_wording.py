@@ -23,7 +23,7 @@ async def test_the_end_of_a_project_offers_only_questions_that_look_back(chat) -
     lea = chat("lea", role="lead")
     for line in ["project new", "Falls pilot", "today", "2027-03-31", "bea"]:
         out = await lea.says(line)
-    assert "Which questions at the end?" in out and "Retrospect" in out
+    assert "Which questions at the end?" in out and "Your answer so far: Retrospect\n" in out
     assert "After Action Review" in out
     assert "Before Action Review" not in out and "check-in" not in out
     assert "Please pick one of" in await lea.says("bar")
