@@ -119,7 +119,8 @@ class ProjectFlow(BaseFlow):
                     "text",
                     required=False,
                     max_length=40,
-                    hint="A Before Action Review opens at the start, your choice at the end.",
+                    hint="A Before Action Review opens at the start (if it is still to come), "
+                    "your choice at the end.",
                 ),
             ),
         )
