@@ -51,9 +51,9 @@ def event_message(body: dict[str, Any], name: str = "") -> Inbound | None:
     event = body.get("event", {})
     if event.get("bot_id") or event.get("subtype") not in NEW_MESSAGE or not event.get("user"):
         return None  # kmb's own posts, other bots, edits, deletions, joins…
-    text = unslack(event.get("text", ""))
+    text = unslack(event.get("text") or "")  # null in a signed but odd event: no text
     files = tuple(str(f.get("name") or "a file") for f in event.get("files") or ())
-    channel = event.get("channel", "")
+    channel = event.get("channel") or ""
     thread = event.get("thread_ts")
     event_id = body.get("event_id")
     if event.get("type") == "app_mention":
