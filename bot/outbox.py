@@ -31,7 +31,7 @@ from sqlmodel import col, select
 
 from bot.features.delivery import KEY_PREFIX
 from bot.messages import ConversationRef, reply_from_dict
-from bot.sending import SENDING_KEY, Reconciler, Sender, SendResult
+from bot.sending import SENDING_KEY, Reconciler, Responder, Sender, SendResult
 from bot.store import Store
 from bot.store.models import OutboxMessage, Person
 
@@ -265,7 +265,8 @@ class Delivery:
             await asyncio.to_thread(self._defer, row, (held - self.store.now()).total_seconds())
             return
         pacer = self.pacers[row.platform]
-        wait = pacer.reserve(conversation.id)
+        unpaced = bool((row.conversation.get("via") or {}).get("unpaced"))
+        wait = 0.0 if unpaced else pacer.reserve(conversation.id)
         if wait > HOLD_AT_MOST:  # a busy conversation: free the claim rather than hold it
             await asyncio.to_thread(self._defer, row, wait)
             return
@@ -315,6 +316,9 @@ class Delivery:
                 if isinstance(target, SendResult):
                     return target
                 return await sender.update(conversation, target, reply)
+            via = row.conversation.get("via")
+            if via and isinstance(sender, Responder):
+                return await sender.respond(conversation, via, reply)
             return await sender.send(conversation, reply)
         except Exception as exc:  # a sender bug or a network error: transient
             log.exception("sending outbox row %s", row.id)

@@ -21,6 +21,7 @@ from prometheus_client import (
 
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.inbox import InboxWorker
 from bot.outbox import Delivery, platform_limits
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
@@ -91,11 +92,14 @@ class Running:
             if scheduler
             else None
         )
+        # What was received and acknowledged, run as turns (also what a crash left pending).
+        self.inbox = InboxWorker(engine, platforms=list(self.senders))
         self.tick = tick
         self.url = ""
         self._stop = asyncio.Event()
         self._runner = web.AppRunner(self.app)
         self._delivering: asyncio.Task[None] | None = None
+        self._inboxing: asyncio.Task[None] | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen (port 0: any free one) and start delivering; the base URL."""
@@ -105,7 +109,9 @@ class Running:
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}"
         self.engine.on_change.append(self.delivery.wake)
+        self.engine.on_inbound.append(self.inbox.wake)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
+        self._inboxing = asyncio.create_task(self.inbox.run(self._stop, self.tick))
         if self.scheduling is not None:
             await self.scheduling.start()
         return self.url
@@ -115,10 +121,14 @@ class Running:
         if self.scheduling is not None:
             await self.scheduling.stop()
         self._stop.set()
+        if self._inboxing is not None:
+            await self._inboxing
         if self._delivering is not None:
             await self._delivering
         with contextlib.suppress(ValueError):
             self.engine.on_change.remove(self.delivery.wake)
+        with contextlib.suppress(ValueError):
+            self.engine.on_inbound.remove(self.inbox.wake)
         await self._runner.cleanup()
 
 

@@ -63,7 +63,7 @@ def notify_person(
     conversation = (
         ref.data if ref else asdict(ConversationRef(person.platform, person.external_id))
     )
-    _enqueue(
+    enqueue(
         store,
         session,
         dedupe_key,
@@ -90,7 +90,7 @@ def notify_channel(
     With `parent_key`, the post goes in the thread under the message queued with that key,
     once that message is delivered (where the platform has threads).
     """
-    _enqueue(
+    enqueue(
         store,
         session,
         dedupe_key,
@@ -122,7 +122,7 @@ def update_posted(
         return
     # Sent, or on its way: update it by its platform id (looked up at delivery if not known yet)
     target = original.message_id or f"{KEY_PREFIX}{original_key}"
-    _enqueue(
+    enqueue(
         store,
         session,
         dedupe_key,
@@ -162,7 +162,7 @@ def subject_of_thread(store: Store, session: Session, conversation: Conversation
     return ""
 
 
-def _enqueue(
+def enqueue(
     store: Store,
     session: Session,
     key: str,
@@ -177,6 +177,7 @@ def _enqueue(
     target_id: str | None = None,
     parent_key: str | None = None,
 ) -> None:
+    """Queue one outbox row inside the caller's transaction (once per key)."""
     now = store.now()
     # Queued twice (or concurrently) under one key: one row is enough. No savepoint: with
     # pysqlite one released before any write would commit outside the caller's transaction.

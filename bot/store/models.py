@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -186,6 +186,35 @@ class ProcessedEvent(SQLModel, table=True):
     platform: str = Field(primary_key=True, max_length=20)
     event_id: str = Field(primary_key=True, max_length=200)
     at: dt.datetime
+
+
+class InboxItem(SQLModel, table=True):
+    """Something a platform sent, saved before kmb acknowledged it: a 2xx means this row exists.
+
+    Keyed by the platform's own id for it (Slack `event_id`, a trigger id, a view's id, hash and
+    values; a Teams activity id in its conversation), so a retry or replay finds the row and is
+    not handled twice. `pending` rows are worked through by `bot.inbox`; a row becomes `done` in
+    the same transaction as its turn's effects and outbox rows. Synchronous turns (modal
+    submissions, card invokes) insert their row as `done`, with their effects.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "key", name="uq_inbox_platform_key"),
+        Index("ix_inbox_status_due", "status", "due_at"),  # what the workers look for
+        # Ids never come back after a row is pruned: replies' outbox keys are made of them.
+        {"sqlite_autoincrement": True},
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    key: str = Field(max_length=200)
+    status: str = Field(default="pending", max_length=20)  # pending | done | failed
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    attempts: int = 0
+    last_error: str = ""
+    received_at: dt.datetime
+    due_at: dt.datetime
+    done_at: dt.datetime | None = None
 
 
 class Dialog(SQLModel, table=True):
