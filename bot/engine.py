@@ -164,7 +164,7 @@ class Engine:
         if inbound.kind == "form":
             return [
                 say(
-                    "Already sent — this form was saved when you first submitted it, "
+                    "This form was already sent: it was saved when you first submitted it, "
                     "so nothing was sent twice."
                 )
             ]
