@@ -331,7 +331,7 @@ async def burst(
     server = Server(env, log)
     tally = Tally()
     numbers = iter(range(requests))
-    modal_of = {}
+    modal_of: dict[int, int] = {}
     for n, kind in enumerate(kinds):
         if kind == "modal":
             modal_of[n] = len(modal_of)
