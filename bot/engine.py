@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Catalogue
 from bot.fields import parse_field
-from bot.inbox import Prepare, Shaper
+from bot.inbox import Prepare, Receiver, Shaper
 from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
 from bot.store import Store
 from bot.store.models import Dialog, Person
@@ -80,6 +80,7 @@ class Engine:
         # what to add to an inbound before its turn runs (e.g. the person's display name).
         self.shapers: dict[str, Shaper] = {}
         self.preparers: dict[str, Prepare] = {}
+        self.receiver = Receiver(store)
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
         self.finder = ToolFinder(catalogue)
         # Turns run on a small pool, off the event loop so it is always free to acknowledge the
@@ -173,9 +174,7 @@ class Engine:
     async def receive(self, inbound: Inbound, route: Mapping[str, Any] | None = None) -> bool:
         """Save an inbound in the durable inbox before the platform is acknowledged; False if
         it was received before. The inbox workers run it (see `bot.inbox`)."""
-        from bot import inbox
-
-        new = await asyncio.to_thread(inbox.receive, self.store, inbound, route)
+        new = await self.receiver.receive(inbound, route)
         if new:
             for callback in self.on_inbound:
                 callback()

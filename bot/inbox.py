@@ -141,23 +141,68 @@ def queue_replies(
 # --- rows ----------------------------------------------------------------------------------
 
 
-def receive(store: Store, inbound: Inbound, route: Route | None = None) -> bool:
-    """Save an inbound as a pending row (one INSERT); False if its key was seen before."""
+def row_for(store: Store, inbound: Inbound, route: Route | None = None) -> dict[str, Any]:
+    """The pending inbox row for an inbound."""
     if not inbound.event_id:
         raise ValueError("an inbound needs its platform's id (event_id) to enter the inbox")
     now = store.now()
-    statement = insert_ignoring(store.engine, InboxItem).values(
-        platform=inbound.platform,
-        key=inbound.event_id,
-        status="pending",
-        payload={"inbound": inbound_to_dict(inbound), "route": dict(route or {})},
-        attempts=0,
-        last_error="",
-        received_at=now,
-        due_at=now,
-    )
+    return {
+        "platform": inbound.platform,
+        "key": inbound.event_id,
+        "status": "pending",
+        "payload": {"inbound": inbound_to_dict(inbound), "route": dict(route or {})},
+        "attempts": 0,
+        "last_error": "",
+        "received_at": now,
+        "due_at": now,
+    }
+
+
+def insert_rows(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[bool]:
+    """Insert pending rows in one transaction; for each, False if its key was seen before."""
+    statement = insert_ignoring(store.engine, InboxItem)
     with store.engine.begin() as conn:
-        return bool(conn.execute(statement).rowcount)
+        return [bool(conn.execute(statement.values(**row)).rowcount) for row in rows]
+
+
+def receive(store: Store, inbound: Inbound, route: Route | None = None) -> bool:
+    """Save an inbound as a pending row (one INSERT); False if its key was seen before."""
+    return insert_rows(store, [row_for(store, inbound, route)])[0]
+
+
+class Receiver:
+    """Saves inbound rows for the web handlers, in shared transactions (group commit).
+
+    Requests that arrive while a write is in progress wait for the next one together, so under
+    load one commit acknowledges many requests and the database sees one writer at a time.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def receive(self, inbound: Inbound, route: Route | None = None) -> bool:
+        """Save one inbound; True once committed, False if it was received before."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row_for(self.store, inbound, route), future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                saved = await asyncio.to_thread(insert_rows, self.store, [r for r, _ in batch])
+            except Exception as exc:  # nothing in this batch was saved: each request fails
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), new in zip(batch, saved, strict=True):
+                if not future.done():
+                    future.set_result(new)
 
 
 def record(store: Store, session: Session, platform: str, key: str) -> int | None:

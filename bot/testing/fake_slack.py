@@ -67,6 +67,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []  # what arrived at response URLs
         self.response_times: dict[str, float] = {}  # response URL id → arrival (epoch s)
+        self.response_bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)  # id → posts
         self.failures: dict[str, deque[Failure]] = defaultdict(deque)
         self.limits: Limits | None = None
         self.rate_limited = 0
@@ -86,6 +87,7 @@ class FakeSlack:
         """Listen on a loopback port (0: any free one)."""
         app = web.Application()
         app.router.add_get("/_times", self._times)
+        app.router.add_get("/_responses", self._responses)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_get("/socket", self._socket)
@@ -204,9 +206,15 @@ class FakeSlack:
         """When each response URL was answered (for benchmarks in another process)."""
         return web.json_response(self.response_times)
 
+    async def _responses(self, request: web.Request) -> web.Response:
+        """What arrived at each response URL (for benchmarks checking the answers)."""
+        return web.json_response(self.response_bodies)
+
     async def _respond(self, request: web.Request) -> web.Response:
-        self.responses.append(await request.json())
-        self.response_times[request.match_info["id"]] = time.time()
+        body = await request.json()
+        self.responses.append(body)
+        self.response_bodies[request.match_info["id"]].append(body)
+        self.response_times.setdefault(request.match_info["id"], time.time())
         self.changed.set()
         return web.Response(text="ok")
 
