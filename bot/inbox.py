@@ -20,6 +20,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, text, update
@@ -28,6 +29,7 @@ from sqlmodel import Session, col, select
 from bot.features.delivery import enqueue
 from bot.messages import ConversationRef, Inbound, PersonRef, Reply
 from bot.store import Store
+from bot.store.batch import Batcher
 from bot.store.db import insert_ignoring
 from bot.store.models import InboxItem
 
@@ -161,7 +163,7 @@ def row_for(store: Store, inbound: Inbound, route: Route | None = None) -> dict[
 def insert_rows(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[bool]:
     """Insert pending rows in one transaction; for each, False if its key was seen before."""
     statement = insert_ignoring(store.engine, InboxItem)
-    with store.engine.begin() as conn:
+    with store.writing(), store.engine.begin() as conn:
         return [bool(conn.execute(statement.values(**row)).rowcount) for row in rows]
 
 
@@ -179,30 +181,11 @@ class Receiver:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._batcher: Batcher[dict[str, Any], bool] = Batcher(partial(insert_rows, store))
 
     async def receive(self, inbound: Inbound, route: Route | None = None) -> bool:
         """Save one inbound; True once committed, False if it was received before."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((row_for(self.store, inbound, route), future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.ensure_future(self._write())
-        return await future
-
-    async def _write(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                saved = await asyncio.to_thread(insert_rows, self.store, [r for r, _ in batch])
-            except Exception as exc:  # nothing in this batch was saved: each request fails
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), new in zip(batch, saved, strict=True):
-                if not future.done():
-                    future.set_result(new)
+        return await self._batcher(row_for(self.store, inbound, route))
 
 
 def record(store: Store, session: Session, platform: str, key: str) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -67,6 +68,19 @@ class Store:
         self.clock = clock
         # The unit of work open on this thread (or task), if any: see `unit`.
         self._unit: ContextVar[Session | None] = ContextVar(f"kmb_unit_{id(self)}", default=None)
+        # SQLite has one writer at a time; kmb's own busy writers (turns, the inbox, the outbox)
+        # queue on this lock instead of on SQLite's busy handler, which sleeps in steps of up
+        # to 100 ms and so made acknowledgements wait far longer than the write they waited on.
+        self._writer = threading.RLock() if url.startswith("sqlite") else None
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold this process's SQLite write turn (nothing to hold on PostgreSQL)."""
+        if self._writer is None:
+            yield
+            return
+        with self._writer:
+            yield
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -100,7 +114,7 @@ class Store:
             with self.session() as joined:
                 yield joined
             return
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self.writing(), Session(self.engine, expire_on_commit=False) as session:
             token = self._unit.set(session)
             try:
                 yield session

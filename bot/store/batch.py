@@ -1,0 +1,45 @@
+"""Group commit: callers that write at the same moment share one transaction, run off the loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Batcher(Generic[Item, Result]):
+    """`await batcher(item)`: items that arrive while a write is running go in the next one.
+
+    `write(items)` runs in a thread, in one transaction, and returns one result per item; if it
+    raises, every caller in that batch gets the exception (nothing of theirs was written).
+    The first caller never waits for company: under load batches form by themselves.
+    """
+
+    def __init__(self, write: Callable[[Sequence[Item]], Sequence[Result]]) -> None:
+        self.write = write
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def __call__(self, item: Item) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                results = await asyncio.to_thread(self.write, [item for item, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
