@@ -272,9 +272,7 @@ async def main(requests: int, concurrency: int, rounds: int) -> None:
         f"kmb answers at the response URL: {answered}/{requests}, the right answer (expected "
         f"words, private, no error): {right}/{requests} (worst round)"
     )
-    print(
-        f"request→answer p50 {med('kmb', 'e2e_p50'):.0f} ms, p99 {med('kmb', 'e2e_p99'):.0f} ms"
-    )
+    print(f"request→answer p50 {med('kmb', 'e2e_p50'):.0f} ms, p99 {med('kmb', 'e2e_p99'):.0f} ms")
     print("(medians over rounds; goal: kmb p99 <= 50 ms and >= 0.8x the bare app's req/s)")
 
 

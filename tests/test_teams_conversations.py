@@ -121,6 +121,24 @@ async def test_a_resent_activity_has_one_effect(engine) -> None:
         assert len(rig.connector.of_kind("update")) == 1
 
 
+async def test_an_undelivered_reply_is_retried_and_a_resent_activity_is_not_run_again(
+    engine, clock
+) -> None:
+    # Once, a failed reply made kmb answer 500 and Teams' retry then got 200 and no reply.
+    async with Rig(engine) as rig:
+        rig.connector.fail_next(502, kinds=("reply",))
+        hello = rig.activity("personal_message", id="hello-1", text="help")
+        status, _ = await rig.post(hello)
+        assert status == 200  # saved: the reply's failure is the outbox's to retry
+        assert [c.body["refused"] for c in rig.connector.of_kind("reply")] == [502]
+        status, _ = await rig.post(hello)  # Teams re-sends the same activity
+        assert status == 200 and inbox.counts(engine.store) == {"done": 1}
+        clock.advance(seconds=10)
+        await rig.deliver()
+        replies = rig.connector.of_kind("reply")
+        assert len(replies) == 2 and "attachments" in replies[-1].body
+
+
 async def test_a_valid_form_is_committed_then_the_card_is_replaced(engine) -> None:
     async with Rig(engine) as rig:
         await rig.says("librarian")

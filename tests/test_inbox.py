@@ -1,0 +1,111 @@
+"""The durable inbox through the engine's front door: saved, run once, rolled back on failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+
+from bot import inbox
+from bot.clock import FakeClock
+from bot.engine import Engine
+from bot.inbox import InboxWorker
+from bot.messages import ConversationRef, Inbound, PersonRef, say
+from bot.store.models import InboxItem, OutboxMessage, Setting
+from bot.turn import Command, Turn
+
+ANN = PersonRef("slack", "U0ANN", "Ann")
+DM = ConversationRef("slack", "D0ANN", "personal")
+
+
+def _counting_command(engine: Engine, failures: list[int]) -> None:
+    """`count`: adds one to a setting, then fails while `failures[0]` is above zero."""
+
+    def count(turn: Turn) -> list[Any]:
+        with turn.engine.store.session() as s:
+            row = s.get(Setting, "counted")
+            if row is None:
+                s.add(Setting(key="counted", value={"n": 1}))
+            else:
+                row.value = {"n": row.value["n"] + 1}
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise RuntimeError("the turn failed after its effect")
+        return [say("counted")]
+
+    engine.command(Command("count", count, "count once"))
+
+
+def _counted(engine: Engine) -> int:
+    value = engine.store.get_setting("counted")
+    return int(value["n"]) if value else 0
+
+
+def _replies(engine: Engine) -> list[OutboxMessage]:
+    with engine.store.session() as s:
+        return list(
+            s.exec(select(OutboxMessage).where(col(OutboxMessage.dedupe_key).startswith("inbox:")))
+        )
+
+
+async def test_a_received_message_runs_once_with_its_reply_queued_in_the_same_turn(
+    engine: Engine,
+) -> None:
+    _counting_command(engine, [0])
+    worker = InboxWorker(engine, ["slack"])
+    message = Inbound("message", ANN, DM, "count", event_id="Ev1")
+    assert await engine.receive(message, {"via": {"mode": "post"}})
+    assert not await engine.receive(message)  # Slack's retry of the same event
+    assert inbox.counts(engine.store) == {"pending": 1} and _counted(engine) == 0
+    assert await worker.run_once() == 1
+    assert await worker.run_once() == 0
+    assert _counted(engine) == 1 and inbox.counts(engine.store) == {"done": 1}
+    (reply,) = _replies(engine)
+    assert reply.conversation["via"] == {"mode": "post"} and reply.status == "pending"
+    assert "counted" in str(reply.payload)
+    with engine.store.session() as s:  # nothing of the message is kept once it is done
+        assert s.exec(select(InboxItem)).one().payload == {}
+
+
+async def test_a_failed_turn_keeps_nothing_and_runs_again_later(
+    engine: Engine, clock: FakeClock
+) -> None:
+    failures = [1]
+    _counting_command(engine, failures)
+    worker = InboxWorker(engine, ["slack"])
+    assert await engine.receive(Inbound("message", ANN, DM, "count", event_id="Ev2"))
+    assert await worker.run_once() == 0
+    # the effect was rolled back with the turn; the row waits, backing off
+    assert _counted(engine) == 0 and _replies(engine) == []
+    with engine.store.session() as s:
+        row = s.exec(select(InboxItem)).one()
+        assert row.status == "pending" and row.attempts == 1 and "failed" in row.last_error
+    assert await worker.run_once() == 0  # not due yet
+    clock.advance(seconds=3)
+    assert await worker.run_once() == 1
+    assert _counted(engine) == 1 and len(_replies(engine)) == 1
+
+
+async def test_a_turn_that_keeps_failing_is_parked_and_the_person_told(
+    engine: Engine, clock: FakeClock
+) -> None:
+    _counting_command(engine, [99])
+    worker = InboxWorker(engine, ["slack"])
+    assert await engine.receive(Inbound("message", ANN, DM, "count", event_id="Ev3"))
+    for _ in range(inbox.MAX_ATTEMPTS):
+        await worker.run_once()
+        clock.advance(minutes=10)
+    assert inbox.counts(engine.store) == {"failed": 1} and _counted(engine) == 0
+    (apology,) = _replies(engine)
+    assert "nothing was saved" in str(apology.payload)
+
+
+async def test_a_synchronous_form_records_its_key_with_its_effect(engine: Engine) -> None:
+    failures = [1]
+    _counting_command(engine, failures)
+    pressed = Inbound("button", ANN, DM, action="count", event_id="action:T1")
+    assert "nothing was saved" in (await engine.handle(pressed))[0].to_text()
+    # the failure kept neither the effect nor the key: the platform's retry does the work
+    assert _counted(engine) == 0
+    assert (await engine.handle(pressed))[0].to_text() == "counted"
+    assert await engine.handle(pressed) == [] and _counted(engine) == 1
