@@ -40,6 +40,10 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 KEEP_DONE = dt.timedelta(days=7)  # longer than any platform retries or replays a request
 MAX_KEY = 200
+# A turn waits this long at most for acknowledgements being saved: on SQLite a turn holds the
+# only write turn for its whole transaction, and Slack wants its 200 within 3 s; the answer
+# can wait a few milliseconds.
+ACKS_FIRST_S = 0.05
 
 
 def key_of(*parts: str) -> str:
@@ -186,6 +190,10 @@ class Receiver:
     async def receive(self, inbound: Inbound, route: Route | None = None) -> bool:
         """Save one inbound; True once committed, False if it was received before."""
         return await self._batcher(row_for(self.store, inbound, route))
+
+    async def quiet(self, at_most: float = ACKS_FIRST_S) -> None:
+        """Wait while acknowledgements are being saved (at most `at_most` seconds)."""
+        await self._batcher.quiet(at_most)
 
 
 def record(store: Store, session: Session, platform: str, key: str) -> int | None:
@@ -352,6 +360,7 @@ class InboxWorker:
             with contextlib.suppress(Exception):  # e.g. a display name: nice to have
                 inbound = await prepare(inbound)
         route = payload.get("route") or {}
+        await self.engine.receiver.quiet()
         loop = asyncio.get_running_loop()
         done = await loop.run_in_executor(
             self.engine.workers, self.engine.process_sync, item_id, inbound, route

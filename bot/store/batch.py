@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -22,6 +23,22 @@ class Batcher(Generic[Item, Result]):
         self.write = write
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._idle: asyncio.Event | None = None
+
+    @property
+    def busy(self) -> bool:
+        """True while items wait or a write runs."""
+        return bool(self._waiting) or (self._writer is not None and not self._writer.done())
+
+    async def quiet(self, at_most: float) -> None:
+        """Wait until no write is waiting or running (or `at_most` seconds)."""
+        if not self.busy:
+            return
+        if self._idle is None:
+            self._idle = asyncio.Event()
+        self._idle.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), at_most)
 
     async def __call__(self, item: Item) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
@@ -31,6 +48,13 @@ class Batcher(Generic[Item, Result]):
         return await future
 
     async def _run(self) -> None:
+        try:
+            await self._drain()
+        finally:
+            if self._idle is not None:
+                self._idle.set()
+
+    async def _drain(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
