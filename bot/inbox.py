@@ -166,9 +166,9 @@ def row_for(store: Store, inbound: Inbound, route: Route | None = None) -> dict[
 
 def insert_rows(store: Store, rows: Sequence[Mapping[str, Any]]) -> list[bool]:
     """Insert pending rows in one transaction; for each, False if its key was seen before."""
-    statement = insert_ignoring(store.engine, InboxItem)
+    statement = insert_ignoring(store.engine, InboxItem)  # values as parameters: compiled once
     with store.writing(), store.engine.begin() as conn:
-        return [bool(conn.execute(statement.values(**row)).rowcount) for row in rows]
+        return [bool(conn.execute(statement, dict(row)).rowcount) for row in rows]
 
 
 def receive(store: Store, inbound: Inbound, route: Route | None = None) -> bool:

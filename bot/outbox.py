@@ -255,7 +255,10 @@ class Delivery:
         return len(rows)
 
     async def _deliver(self, row: OutboxMessage) -> None:
-        conversation, wait_parent = await asyncio.to_thread(self._conversation, row)
+        if row.parent_key:  # the parent's state is in the database
+            conversation, wait_parent = await asyncio.to_thread(self._conversation, row)
+        else:
+            conversation, wait_parent = self._conversation(row)
         if wait_parent:
             await asyncio.to_thread(self._defer, row, PARENT_WAIT.total_seconds())
             return

@@ -181,23 +181,27 @@ def enqueue(
     now = store.now()
     # Queued twice (or concurrently) under one key: one row is enough. No savepoint: with
     # pysqlite one released before any write would commit outside the caller's transaction.
-    session.execute(
-        insert_ignoring(store.engine, OutboxMessage).values(
-            dedupe_key=key,
-            kind=kind,
-            subject=subject,
-            target_id=target_id,
-            parent_key=parent_key,
-            platform=platform,
-            person_id=person_id,
-            conversation=conversation,
-            payload=reply_to_dict(reply),
-            due_at=due_at or now,
-            status="pending",
-            attempts=0,
-            last_error="",
-            created_at=now,
-        )
+    # The values go as parameters of one statement, so it is compiled once, not per message
+    # (flushed first, as the ORM would, so rows it refers to exist).
+    session.flush()
+    session.connection().execute(
+        insert_ignoring(store.engine, OutboxMessage),
+        {
+            "dedupe_key": key,
+            "kind": kind,
+            "subject": subject,
+            "target_id": target_id,
+            "parent_key": parent_key,
+            "platform": platform,
+            "person_id": person_id,
+            "conversation": conversation,
+            "payload": reply_to_dict(reply),
+            "due_at": due_at or now,
+            "status": "pending",
+            "attempts": 0,
+            "last_error": "",
+            "created_at": now,
+        },
     )
 
 

@@ -31,7 +31,11 @@ class Batcher(Generic[Item, Result]):
         return bool(self._waiting) or (self._writer is not None and not self._writer.done())
 
     async def quiet(self, at_most: float) -> None:
-        """Wait until no write is waiting or running (or `at_most` seconds)."""
+        """Let the write that is waiting or running go first (at most `at_most` seconds).
+
+        One batch, not all of them: under a steady stream of writes, whoever yields still
+        gets its turn between two batches.
+        """
         if not self.busy:
             return
         if self._idle is None:
@@ -48,13 +52,6 @@ class Batcher(Generic[Item, Result]):
         return await future
 
     async def _run(self) -> None:
-        try:
-            await self._drain()
-        finally:
-            if self._idle is not None:
-                self._idle.set()
-
-    async def _drain(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
@@ -64,6 +61,9 @@ class Batcher(Generic[Item, Result]):
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            finally:
+                if self._idle is not None:
+                    self._idle.set()  # a batch is written: whoever was waiting may go
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
