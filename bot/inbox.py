@@ -343,9 +343,6 @@ class InboxWorker:
 
         taken = sum(await asyncio.gather(*(lane(q) for q in lanes.values())))
         self.processed += taken
-        if taken:
-            for callback in self.engine.on_change:
-                callback()
         return taken
 
     async def _run(self, item_id: int, payload: dict[str, Any]) -> int:
@@ -365,6 +362,9 @@ class InboxWorker:
         done = await loop.run_in_executor(
             self.engine.workers, self.engine.process_sync, item_id, inbound, route
         )
+        if done:  # its replies are queued: deliver them now, not after the whole batch
+            for callback in self.engine.on_change:
+                callback()
         return int(done)
 
     async def run(self, stop: asyncio.Event, tick: float = 1.0) -> None:
