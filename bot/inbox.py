@@ -65,10 +65,22 @@ def values_digest(values: Mapping[str, str]) -> str:
 
 def inbound_to_dict(inbound: Inbound) -> dict[str, Any]:
     """Serialise an inbound for the inbox row."""
+    person, conv = inbound.person, inbound.conversation
+    # Spelt out rather than `asdict`, which deep-copies: this runs before every acknowledgement.
     return {
         "kind": inbound.kind,
-        "person": asdict(inbound.person),
-        "conversation": asdict(inbound.conversation),
+        "person": {
+            "platform": person.platform,
+            "external_id": person.external_id,
+            "display_name": person.display_name,
+            "timezone": person.timezone,
+        },
+        "conversation": {
+            "platform": conv.platform,
+            "id": conv.id,
+            "kind": conv.kind,
+            "thread": conv.thread,
+        },
         "text": inbound.text,
         "action": inbound.action,
         "value": dict(inbound.value),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlmodel import col, select
@@ -12,7 +13,9 @@ from bot.engine import Engine
 from bot.inbox import InboxWorker
 from bot.messages import ConversationRef, Inbound, PersonRef, say
 from bot.store.models import InboxItem, OutboxMessage, Setting
+from bot.sending import SendResult
 from bot.turn import Command, Turn
+from bot.worker import work
 
 ANN = PersonRef("slack", "U0ANN", "Ann")
 DM = ConversationRef("slack", "D0ANN", "personal")
@@ -109,3 +112,37 @@ async def test_a_synchronous_form_records_its_key_with_its_effect(engine: Engine
     assert _counted(engine) == 0
     assert (await engine.handle(pressed))[0].to_text() == "counted"
     assert await engine.handle(pressed) == [] and _counted(engine) == 1
+
+
+class _Recorder:
+    """A platform that accepts every message (what `kmb worker` sends through)."""
+
+    platform = "slack"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.arrived = asyncio.Event()
+
+    async def send(self, conversation: ConversationRef, reply: Any) -> SendResult:
+        self.sent.append(reply.to_text())
+        self.arrived.set()
+        return SendResult.sent(f"m{len(self.sent)}")
+
+    async def update(self, conversation: ConversationRef, message_id: str, reply: Any) -> Any:
+        return SendResult.sent(message_id)
+
+
+async def test_kmb_worker_runs_what_a_web_process_saved(engine: Engine) -> None:
+    # A web process saved (and acknowledged) a message, then died before running it.
+    _counting_command(engine, [0])
+    assert await engine.receive(Inbound("message", ANN, DM, "count", event_id="Ev9"))
+    platform = _Recorder()
+    stop = asyncio.Event()
+    worker = asyncio.create_task(work(engine, {"slack": platform}, scheduler=False, stop=stop))
+    try:
+        await asyncio.wait_for(platform.arrived.wait(), 10)
+    finally:
+        stop.set()
+        await worker
+    assert platform.sent == ["counted"] and _counted(engine) == 1
+    assert inbox.counts(engine.store) == {"done": 1}
