@@ -12,8 +12,8 @@ from bot.clock import FakeClock
 from bot.engine import Engine
 from bot.inbox import InboxWorker
 from bot.messages import ConversationRef, Inbound, PersonRef, say
-from bot.store.models import InboxItem, OutboxMessage, Setting
 from bot.sending import SendResult
+from bot.store.models import InboxItem, OutboxMessage, Setting
 from bot.turn import Command, Turn
 from bot.worker import work
 
