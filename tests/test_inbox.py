@@ -13,7 +13,7 @@ from bot.engine import Engine
 from bot.inbox import InboxWorker
 from bot.messages import ConversationRef, Inbound, PersonRef, say
 from bot.sending import SendResult
-from bot.store.models import InboxItem, OutboxMessage, Setting
+from bot.store.models import AuditEntry, InboxItem, OutboxMessage
 from bot.turn import Command, Turn
 from bot.worker import work
 
@@ -22,15 +22,11 @@ DM = ConversationRef("slack", "D0ANN", "personal")
 
 
 def _counting_command(engine: Engine, failures: list[int]) -> None:
-    """`count`: adds one to a setting, then fails while `failures[0]` is above zero."""
+    """`count`: appends a row (its effect), then fails while `failures[0]` is above zero."""
 
     def count(turn: Turn) -> list[Any]:
         with turn.engine.store.session() as s:
-            row = s.get(Setting, "counted")
-            if row is None:
-                s.add(Setting(key="counted", value={"n": 1}))
-            else:
-                row.value = {"n": row.value["n"] + 1}
+            turn.engine.store.audit(s, None, "test.count", {"event": turn.inbound.event_id})
         if failures[0] > 0:
             failures[0] -= 1
             raise RuntimeError("the turn failed after its effect")
@@ -40,8 +36,8 @@ def _counting_command(engine: Engine, failures: list[int]) -> None:
 
 
 def _counted(engine: Engine) -> int:
-    value = engine.store.get_setting("counted")
-    return int(value["n"]) if value else 0
+    with engine.store.session() as s:
+        return len(s.exec(select(AuditEntry).where(AuditEntry.action == "test.count")).all())
 
 
 def _replies(engine: Engine) -> list[OutboxMessage]:
@@ -146,3 +142,26 @@ async def test_kmb_worker_runs_what_a_web_process_saved(engine: Engine) -> None:
         await worker
     assert platform.sent == ["counted"] and _counted(engine) == 1
     assert inbox.counts(engine.store) == {"done": 1}
+
+
+async def test_two_workers_on_one_database_run_each_row_once(
+    make_engine: Any, database_url: str
+) -> None:
+    # Two processes' worth of engines (separate connection pools); on PostgreSQL they share
+    # the rows with SKIP LOCKED, on SQLite the conditional UPDATE decides.
+    first, second = make_engine(database_url), make_engine(database_url)
+    for engine in (first, second):
+        _counting_command(engine, [0])
+    for n in range(30):
+        person = PersonRef("slack", f"U{n % 5}", "Someone")
+        conv = ConversationRef("slack", f"D{n % 5}", "personal")
+        assert await first.receive(Inbound("message", person, conv, "count", event_id=f"E{n}"))
+    workers = [InboxWorker(first, ["slack"]), InboxWorker(second, ["slack"])]
+    taken = 0
+    while True:
+        done = await asyncio.gather(*(w.run_once() for w in workers))
+        taken += sum(done)
+        if not any(done):
+            break
+    assert taken == 30 and _counted(first) == 30
+    assert inbox.counts(first.store) == {"done": 30} and len(_replies(first)) == 30
