@@ -19,6 +19,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -197,7 +198,12 @@ class Receiver:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._batcher: Batcher[dict[str, Any], bool] = Batcher(partial(insert_rows, store))
+        # Its own thread: an acknowledgement never queues behind the outbox's database work
+        # in the loop's default executor.
+        self._batcher: Batcher[dict[str, Any], bool] = Batcher(
+            partial(insert_rows, store),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="kmb-inbox"),
+        )
 
     async def receive(self, inbound: Inbound, route: Route | None = None) -> bool:
         """Save one inbound; True once committed, False if it was received before."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -19,8 +20,13 @@ class Batcher(Generic[Item, Result]):
     The first caller never waits for company: under load batches form by themselves.
     """
 
-    def __init__(self, write: Callable[[Sequence[Item]], Sequence[Result]]) -> None:
+    def __init__(
+        self,
+        write: Callable[[Sequence[Item]], Sequence[Result]],
+        executor: Executor | None = None,
+    ) -> None:
         self.write = write
+        self.executor = executor
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._idle: asyncio.Event | None = None
@@ -55,7 +61,9 @@ class Batcher(Generic[Item, Result]):
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                results = await asyncio.to_thread(self.write, [item for item, _ in batch])
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self.write, [item for item, _ in batch]
+                )
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
