@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from bot.features.delivery import enqueue
 from bot.messages import ConversationRef, Inbound, PersonRef, Reply
+from bot.pii import guard_inbound
 from bot.store import Store
 from bot.store.batch import Batcher
 from bot.store.db import insert_ignoring
@@ -164,12 +165,19 @@ def row_for(store: Store, inbound: Inbound, route: Route | None = None) -> dict[
     """The pending inbox row for an inbound."""
     if not inbound.event_id:
         raise ValueError("an inbound needs its platform's id (event_id) to enter the inbox")
+    # Patient identifiers never reach the table: removed here, and the person still told
+    # (the notice rides with the row, for the turn to give).
+    inbound, notice = guard_inbound(inbound)
     now = store.now()
     return {
         "platform": inbound.platform,
         "key": inbound.event_id,
         "status": "pending",
-        "payload": {"inbound": inbound_to_dict(inbound), "route": dict(route or {})},
+        "payload": {
+            "inbound": inbound_to_dict(inbound),
+            "route": dict(route or {}),
+            "notice": notice,
+        },
         "attempts": 0,
         "last_error": "",
         "received_at": now,
@@ -377,8 +385,9 @@ class InboxWorker:
         route = payload.get("route") or {}
         await self.engine.receiver.quiet()
         loop = asyncio.get_running_loop()
+        notice = str(payload.get("notice") or "")
         done = await loop.run_in_executor(
-            self.engine.workers, self.engine.process_sync, item_id, inbound, route
+            self.engine.workers, self.engine.process_sync, item_id, inbound, route, notice
         )
         if done:  # its replies are queued: deliver them now, not after the whole batch
             for callback in self.engine.on_change:

@@ -115,7 +115,7 @@ class Listeners:
         if inbound is None:
             return
         if not inbound.addressed:  # overheard in a thread: answer only the person, quietly
-            via: dict[str, Any] = {"mode": "ephemeral", "user": user, "unpaced": True}
+            via: dict[str, Any] = {"mode": "ephemeral", "user_id": user, "unpaced": True}
         else:
             via = {"mode": "post", "origin": inbound.text}
         await self.engine.receive(inbound, {"via": via})
@@ -150,7 +150,7 @@ class Listeners:
         if conv.kind == "personal":
             via: dict[str, Any] = {"mode": "post", "origin": origin}
         else:
-            via = {"mode": "ephemeral", "user": inbound.person.external_id, "origin": origin}
+            via = {"mode": "ephemeral", "user_id": inbound.person.external_id, "origin": origin}
             via["unpaced"] = True
         route["via"] = self._with_trigger(via, body, inbound)
         await self.engine.receive(inbound, route)
@@ -169,7 +169,7 @@ class Listeners:
         ) -> list[Outgoing]:
             if in_channel:
                 channel = ConversationRef(translate.PLATFORM, where["channel"], "channel")
-                via = {"mode": "ephemeral", "user": user, "unpaced": True}
+                via = {"mode": "ephemeral", "user_id": user, "unpaced": True}
                 return [Outgoing(channel, r, via) for r in replies]
             return [Outgoing(inbound.conversation, r, {"mode": "post"}) for r in replies]
 
@@ -198,10 +198,14 @@ class Listeners:
     def _with_trigger(
         via: dict[str, Any], body: dict[str, Any], inbound: Inbound
     ) -> dict[str, Any]:
-        """A form in the answer opens as a modal with the request's trigger (valid 3 s)."""
+        """A form in the answer opens as a modal with the request's trigger (valid 3 s).
+
+        Platform-assigned values go under `…_id` keys, which the PII guard leaves as they are.
+        """
         if body.get("trigger_id"):
-            via["trigger"] = str(body["trigger_id"])
-            via["where"] = {"channel": inbound.conversation.id, "kind": inbound.conversation.kind}
+            via["trigger_id"] = str(body["trigger_id"])
+            via["where_channel_id"] = inbound.conversation.id
+            via["where_kind"] = inbound.conversation.kind
         return via
 
     # --- helpers -------------------------------------------------------------------------

@@ -98,11 +98,14 @@ class SlackSender:
         """
         origin = str(via.get("origin") or "")
         form = form_in([reply])
-        if form is not None and via.get("trigger"):
-            where = {str(k): str(v) for k, v in (via.get("where") or {}).items()}
+        if form is not None and via.get("trigger_id"):
+            where = {
+                "channel": str(via.get("where_channel_id") or conversation.id),
+                "kind": str(via.get("where_kind") or conversation.kind),
+            }
             try:
                 opened = await self.client.views_open(
-                    trigger_id=str(via["trigger"]), view=modal_for(form, where)
+                    trigger_id=str(via["trigger_id"]), view=modal_for(form, where)
                 )
                 return SendResult.sent(str((opened.get("view") or {}).get("id") or "") or None)
             except SlackApiError as exc:  # e.g. expired_trigger: offer the button instead
@@ -116,7 +119,8 @@ class SlackSender:
                 str(via.get("url") or ""), reply, origin, "in_channel" if shared else "ephemeral"
             )
         if mode == "ephemeral":
-            return await self._ephemeral(conversation, str(via.get("user") or ""), reply, origin)
+            user = str(via.get("user_id") or "")
+            return await self._ephemeral(conversation, user, reply, origin)
         return await self.send(conversation, reply, origin)
 
     async def _to_response_url(

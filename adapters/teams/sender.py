@@ -93,14 +93,14 @@ class TeamsSender:
     async def respond(
         self, conversation: ConversationRef, via: Mapping[str, Any], reply: Reply
     ) -> SendResult:
-        """Answer an activity: a reply to it (`via["reply_to"]`), in its conversation."""
+        """Answer an activity: a reply to it (`via["reply_to_id"]`), in its conversation."""
         found = self.refs.load("conv", conversation.id)
         if found is None:
             return await self.send(conversation, reply)
         data, usable = found
         if not usable:
             return SendResult.failed("kmb was removed from this conversation", unreachable=True)
-        reply_to = str(via.get("reply_to") or "") or None
+        reply_to = str(via.get("reply_to_id") or "") or None
         return await self._continue(data, conversation.thread, reply, None, reply_to)
 
     async def update(
