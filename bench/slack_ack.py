@@ -7,7 +7,8 @@ concurrency to two servers, each in its own process:
 - a bare `AsyncApp` whose only listener calls `ack()`, served through the same aiohttp route.
 Rounds alternate between the two. Prints requests/s, p50 and p99 of the acknowledgement for
 both (medians over rounds), the ratios, and for kmb the time until each answer reached its
-response URL.
+response URL and how many answers were the right one (the expected words, private, no error:
+any POST to the response URL used to count, even an error message).
 
 Run: python bench/slack_ack.py [--requests 2000] [--concurrency 50] [--rounds 3]
 """
