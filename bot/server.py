@@ -31,7 +31,7 @@ REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 
 
 def make_app(engine: Engine) -> web.Application:
-    """The web application: `/healthz`, `/metrics`, and (later) the platform routes."""
+    """The web application: `/healthz`, `/metrics`, the desk, and (later) the platform routes."""
     registry = CollectorRegistry()
     requests = Counter("kmb_http_requests", "HTTP requests served", ["route"], registry=registry)
     started = Gauge("kmb_start_time_seconds", "When this process started", registry=registry)
@@ -58,6 +58,9 @@ def make_app(engine: Engine) -> web.Application:
     app[REGISTRY_KEY] = registry
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    from bot.desk.web import mount as mount_desk
+
+    mount_desk(app, engine)
     return app
 
 
@@ -104,6 +107,9 @@ class Running:
         await site.start()
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}"
+        from bot.desk.auth import LISTENING
+
+        LISTENING[self.engine] = self.url  # desk links, when KMB_PUBLIC_URL is not set
         self.engine.on_change.append(self.delivery.wake)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
         if self.scheduling is not None:
