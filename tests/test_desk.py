@@ -260,11 +260,16 @@ async def test_stats_page_and_csv_for_a_period(engine, chat, clock: FakeClock) -
             assert r.status == 200
             assert "01 Oct 2026 to 31 Dec 2026" in page
             assert "2.0 hours" in page  # median time to claim
+            assert "1 (0 for patient care)" in page
             assert page.count('<svg role="img"') == 5 and "Audit or quality improvement" in page
+        await ask(ann)  # a change: the figures are counted again, not the ones seen before
+        async with http.get(f"{base}/desk/stats?from=2026-10-01&to=2026-12-31") as r:
+            assert "2 (0 for patient care)" in await r.text()
         async with http.get(f"{base}/desk/stats.csv?from=2026-10-01&to=2026-12-31") as r:
             assert r.headers["Content-Type"].startswith("text/csv")
             lines = (await r.text()).splitlines()
             assert lines[0].startswith("reference,created") and "ENQ-2026-0001" in lines[1]
+            assert len(lines) == 3
             assert "Ann" not in "\n".join(lines)
 
 

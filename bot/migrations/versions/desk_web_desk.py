@@ -1,4 +1,4 @@
-"""the web desk: one-time sign-in links, sessions, and the indexes its queue and stats use
+"""the web desk: one-time sign-in links, sessions, and the index its queue uses
 
 Revision ID: desk001
 Revises: m0003e001
@@ -53,12 +53,10 @@ def upgrade() -> None:
     )
     op.create_index("ix_desk_session_person_id", "desk_session", ["person_id"])
     op.create_index("ix_enquiry_status_deadline", "enquiry", ["status", "deadline"])
-    op.create_index("ix_enquiry_created_at", "enquiry", ["created_at"])
 
 
 def downgrade() -> None:
     """Revert this migration."""
-    op.drop_index("ix_enquiry_created_at", "enquiry")
     op.drop_index("ix_enquiry_status_deadline", "enquiry")
     op.drop_table("desk_session")
     op.drop_table("desk_link")
