@@ -290,3 +290,32 @@ async def test_secure_cookie_when_the_public_address_is_https(engine, chat) -> N
         ) as r:
             assert r.status == 303
             assert "Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+
+
+async def test_transfer_from_the_desk_moves_it_and_the_frontend_is_served_locally(
+    engine, chat
+) -> None:
+    await ask(chat("ann"))
+    lib = chat("lib", role="librarian")
+    async with serving(engine) as base, client() as http:
+        await sign_in(http, await link_for(lib, base))
+        page = f"{base}/desk/enquiries/ENQ-2026-0001"
+        async with http.get(page) as r:
+            csrf = hidden(await r.text())["csrf"]
+        async with http.post(f"{page}/transfer", data={"csrf": csrf}) as r:
+            assert "Choose a team or name a librarian" in await r.text()
+        data = {"csrf": csrf, "team": "clinical-librarians"}
+        async with http.post(f"{page}/transfer", data=data) as r:
+            assert "now with the Clinical librarians" in await r.text()
+        async with http.get(f"{base}/desk/queue?team=clinical-librarians") as r:
+            assert "ENQ-2026-0001" in await r.text()
+        for path in (
+            "/desk/static/nhsuk/nhsuk-frontend.min.css",
+            "/desk/static/nhsuk/nhsuk-frontend.min.js",
+            "/desk/static/desk.js",
+            "/assets/images/nhsuk-icon-arrow-right.svg",
+        ):
+            async with http.get(base + path) as r:
+                assert r.status == 200 and len(await r.read()) > 100, path
+    with engine.store.session() as s:
+        assert s.get(Enquiry, 1).team == "clinical-librarians"
