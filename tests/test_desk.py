@@ -319,3 +319,32 @@ async def test_transfer_from_the_desk_moves_it_and_the_frontend_is_served_locall
                 assert r.status == 200 and len(await r.read()) > 100, path
     with engine.store.session() as s:
         assert s.get(Enquiry, 1).team == "clinical-librarians"
+
+
+async def test_the_csv_quotes_free_text_that_a_spreadsheet_would_run(engine, chat) -> None:
+    ann = chat("ann")
+    await ask(ann, [*ENQUIRY_LINES[:-1], '=HYPERLINK("http://evil.example","x")'])
+    lib = chat("lib", role="librarian")
+    async with serving(engine) as base, client() as http:
+        await sign_in(http, await link_for(lib, base))
+        async with http.get(f"{base}/desk/stats.csv?period=this+year") as r:
+            text = await r.text()
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+
+
+async def test_ended_sessions_and_spent_links_are_forgotten(
+    engine, chat, clock: FakeClock
+) -> None:
+    from bot.desk.auth import sweep
+    from bot.store.models import DeskLink, DeskSession
+
+    lib = chat("lib", role="librarian")
+    async with serving(engine) as base, client() as http:
+        await sign_in(http, await link_for(lib, base))
+        await link_for(lib, base)  # never used
+        assert sweep(engine) == 1  # the used link; the live session and unused link stay
+        clock.advance(minutes=31)
+        assert sweep(engine) == 2
+    with engine.store.session() as s:
+        assert s.exec(select(DeskSession)).all() == [] and s.exec(select(DeskLink)).all() == []
+    assert "desk-sessions" in {p.name for p in engine.periodic}

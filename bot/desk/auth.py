@@ -240,3 +240,23 @@ class RateLimit:
         if len(self._seen) > 10_000:  # forget the quiet ones, so memory stays bounded
             self._seen = {k: v for k, v in self._seen.items() if v}
         return True
+
+
+def sweep(engine: Engine) -> int:
+    """Delete sessions that have ended and links that can no longer be used; how many."""
+    now = engine.store.now()
+    with engine.store.session() as s:
+        sessions = s.exec(
+            select(DeskSession).where(
+                (col(DeskSession.expires_at) <= now)
+                | (col(DeskSession.last_seen_at) <= now - IDLE)
+            )
+        ).all()
+        links = s.exec(
+            select(DeskLink).where(
+                (col(DeskLink.expires_at) <= now) | col(DeskLink.used_at).is_not(None)
+            )
+        ).all()
+        for row in [*sessions, *links]:
+            s.delete(row)
+        return len(sessions) + len(links)

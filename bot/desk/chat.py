@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.desk.auth import LINK_TTL, end_all_sessions, issue_link
+from bot.desk.auth import LINK_TTL, end_all_sessions, issue_link, sweep
 from bot.messages import Reply, say
 from bot.turn import Command, Turn
 
@@ -47,7 +47,8 @@ def desk(turn: Turn) -> list[Reply]:
 
 
 def register(engine: Engine) -> None:
-    """Add the `desk` word."""
+    """Add the `desk` word, and the housekeeping that forgets ended sessions and spent links."""
+    engine.every("desk-sessions", sweep, 600)
     engine.command(
         Command(
             "desk",

@@ -490,7 +490,10 @@ async def stats_csv(request: web.Request) -> web.Response:
     start, end, *_ = _period(request.query, engine.clock.now().date())
 
     def build() -> str:
-        text = enquiry_stats.to_csv(enquiry_stats.rows(engine, start, end))
+        rows = [
+            {k: _cell(v) for k, v in row.items()} for row in enquiry_stats.rows(engine, start, end)
+        ]
+        text = enquiry_stats.to_csv(rows)
         with engine.store.session() as s:
             engine.store.audit(
                 s, who.person_id, "desk.export", {"from": start.isoformat(), "to": end.isoformat()}
@@ -503,6 +506,13 @@ async def stats_csv(request: web.Request) -> web.Response:
         content_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="enquiries-{start}-to-{end}.csv"'},
     )
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: free text starting like a formula is quoted."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
 
 
 async def projects_page(request: web.Request) -> web.Response:
