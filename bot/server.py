@@ -107,9 +107,9 @@ class Running:
         await site.start()
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://{host}:{bound}"
-        from bot.desk.auth import LISTENING
+        from bot.desk.auth import listening
 
-        LISTENING[self.engine] = self.url  # desk links, when KMB_PUBLIC_URL is not set
+        listening(self.engine, self.url)  # desk links, when KMB_PUBLIC_URL is not set
         self.engine.on_change.append(self.delivery.wake)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
         if self.scheduling is not None:

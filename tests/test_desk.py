@@ -348,3 +348,12 @@ async def test_ended_sessions_and_spent_links_are_forgotten(
     with engine.store.session() as s:
         assert s.exec(select(DeskSession)).all() == [] and s.exec(select(DeskLink)).all() == []
     assert "desk-sessions" in {p.name for p in engine.periodic}
+
+
+def test_links_to_an_unroutable_listening_address_are_warned_about(engine, caplog) -> None:
+    from bot.desk.auth import listening, public_url
+
+    listening(engine, "http://0.0.0.0:3978")
+    assert "set KMB_PUBLIC_URL" in caplog.text
+    engine.settings.kmb_public_url = "https://kmb.example.nhs.uk/"
+    assert public_url(engine) == "https://kmb.example.nhs.uk"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 import weakref
 from collections import deque
@@ -27,12 +28,24 @@ from bot.store.models import DeskLink, DeskSession, Person
 if TYPE_CHECKING:
     from bot.engine import Engine
 
+log = logging.getLogger(__name__)
 LINK_TTL = dt.timedelta(minutes=10)
 IDLE = dt.timedelta(minutes=30)
 MAX_AGE = dt.timedelta(hours=12)
 TOUCH_EVERY = dt.timedelta(minutes=1)  # write last_seen_at at most this often
 # Where `kmb serve` actually listens, per engine, for links when KMB_PUBLIC_URL is not set.
 LISTENING: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def listening(engine: Engine, url: str) -> None:
+    """Where `kmb serve` listens: the base of desk links while KMB_PUBLIC_URL is unset."""
+    LISTENING[engine] = url
+    if not engine.settings.kmb_public_url and ("//0.0.0.0:" in url or "//[::]:" in url):
+        log.warning(
+            "desk links would point at %s, which no browser can open: set KMB_PUBLIC_URL to "
+            "the address people reach kmb at",
+            url,
+        )
 
 
 def digest(token: str) -> str:
