@@ -5,8 +5,9 @@
 
 Seeds a fresh database (SQLite in a temporary folder by default; for PostgreSQL give an empty
 database's URL) with `--enquiries` enquiries over the past year (three history entries each, one
-in twenty for patient care, most closed) and `--answers` retro answers, then serves kmb on
-loopback, signs a librarian in through a chat link and requests, `--runs` times each:
+in twenty for patient care, most closed) and `--answers` retro answers, then starts `kmb serve`
+on loopback (`--in-process`: in this process), signs a librarian in through a chat link and
+requests, `--runs` times each:
 
 - the queue, filtered and sorted (open ones of one team by deadline, page 2; and patient-care
   overdue ones in priority order),
@@ -24,9 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import random
 import re
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -209,11 +213,48 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def measure(engine: Engine, n_enquiries: int, runs: int) -> dict[str, list[float]]:
-    """Sign a librarian in through a chat link, then time each page `runs` times."""
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def measure(engine: Engine, url: str, runs: int, separate: bool) -> dict[str, list[float]]:
+    """Sign a librarian in through a chat link, then time each page `runs` times.
+
+    `separate`: the server is a real `kmb serve` process (clock pinned to the seeded data's
+    moment), so this process's client never competes with it for the interpreter.
+    """
     rnd = random.Random(7)
-    running = Running(engine, scheduler=False)
-    base = await running.start()
+    running: Running | None = None
+    server: subprocess.Popen[str] | None = None
+    if separate:
+        port = _free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "KMB_FAKE_NOW": engine.clock.now().isoformat(),
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--no-scheduler"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as probe:
+            for _ in range(300):
+                try:
+                    async with probe.get(f"{base}/healthz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+    else:
+        running = Running(engine, scheduler=False)
+        base = await running.start()
     year_ago = (engine.clock.now() - dt.timedelta(days=365)).date()
     today = engine.clock.now().date()
     with engine.store.session() as s:
@@ -257,7 +298,11 @@ async def measure(engine: Engine, n_enquiries: int, runs: int) -> dict[str, list
                     if i >= 3:  # the first few warm caches
                         timings[name].append(took)
     finally:
-        await running.stop()
+        if running is not None:
+            await running.stop()
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
     return timings
 
 
@@ -268,6 +313,9 @@ def main() -> None:
     parser.add_argument("--enquiries", type=int, default=10_000)
     parser.add_argument("--answers", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument(
+        "--in-process", action="store_true", help="serve in this process, not a `kmb serve`"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
@@ -282,7 +330,7 @@ def main() -> None:
             f"({3 * args.enquiries:,} history entries) and {args.answers:,} answers in "
             f"{time.perf_counter() - started:.1f} s"
         )
-        timings = asyncio.run(measure(engine, args.enquiries, args.runs))
+        timings = asyncio.run(measure(engine, url, args.runs, not args.in_process))
         worst: dict[str, Any] = {}
         for name, values in timings.items():
             p50, p95 = statistics.median(values), _pct(values, 0.95)
