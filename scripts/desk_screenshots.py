@@ -75,8 +75,11 @@ async def main() -> None:
                     for width in (1280, 390):
                         page = await browser.new_page(viewport={"width": width, "height": 900})
                         await page.goto(f"{base}/desk/queue")
-                        if who == "sam" and width == 1280:
+                        if who == "sam":
                             await page.screenshot(path=OUT / f"signed-out-{width}.png")
+                            await page.goto(f"{base}/desk/sign-in?token=spent")
+                            await page.click("form[action='/desk/sign-in'] button")
+                            await page.screenshot(path=OUT / f"link-refused-{width}.png")
                         said = await people[who].says("desk")
                         found = LINK.search(said)
                         assert found, said
@@ -87,6 +90,12 @@ async def main() -> None:
                         for name, path in pages.items():
                             await page.goto(base + path)
                             await page.screenshot(path=OUT / f"{name}-{width}.png", full_page=True)
+                        if who == "sam":
+                            await page.goto(f"{base}/desk/enquiries/ENQ-2026-0002")
+                            await page.fill("#close-minutes", "lots")
+                            await page.click("form[action$='/close'] button")
+                            shot = OUT / f"enquiry-errors-{width}.png"
+                            await page.screenshot(path=shot, full_page=True)
                         await page.context.close()
                 await browser.close()
         finally:

@@ -202,6 +202,7 @@ async def test_desk_actions_reach_the_requester_as_chat_does(engine, chat) -> No
         await post("note", note="try CINAHL too")
         refused = await post("close", outcome="", minutes="lots")
         assert "There is a problem" in refused and "whole number" in refused
+        assert "Enter what was done or sent" in refused and "cancel" not in refused
         assert "closed. The requester has been told" in await post(
             "close", outcome="Evidence summary sent", minutes="90", read="3"
         )

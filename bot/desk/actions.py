@@ -32,6 +32,13 @@ FIELDS = {
     "close": ("outcome", "minutes", "read"),
 }
 ACTIONS = ("claim", *FLOWS)
+# Chat asks again for an empty answer ("type an answer (or `cancel`)"); a web form says, in the
+# NHS.UK style, what to enter.
+REQUIRED = {
+    "message": "Enter your message to the requester",
+    "note": "Enter the note",
+    "outcome": "Enter what was done or sent",
+}
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,11 @@ def act_sync(
         replies = engine.submit_form(turn, FLOWS[action], clean, {"enquiry": enquiry_id})
     else:
         raise ValueError(f"unknown desk action {action!r}")
-    errors = tuple(e for r in replies for e in r.errors)
+    errors = tuple(
+        (fid, REQUIRED.get(fid, text) if text.startswith("This one is needed") else text)
+        for r in replies
+        for fid, text in r.errors
+    )
     text = " ".join(r.to_text() for r in replies if not r.errors)
     with engine.store.session() as s:
         engine.store.audit(
