@@ -358,3 +358,33 @@ def test_links_to_an_unroutable_listening_address_are_warned_about(engine, caplo
     assert "set KMB_PUBLIC_URL" in caplog.text
     engine.settings.kmb_public_url = "https://kmb.example.nhs.uk/"
     assert public_url(engine) == "https://kmb.example.nhs.uk"
+
+
+async def test_the_card_in_the_library_channel_changes_as_when_claimed_in_chat(
+    engine, chat
+) -> None:
+    from bot.store.models import OutboxMessage
+
+    with engine.store.session() as s:
+        channel = {"platform": "slack", "id": "C0LIB", "kind": "channel", "thread": None}
+        engine.store.set_setting(s, "librarian-channel", channel)
+    await ask(chat("ann"))
+    with engine.store.session() as s:  # Slack took the card (no Slack sender runs here)
+        card = s.exec(select(OutboxMessage).where(OutboxMessage.platform == "slack")).one()
+        card.status, card.message_id = "sent", "1700000000.000100"
+    lib = chat("lib", role="librarian")
+    async with serving(engine) as base, client() as http:
+        await sign_in(http, await link_for(lib, base))
+        page = f"{base}/desk/enquiries/ENQ-2026-0001"
+        async with http.get(page) as r:
+            csrf = hidden(await r.text())["csrf"]
+        async with http.post(f"{page}/claim", data={"csrf": csrf}) as r:
+            assert r.status == 200
+    with engine.store.session() as s:
+        rows = s.exec(select(OutboxMessage).where(OutboxMessage.platform == "slack")).all()
+    posted = [r for r in rows if r.kind == "post"]
+    updated = [r for r in rows if r.kind == "update"]
+    assert len(posted) == 1 and posted[0].conversation["id"] == "C0LIB"  # the card
+    assert [u.dedupe_key for u in updated] == ["enquiry:1:card:claimed:2:1:2"]
+    assert updated[0].target_id == "1700000000.000100"
+    assert "Lib" in str(updated[0].payload)  # the card now names who has it
