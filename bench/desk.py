@@ -308,7 +308,7 @@ async def measure(engine: Engine, url: str, runs: int, separate: bool) -> dict[s
 
 def cpu_times(engine: Engine, runs: int = 20) -> dict[str, list[float]]:
     """CPU time (this thread's) of each page's queries, in this process."""
-    from bot.desk import queries
+    from bot.desk import figures, queries
 
     today = engine.clock.now().date()
     year_ago = today - dt.timedelta(days=365)
@@ -320,7 +320,7 @@ def cpu_times(engine: Engine, runs: int = 20) -> dict[str, list[float]]:
             engine, queries.QueueFilter(team="library", sort="deadline", page=2), 1
         ),
         "enquiry page": lambda: queries.enquiry(engine, ref[0], 1, True),
-        "statistics, 365 days, counted afresh": lambda: queries.count_stats(
+        "statistics, 365 days, counted afresh": lambda: figures.count_stats(
             engine, year_ago, today, "x"
         ),
     }
