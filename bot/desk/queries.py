@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bot.engine import Engine
 
 PAGE_SIZE = 25
+PLATFORMS = {"slack": "Slack", "teams": "Microsoft Teams", "console": "console"}
 STATUSES = ("open", "new", "claimed", "closed", "all")
 SORTS = {
     "priority": "Priority, then deadline",
@@ -417,7 +418,7 @@ def campaign_results(engine: Engine) -> list[dict[str, Any]]:
             out.append(
                 {
                     "name": campaign.name if campaign else run.slug,
-                    "where": f"{run.platform} channel",
+                    "where": f"{PLATFORMS.get(run.platform, run.platform)} channel",
                     "active": run.active,
                     "started": run.created_at,
                     "answers": len(answers),
