@@ -36,7 +36,7 @@ REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 
 
 def make_app(engine: Engine) -> web.Application:
-    """The web application: `/healthz`, `/metrics`, and (later) the platform routes."""
+    """The web application: `/healthz`, `/metrics`, the desk, and (later) the platform routes."""
     registry = CollectorRegistry()
     requests = Counter("kmb_http_requests", "HTTP requests served", ["route"], registry=registry)
     started = Gauge("kmb_start_time_seconds", "When this process started", registry=registry)
@@ -65,6 +65,9 @@ def make_app(engine: Engine) -> web.Application:
     app[REGISTRY_KEY] = registry
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    from bot.desk.web import mount as mount_desk
+
+    mount_desk(app, engine)
     return app
 
 
@@ -224,6 +227,9 @@ class Running:
         )
         bound = self._listener.sockets[0].getsockname()[1]
         self.url = f"http://{host}:{bound}"
+        from bot.desk.auth import listening
+
+        listening(self.engine, self.url)  # desk links, when KMB_PUBLIC_URL is not set
         self.engine.on_change.append(self.delivery.wake)
         self.engine.on_inbound.append(self.inbox.wake)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))

@@ -44,6 +44,8 @@ MACHINE = {
     "audit_log": {"action"},
     "lease": {"name", "holder"},
     "campaign_run": {"slug", "platform", "channel_id"},
+    "desk_link": {"token_hash"},
+    "desk_session": {"token_hash", "csrf"},
 }
 
 NUMBER = "943 476 5919"

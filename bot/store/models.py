@@ -136,6 +136,9 @@ class Lesson(SQLModel, table=True):
 class Enquiry(SQLModel, table=True):
     """A request to the library team."""
 
+    # The desk's queue: open ones, soonest deadline first. (Not created_at: statistics read a
+    # period's rows, mostly all of them, and on SQLite a scan beats an index by ten times.)
+    __table_args__ = (Index("ix_enquiry_status_deadline", "status", "deadline"),)
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=20, unique=True)
     requester_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
@@ -328,3 +331,29 @@ class CampaignAnswer(SQLModel, table=True):
     day: int
     text: str = _text()
     created_at: dt.datetime
+
+
+class DeskLink(SQLModel, table=True):
+    """A one-time sign-in link to the web desk, sent in chat: only its token's hash is kept."""
+
+    __tablename__ = "desk_link"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    person_id: int = Field(sa_column=_fk("person.id", "CASCADE"))
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    used_at: dt.datetime | None = None
+
+
+class DeskSession(SQLModel, table=True):
+    """A signed-in web desk session (the cookie holds the token; this row only its hash)."""
+
+    __tablename__ = "desk_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    person_id: int = Field(sa_column=_fk("person.id", "CASCADE"))
+    csrf: str = Field(max_length=64)  # the token every form posted in this session carries
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime  # the latest it may last, however active
+    flash: str = _text(default="", max_length=2000)  # what the last action did, shown once
