@@ -1,7 +1,7 @@
 """the web desk: one-time sign-in links, sessions, and the index its queue uses
 
 Revision ID: desk001
-Revises: m0003e001
+Revises: inbox0001
 Create Date: 2026-12-01 10:10:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "desk001"
-down_revision: str | Sequence[str] | None = "m0003e001"
+down_revision: str | Sequence[str] | None = "inbox0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
