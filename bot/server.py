@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.inbox import InboxWorker
 from bot.metrics import Metrics
 from bot.outbox import Delivery, platform_limits
 from bot.preflight import listen_problem
@@ -29,8 +30,8 @@ ENGINE_KEY = web.AppKey("engine", Engine)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 
 
-def make_app(engine: Engine, metrics: Metrics | None = None) -> web.Application:
-    """The web application: `/healthz`, `/metrics`, and (later) the platform routes."""
+def make_app(engine: Engine, metrics: Metrics | None = None, desk: bool = True) -> web.Application:
+    """The web application: `/healthz`, `/metrics`, the desk, and (later) the platform routes."""
     metrics = metrics or Metrics(engine.store)
 
     @web.middleware
@@ -66,6 +67,10 @@ def make_app(engine: Engine, metrics: Metrics | None = None) -> web.Application:
     app[METRICS_KEY] = metrics
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", scrape)
+    if desk:  # a worker's metrics port serves no desk
+        from bot.desk.web import mount as mount_desk
+
+        mount_desk(app, engine)
     return app
 
 
@@ -199,6 +204,8 @@ class Running:
         self.scheduling = (
             Scheduling(engine, engine.directory, on_work=self.delivery.wake) if scheduler else None
         )
+        # What was received and acknowledged, run as turns (also what a crash left pending).
+        self.inbox = InboxWorker(engine, platforms=list(self.senders))
         self.tick = tick
         self.url = ""
         self._stop = asyncio.Event()
@@ -212,6 +219,7 @@ class Running:
         self.admission: Admission | None = None
         self._listener: asyncio.Server | None = None
         self._delivering: asyncio.Task[None] | None = None
+        self._inboxing: asyncio.Task[None] | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen (port 0: any free one) and start delivering; the base URL."""
@@ -228,9 +236,14 @@ class Running:
             raise listen_problem(host, port, exc) from exc
         bound = self._listener.sockets[0].getsockname()[1]
         self.url = f"http://{host}:{bound}"
+        from bot.desk.auth import listening
+
+        listening(self.engine, self.url)  # desk links, when KMB_PUBLIC_URL is not set
         self.engine.on_change.append(self.delivery.wake)
         self.engine.on_turn.append(self.metrics.observe_turn)
+        self.engine.on_inbound.append(self.inbox.wake)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
+        self._inboxing = asyncio.create_task(self.inbox.run(self._stop, self.tick))
         if self.scheduling is not None:
             await self.scheduling.start()
         return self.url
@@ -240,12 +253,15 @@ class Running:
         if self.scheduling is not None:
             await self.scheduling.stop()
         self._stop.set()
+        if self._inboxing is not None:
+            await self._inboxing
         if self._delivering is not None:
             await self._delivering
         with contextlib.suppress(ValueError):
             self.engine.on_change.remove(self.delivery.wake)
         with contextlib.suppress(ValueError):
             self.engine.on_turn.remove(self.metrics.observe_turn)
+            self.engine.on_inbound.remove(self.inbox.wake)
         if self._listener is not None:
             self._listener.close()  # no new connections; cleanup closes the open ones
         await self._runner.cleanup()

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.inbox import InboxWorker
 from bot.metrics import Metrics
 from bot.outbox import Delivery, platform_limits
 from bot.preflight import listen_problem
@@ -32,7 +33,8 @@ async def work(
     batch: int = 200,
     metrics_at: tuple[str, int] | None = None,
 ) -> Delivery:
-    """Schedule and deliver until SIGTERM/SIGINT (or `stop`); the delivery, for its stats.
+    """Run the inbox, schedule and deliver until SIGTERM/SIGINT (or `stop`); the delivery, for
+    its stats.
 
     With `metrics_at` (host, port), this worker's own counters are served at `/metrics`
     (with `/healthz`), for a Prometheus that scrapes every process.
@@ -59,7 +61,7 @@ async def work(
             loop.add_signal_handler(sig, stop.set)
     runner = None
     if metrics_at is not None:
-        runner = web.AppRunner(make_app(engine, metrics))
+        runner = web.AppRunner(make_app(engine, metrics, desk=False))
         await runner.setup()
         site = web.TCPSite(runner, *metrics_at)
         try:
@@ -74,8 +76,10 @@ async def work(
         f"{'' if scheduling else ' (scheduler off)'}",
         flush=True,
     )
+    inbox = InboxWorker(engine, platforms=list(senders))
+    engine.on_change.append(delivery.wake)
     try:
-        await delivery.run(stop)
+        await asyncio.gather(delivery.run(stop), inbox.run(stop))
     finally:
         if scheduling is not None:
             await scheduling.stop()
