@@ -298,6 +298,10 @@ class Engine:
                     self.store, s, f"inbox:{item_id}:failed", shape(inbound, route, [APOLOGY])
                 )
 
+    def use_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop turns run from (and the adapters' connections live on)."""
+        self._loop = loop
+
     def ask_directory(
         self, question: Callable[[Directory], Awaitable[T]], timeout: float
     ) -> T | None:

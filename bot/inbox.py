@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +90,7 @@ def inbound_to_dict(inbound: Inbound) -> dict[str, Any]:
         "event_id": inbound.event_id,
         "raw": inbound.raw,
         "addressed": inbound.addressed,
+        "files": list(inbound.files),
     }
 
 
@@ -104,6 +106,7 @@ def inbound_from_dict(data: Mapping[str, Any]) -> Inbound:
         event_id=data.get("event_id"),
         raw=data.get("raw"),
         addressed=bool(data.get("addressed", True)),
+        files=tuple(str(f) for f in data.get("files") or ()),
     )
 
 
@@ -386,9 +389,13 @@ class InboxWorker:
         await self.engine.receiver.quiet()
         loop = asyncio.get_running_loop()
         notice = str(payload.get("notice") or "")
+        started = time.perf_counter()
+        self.engine.use_loop(loop)  # a form's turn may ask the adapters' directory
         done = await loop.run_in_executor(
             self.engine.workers, self.engine.process_sync, item_id, inbound, route, notice
         )
+        for observe in self.engine.on_turn:
+            observe(inbound, time.perf_counter() - started)
         if done:  # its replies are queued: deliver them now, not after the whole batch
             for callback in self.engine.on_change:
                 callback()

@@ -195,7 +195,17 @@ def default_gauges(metrics: Metrics) -> list[DatabaseGauge]:
         ).one()
         return [(("deadline",), float(late)), (("claim",), float(unclaimed))]
 
-    # The inbound backlog is the durable inbox's to report, with `database_gauge`.
+    def inbound_backlog(s: Session, now: dt.datetime) -> Iterable[Sample]:
+        from bot.store.models import InboxItem
+
+        rows = s.exec(
+            select(InboxItem.platform, func.count())
+            .where(InboxItem.status == "pending")
+            .group_by(col(InboxItem.platform))
+        )
+        counts = {str(p): float(n) for p, n in rows}
+        return [((p,), counts.get(p, 0.0)) for p in sorted(set(counts) | set(metrics.platforms))]
+
     return [
         DatabaseGauge(
             "kmb_outbox_messages",
@@ -209,6 +219,12 @@ def default_gauges(metrics: Metrics) -> list[DatabaseGauge]:
             "How long the oldest due, undelivered outbox message has waited, in seconds",
             ("platform",),
             oldest_due,
+        ),
+        DatabaseGauge(
+            "kmb_inbound_backlog",
+            "Inbound messages saved and acknowledged but not yet handled, by platform",
+            ("platform",),
+            inbound_backlog,
         ),
         DatabaseGauge(
             "kmb_scheduler_lease_held",

@@ -138,6 +138,7 @@ async def test_a_worker_serves_its_own_metrics_when_asked(engine) -> None:
         stop.set()
         await running
     assert "kmb_outbox_messages" in text and "kmb_scheduler_lease_held 0.0" in text
+    assert "kmb_inbound_backlog" in text
 
 
 def test_a_feature_adds_a_gauge_read_from_the_database(engine, monkeypatch) -> None:
