@@ -184,7 +184,7 @@ async def test_a_teams_project_for_this_channel_asks_the_teams_members(
             http.post(f"{slack.running.url}/api/messages", json=activity) as resp,
         ):
             assert resp.status in (200, 201, 202)
-    replies = await connector.wait_for(2)
+    replies = await connector.wait_for(2, "reply", "post")  # members are listed at creation
     assert "members of this channel" in text_of(replies[-1].body)
     assert slack.running.scheduling is not None
     await slack.running.scheduling.sweep()
