@@ -161,7 +161,9 @@ def _outbox(engine: object, action: str | None, ident: int | None) -> int:
             return 1
         print(f"outbox message {ident} will be sent again")
         return 0
-    print("\n".join(outbox_report(engine.store)))
+    from bot.handoff.admin import report
+
+    print("\n".join([*outbox_report(engine.store), *report(engine.store)]))
     return 0
 
 

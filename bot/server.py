@@ -21,6 +21,7 @@ from prometheus_client import (
 
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.handoff import service as handoff_service
 from bot.outbox import Delivery, platform_limits
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
@@ -77,6 +78,8 @@ class Running:
         self.engine = engine
         self.app = make_app(engine)
         self.senders = dict(mount(self.app, engine)) if mount else {}
+        # The library's own queue (mail, LibAnswers), when configured.
+        self.senders.update(handoff_service.senders(engine))
         settings = engine.settings
         self.delivery = Delivery(
             engine.store,
@@ -96,6 +99,7 @@ class Running:
         self._stop = asyncio.Event()
         self._runner = web.AppRunner(self.app)
         self._delivering: asyncio.Task[None] | None = None
+        self._mailbox: asyncio.Task[None] | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen (port 0: any free one) and start delivering; the base URL."""
@@ -108,6 +112,7 @@ class Running:
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
         if self.scheduling is not None:
             await self.scheduling.start()
+            self._mailbox = handoff_service.start(self.engine, self._stop)
         return self.url
 
     async def stop(self) -> None:
@@ -117,6 +122,8 @@ class Running:
         self._stop.set()
         if self._delivering is not None:
             await self._delivering
+        if self._mailbox is not None:
+            await self._mailbox
         with contextlib.suppress(ValueError):
             self.engine.on_change.remove(self.delivery.wake)
         await self._runner.cleanup()

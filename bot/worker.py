@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.handoff import service as handoff_service
 from bot.outbox import Delivery, platform_limits
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
@@ -28,6 +29,7 @@ async def work(
 ) -> Delivery:
     """Schedule and deliver until SIGTERM/SIGINT (or `stop`); the delivery, for its stats."""
     settings = engine.settings
+    senders = {**senders, **handoff_service.senders(engine)}  # the library's queue, if set
     delivery = Delivery(
         engine.store,
         senders,
@@ -48,8 +50,10 @@ async def work(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    mailbox = None
     if scheduling is not None:
         await scheduling.start()
+        mailbox = handoff_service.start(engine, stop)
     print(
         f"kmb worker {worker}: delivering for {', '.join(senders) or 'no platform'}"
         f"{'' if scheduling else ' (scheduler off)'}",
@@ -58,6 +62,9 @@ async def work(
     try:
         await delivery.run(stop)
     finally:
+        if mailbox is not None:
+            stop.set()
+            await mailbox
         if scheduling is not None:
             await scheduling.stop()
         engine.store.engine.dispose()

@@ -24,6 +24,7 @@ def register_all(engine: Engine) -> None:
         retros,
         tools,
     )
+    from bot.handoff import admin as handoff_admin
 
     for module in (
         help,
@@ -38,5 +39,6 @@ def register_all(engine: Engine) -> None:
         privacy,
         admin,
         outbox_view,
+        handoff_admin,
     ):
         module.register(engine)
