@@ -402,6 +402,8 @@ def show(turn: Turn) -> list[Reply]:
             *fact_pairs(e),
             ("Librarian", name_of(s, e.assignee_id) if e.assignee_id else "not yet"),
         ]
+        if turn.has("librarian"):
+            details += handoff.view_pairs(s, e)
         details += [
             (label, value)
             for label, value in (

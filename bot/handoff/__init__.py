@@ -8,7 +8,7 @@ modules speak only SMTP, IMAP and HTTP.
 
 from __future__ import annotations
 
-from bot.handoff.outgoing import hand_off, requester_replied
+from bot.handoff.outgoing import hand_off, requester_replied, view_pairs
 from bot.handoff.teams import handoff_of
 
-__all__ = ["hand_off", "handoff_of", "requester_replied"]
+__all__ = ["hand_off", "handoff_of", "requester_replied", "view_pairs"]

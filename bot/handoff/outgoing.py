@@ -192,3 +192,18 @@ def requester_replied(
 def reply_to_of(engine: Engine, reference: str) -> str:
     """The Reply-To address of an enquiry's mail: kmb's mailbox, routed by reference."""
     return routed_address(mail_from(engine), reference)
+
+
+def view_pairs(s: Session, e: Enquiry) -> list[tuple[str, str]]:
+    """What librarians see of the hand-off on an enquiry: where it went, and its ticket."""
+    rows = s.exec(
+        select(EnquiryHandoff)
+        .where(EnquiryHandoff.enquiry_id == e.id)
+        .order_by(col(EnquiryHandoff.id).desc())
+    ).all()
+    if not rows:
+        return []
+    row = rows[0]
+    if row.kind == LIBANSWERS:
+        return [("LibAnswers ticket", row.ticket_url or row.ticket_id or "being created")]
+    return [("Handed to", row.target)]
