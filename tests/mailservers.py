@@ -28,7 +28,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
+SBIN = Path("/usr/sbin/dovecot")  # not always on a non-root PATH
+DOVECOT = shutil.which("dovecot") or (str(SBIN) if SBIN.exists() else None)
 
 
 def free_port() -> int:
