@@ -272,3 +272,23 @@ async def test_a_mailbox_that_refuses_sign_in_is_reported(
     assert await service.mailbox(engine).poll() == 0  # type: ignore[union-attr]
     report = await Chatter(engine, "ada").grant("admin").says("admin outbox")
     assert "Mailbox: FAILING" in report and "refused kmb's sign-in" in report
+
+
+async def test_a_transfer_hands_the_enquiry_to_the_new_teams_queue(
+    mail_engine: Callable[..., Engine], smtp_server: SmtpServer
+) -> None:
+    engine = mail_engine()
+    _, delivery = await _handed_off(engine)
+    ada = Chatter(engine, "ada")
+    assert "email to general@trust.nhs.uk" in await ada.says(
+        "admin handoff library email general@trust.nhs.uk"
+    )
+    lib = Chatter(engine, "lib").grant("librarian")
+    assert "now with the Library and knowledge service" in await lib.says(
+        "transfer ENQ-2026-0001 library"
+    )
+    assert await delivery.run_once() == 2
+    assert smtp_server.inbox.recipients == [[QUEUE], ["general@trust.nhs.uk"]]
+    assert "Handed to: general@trust.nhs.uk" in await lib.says("enquiry ENQ-2026-0001")
+    await lib.says("transfer ENQ-2026-0001 clinical-librarians")  # back: its queue has it
+    assert await delivery.run_once() == 0

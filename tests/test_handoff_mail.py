@@ -44,7 +44,7 @@ def test_message_ids_are_stable_per_outbox_key() -> None:
     a = message_id_for("enquiry:1:handoff:mail", "kmb@trust.nhs.uk")
     assert a == message_id_for("enquiry:1:handoff:mail", "kmb@trust.nhs.uk")
     assert a != message_id_for("enquiry:2:handoff:mail", "kmb@trust.nhs.uk")
-    assert a.startswith("<kmb.enquiry.1.handoff.mail.") and a.endswith("@trust.nhs.uk>")
+    assert a.startswith("<kmb.") and a.endswith("@trust.nhs.uk>") and len(a) < 60
 
 
 def test_routed_addresses_name_the_enquiry_only_on_kmbs_own_domain() -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.handoff.incoming import accept
 from bot.handoff.mail import parse
+from bot.store.models import HandoffMail
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -146,14 +147,30 @@ class Mailbox:
 
     def _take(self, validity: int, uid: int, raw: bytes) -> None:
         store = self.engine.store
-        mail = parse(raw, f"<uid.{validity}.{uid}@mailbox.kmb.invalid>")
+        fallback = f"<uid.{validity}.{uid}@mailbox.kmb.invalid>"
         cursor = {"uidvalidity": validity, "last_uid": uid}
         try:
+            mail = parse(raw, fallback)
             with store.session() as s:
                 accept(self.engine, s, mail)
                 store.set_setting(s, CURSOR, {**(store.get_setting(CURSOR) or {}), **cursor})
         except IntegrityError:  # another process read it first: only move the cursor
             with store.session() as s:
+                store.set_setting(s, CURSOR, {**(store.get_setting(CURSOR) or {}), **cursor})
+        except Exception as exc:  # a mail kmb cannot read must not block the ones after it
+            log.exception("mailbox: UID %s could not be read", uid)
+            with store.session() as s:
+                s.add(
+                    HandoffMail(
+                        direction="in",
+                        message_id=f"{fallback[:-1]}.unreadable>",
+                        address="",
+                        subject=f"(mailbox UID {uid})",
+                        status="held",
+                        reason=f"kmb could not read it ({type(exc).__name__}); see the mailbox",
+                        created_at=store.now(),
+                    )
+                )
                 store.set_setting(s, CURSOR, {**(store.get_setting(CURSOR) or {}), **cursor})
         for wake in self.engine.on_change:
             wake()

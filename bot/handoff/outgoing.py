@@ -111,14 +111,21 @@ def hand_off(engine: Engine, s: Session, e: Enquiry) -> bool:
         return False
     assert e.id is not None
     s.flush()
-    reply = enquiry_reply(engine, s, e)
-    if handoff.kind == EMAIL:
-        target = handoff.address
-        queue_mail(
-            engine, s, e, target, reply, f"enquiry:{e.id}:handoff:mail", subject=_subject(e)
+    target = handoff.address if handoff.kind == EMAIL else f"{handoff.queue_id}@{handoff.site}"
+    already = s.exec(
+        select(EnquiryHandoff.id).where(
+            EnquiryHandoff.enquiry_id == e.id,
+            EnquiryHandoff.kind == handoff.kind,
+            EnquiryHandoff.target == target,
         )
+    ).first()
+    if already is not None:  # transferred back to a team whose queue has it already
+        return True
+    reply = enquiry_reply(engine, s, e)
+    key = f"enquiry:{e.id}:handoff:{e.team}"
+    if handoff.kind == EMAIL:
+        queue_mail(engine, s, e, target, reply, f"{key}:mail", subject=_subject(e))
     else:
-        target = f"{handoff.queue_id}@{handoff.site}"
         conversation: dict[str, Any] = {
             "platform": LIBANSWERS,
             "id": target,
@@ -130,7 +137,7 @@ def hand_off(engine: Engine, s: Session, e: Enquiry) -> bool:
             s,
             conversation,
             reply,
-            f"enquiry:{e.id}:handoff:libanswers",
+            f"{key}:libanswers",
             subject=f"enquiry:{e.id}",
         )
     s.add(
