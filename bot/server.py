@@ -22,6 +22,7 @@ from prometheus_client import (
 from bot.directory import directory_of
 from bot.engine import Engine
 from bot.handoff import service as handoff_service
+from bot.handoff.metrics import HandoffCollector
 from bot.outbox import Delivery, platform_limits
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
@@ -37,6 +38,7 @@ def make_app(engine: Engine) -> web.Application:
     requests = Counter("kmb_http_requests", "HTTP requests served", ["route"], registry=registry)
     started = Gauge("kmb_start_time_seconds", "When this process started", registry=registry)
     started.set(time.time())
+    registry.register(HandoffCollector(engine.store))  # libraries' own queues (issue 15)
 
     async def healthz(request: web.Request) -> web.Response:
         requests.labels("/healthz").inc()

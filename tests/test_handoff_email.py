@@ -3,12 +3,17 @@ the library's replies, and the requester talks to the library in chat throughout
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from sqlmodel import select
 
 from bot.clock import FakeClock
@@ -17,6 +22,7 @@ from bot.engine import Engine
 from bot.handoff import service
 from bot.handoff.imap import Mailbox
 from bot.outbox import Delivery
+from bot.server import REGISTRY_KEY, make_app
 from bot.store import Store
 from bot.store.models import HandoffMail, OutboxMessage
 from bot.testing import Chatter
@@ -218,23 +224,60 @@ async def test_bounces_auto_replies_and_strangers_are_held_for_admins_never_rela
     assert "an attachment kmb cannot relay to chat (r.pdf)" in held
     outbox = await ada.says("admin outbox")
     assert "Mail held for an admin: 5" in outbox and "Mailbox: read at" in outbox
+    metrics = generate_latest(make_app(engine)[REGISTRY_KEY]).decode()
+    assert "kmb_handoff_mail_held 5.0" in metrics
+    assert 'kmb_handoff_outbox_messages{platform="email",status="sent"} 1.0' in metrics
+    assert "kmb_handoff_mailbox_up 1.0" in metrics
     first = held.split("#", 1)[1].split(" ", 1)[0]
     assert f"Mail {first} dismissed" in await ada.says(f"admin mail dismiss {first}")
     assert "Mail held for an admin: 4" in await ada.says("admin outbox")
 
 
-async def test_a_crash_between_send_and_commit_neither_loses_nor_doubles_the_mail(
-    mail_engine: Callable[..., Engine], smtp_server: SmtpServer
+CRASHING_WORKER = """
+import asyncio, os, signal
+from bot.app import build
+from bot.handoff import service
+from bot.outbox import Delivery
+
+engine = build(upgrade=False)
+delivery = Delivery(engine.store, service.senders(engine))
+
+
+def die(row, result):  # the relay said 250 and kmb is killed before it records that
+    assert result.ok, result
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+delivery._record = die
+asyncio.run(delivery.run_once())
+"""
+
+
+async def test_a_kill_9_between_send_and_commit_neither_loses_nor_doubles_the_mail(
+    mail_engine: Callable[..., Engine],
+    smtp_server: SmtpServer,
+    database_url: str,
+    clock: FakeClock,
 ) -> None:
     engine = mail_engine()
     _, delivery = await _handed_off(engine)
-    [row] = delivery.claim(10)
-    conversation, _ = delivery._conversation(row)
-    result = await delivery._send(row, conversation)  # the relay said 250 …
-    assert result.ok  # … and the process died before recording it (the row stays "sending")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KMB_SMTP_URL": smtp_server.url(),
+        "KMB_MAIL_FROM": KMB,
+        "KMB_FAKE_NOW": clock.now().isoformat(),
+    }
+    worker = subprocess.run(
+        [sys.executable, "-c", CRASHING_WORKER], env=env, capture_output=True, timeout=120
+    )
+    assert worker.returncode == -signal.SIGKILL, worker.stderr.decode()[-2000:]
+    [first] = smtp_server.inbox.messages  # it went out …
+    with engine.store.session() as s:
+        row = s.exec(select(OutboxMessage).where(OutboxMessage.platform == "email")).one()
+    assert row.status == "sending"  # … and was never recorded as sent
 
-    after_restart = Delivery(engine.store, service.senders(engine))  # same worker name
-    assert await after_restart.run_once() == 1
+    assert await delivery.run_once() == 1  # the restarted worker (same name) picks it up
     first, again = smtp_server.inbox.messages
     # The resend is the same message: one Message-ID, so the queue threads/dedupes it as one.
     assert first["Message-ID"] == again["Message-ID"]
@@ -242,7 +285,7 @@ async def test_a_crash_between_send_and_commit_neither_loses_nor_doubles_the_mai
     with engine.store.session() as s:
         rows = s.exec(select(OutboxMessage).where(OutboxMessage.platform == "email")).all()
     assert [(r.status, r.message_id) for r in rows] == [("sent", first["Message-ID"])]
-    assert await after_restart.run_once() == 0  # and never a third time
+    assert await delivery.run_once() == 0  # and never a third time
 
 
 async def test_the_relay_refusing_sign_in_parks_the_mail_with_a_clear_reason(
@@ -272,6 +315,8 @@ async def test_a_mailbox_that_refuses_sign_in_is_reported(
     assert await service.mailbox(engine).poll() == 0  # type: ignore[union-attr]
     report = await Chatter(engine, "ada").grant("admin").says("admin outbox")
     assert "Mailbox: FAILING" in report and "refused kmb's sign-in" in report
+    metrics = generate_latest(make_app(engine)[REGISTRY_KEY]).decode()
+    assert "kmb_handoff_mailbox_up 0.0" in metrics
 
 
 async def test_a_transfer_hands_the_enquiry_to_the_new_teams_queue(
