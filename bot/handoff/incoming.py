@@ -97,6 +97,10 @@ def accept(engine: Engine, s: Session, mail: Received) -> HandoffMail | None:
     if seen(s, mail.message_id):
         return None
     e, why = match(engine, s, mail)
+    mine = mail_from(engine).lower()
+    local, _, domain = mail.from_address.partition("@")
+    if (local.partition("+")[0], domain) == tuple(mine.split("@", 1)):
+        why = "it is kmb's own message come back (does the queue copy kmb in?)"
     if not why:
         why = mail.unsafe
     if not why and mail.attachments:
