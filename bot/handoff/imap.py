@@ -127,7 +127,7 @@ class Mailbox:
             uids = sorted(
                 {
                     int(w)
-                    for line in said.lines
+                    for line in said.lines[:-1]  # the last line is the server's "completed"
                     for w in bytes(line).split()
                     if w.isdigit() and int(w) > last
                 }
