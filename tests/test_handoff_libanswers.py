@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.engine import Engine
 from bot.handoff import service
+from bot.handoff.incoming import accept
+from bot.handoff.mail import parse
 from bot.outbox import Delivery
 from bot.store import Store
 from bot.store.models import OutboxMessage
@@ -103,7 +106,7 @@ async def _ask(engine: Engine, fake: FakeLibAnswers, n: int) -> Chatter:
 async def test_an_enquiry_becomes_a_ticket_and_an_expired_token_is_renewed_once(
     la_engine: Engine, libanswers: FakeLibAnswers
 ) -> None:
-    await _ask(la_engine, libanswers, 1)
+    ann = await _ask(la_engine, libanswers, 1)
     delivery = Delivery(la_engine.store, service.senders(la_engine))
     assert await delivery.run_once() == 1
     [ticket] = libanswers.tickets
@@ -115,6 +118,19 @@ async def test_an_enquiry_becomes_a_ticket_and_an_expired_token_is_renewed_once(
     lib = Chatter(la_engine, "lib").grant("librarian")
     view = await lib.says("enquiry ENQ-2026-0001")
     assert f"LibAnswers ticket: {libanswers.url}/admin/ticket?qid=1001" in view
+
+    # LibAnswers answers the patron, i.e. kmb's routed address: it comes back into chat.
+    answer = EmailMessage()
+    answer["From"] = "Library <library@trust.libanswers.com>"
+    answer["To"] = ticket["pemail"]
+    answer["Subject"] = "Re: your question [Ticket #1001]"
+    answer["Message-ID"] = "<la-1001-1@trust.libanswers.com>"
+    answer.set_content("We have started your search.\n\n-- \nLibrary and knowledge service")
+    with la_engine.store.session() as s:
+        accept(la_engine, s, parse(bytes(answer), "<unused@x>"))
+    relayed = ann.opens()
+    assert "The library team on ENQ-2026-0001 (Library): We have started your search." in relayed
+    assert "knowledge service" not in relayed
 
     libanswers.valid_tokens.clear()  # the token expires
     await _ask(la_engine, libanswers, 2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, func, select
 
@@ -60,6 +61,12 @@ def _by_reference(s: Session, reference: str) -> Enquiry | None:
 def _queue_domains(s: Session, e: Enquiry) -> set[str]:
     rows = s.exec(select(EnquiryHandoff).where(EnquiryHandoff.enquiry_id == e.id)).all()
     out = {domain_of(r.target) for r in rows if r.kind == "email"}
+    # A LibAnswers queue writes from its site's domain (e.g. trust.libanswers.com).
+    out |= {
+        (urlsplit(r.target.partition("@")[2]).hostname or "").lower()
+        for r in rows
+        if r.kind == "libanswers"
+    }
     out |= {
         domain_of(m.address)
         for m in s.exec(
@@ -108,6 +115,8 @@ def accept(engine: Engine, s: Session, mail: Received) -> HandoffMail | None:
         why = f"it has an attachment kmb cannot relay to chat ({names})"
     if not why and e is not None and e.status == "closed":
         why = f"{e.reference} is closed"
+    if not why and e is not None and e.requester_id is None:
+        why = f"the requester of {e.reference} is no longer known to kmb (erased)"
     if not why and not mail.text:
         why = "no words were left once quoted history and the signature were taken away"
     guarded = guard(mail.text[:4000])
