@@ -150,8 +150,8 @@ _QUOTE_START = (
 )
 _HEADER_BLOCK = re.compile(r"^\s*From:\s*\S", re.IGNORECASE)
 _SIGN_OFF = re.compile(
-    r"^\s*((kind|best|warm|many)\s+)?(regards|wishes|thanks)\b|^\s*(thanks|thank you|cheers)"
-    r"\b[ ,.!]*$",
+    r"^\s*(((kind|best|warm|many)\s+)?(regards|wishes|thanks)|thank you|cheers|all the best|best)"
+    r"[ ,.!]*$",
     re.IGNORECASE,
 )
 
@@ -171,11 +171,13 @@ def trim(text: str) -> str:
             end = i
             break
     lines = lines[:end]
-    # A sign-off keeps itself and the name under it; job titles and phone numbers go.
+    # A sign-off after the message keeps itself and the name under it; the job title, phone
+    # numbers and logos of a signature go. Only short lines count as a signature.
     for i in range(len(lines) - 1, max(-1, len(lines) - 10), -1):
-        if _SIGN_OFF.match(lines[i]):
+        if _SIGN_OFF.match(lines[i]) and any(x.strip() for x in lines[:i]):
             rest = [x for x in lines[i + 1 :] if x.strip()]
-            lines = lines[: i + 1] + rest[:1]
+            if all(len(x) <= 80 for x in rest):
+                lines = lines[: i + 1] + rest[:1]
             break
     return "\n".join(lines).strip()
 
