@@ -162,6 +162,15 @@ async def test_an_enquiry_goes_out_and_the_conversation_threads_both_ways(
     assert "Yes, all over 65. Thank you!" in answer.get_body(("plain",)).get_content()
     assert smtp_server.inbox.recipients[-1] == [QUEUE]
 
+    # A librarian who answers in chat instead is copied into the same thread.
+    lib = Chatter(engine, "lib").grant("librarian")
+    await lib.says("reply ENQ-2026-0001 Thanks, the summary follows on Friday.")
+    assert "summary follows on Friday" in ann.opens()
+    assert await delivery.run_once() == 1
+    copy = smtp_server.inbox.messages[-1]
+    assert "Lib (library team, in chat)" in copy.get_body(("plain",)).get_content()
+    assert copy["In-Reply-To"] == answer["Message-ID"]
+
 
 def _reply_id(engine: Engine) -> str:
     with engine.store.session() as s:

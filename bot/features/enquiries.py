@@ -511,6 +511,7 @@ def message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
             handoff.requester_replied(engine, s, e, turn.display_name, guarded.text, n)
         else:
             to_requester(engine, s, e, turn.display_name, guarded.text, key)
+            handoff.librarian_replied(engine, s, e, turn.display_name, guarded.text, key)
     sent = say(f"Sent on {e.reference}.")
     return [say(guarded.notice()), sent] if guarded.changed else [sent]
 

@@ -8,7 +8,13 @@ modules speak only SMTP, IMAP and HTTP.
 
 from __future__ import annotations
 
-from bot.handoff.outgoing import hand_off, requester_replied, view_pairs
+from bot.handoff.outgoing import hand_off, librarian_replied, requester_replied, view_pairs
 from bot.handoff.teams import handoff_of
 
-__all__ = ["hand_off", "handoff_of", "requester_replied", "view_pairs"]
+__all__ = [
+    "hand_off",
+    "handoff_of",
+    "librarian_replied",
+    "requester_replied",
+    "view_pairs",
+]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from bot.features.delivery import notify_channel
-from bot.handoff.mail import message_id_for, routed_address
+from bot.handoff.mail import message_id_for
 from bot.handoff.teams import handoff_of
 from bot.messages import Facts, Reply, Section, Text
 from bot.store.models import Enquiry, EnquiryHandoff, HandoffMail, Person
@@ -152,6 +152,24 @@ def requester_replied(
     engine: Engine, s: Session, e: Enquiry, name: str, text: str, n: int
 ) -> None:
     """The requester wrote on a handed-off enquiry: mail it into the queue's thread."""
+    requester = s.get(Person, e.requester_id) if e.requester_id else None
+    who = requester.display_name if requester else name
+    heading = f"*{who}* (the requester) wrote on {e.reference}:"
+    _mail_thread(engine, s, e, heading, text, f"enquiry:{e.id}:msg:{n}:mail")
+
+
+def librarian_replied(
+    engine: Engine, s: Session, e: Enquiry, name: str, text: str, key: str
+) -> None:
+    """A librarian answered in chat: the queue's thread gets a copy, so it stays complete and
+    nobody in the mailbox answers the same question again."""
+    heading = f"*{name}* (library team, in chat) wrote to the requester on {e.reference}:"
+    _mail_thread(engine, s, e, heading, text, f"{key}:mail")
+
+
+def _mail_thread(
+    engine: Engine, s: Session, e: Enquiry, heading: str, text: str, key: str
+) -> None:
     handed = s.exec(
         select(EnquiryHandoff)
         .where(EnquiryHandoff.enquiry_id == e.id)
@@ -172,15 +190,13 @@ def requester_replied(
         incoming = [m for m in thread if m.direction == "in"]
         to = incoming[-1].address if incoming else ""
     if not to:
-        log.info("%s: the requester's message stays in chat (no queue address)", e.reference)
+        log.info("%s: a message stays in chat (no queue address to copy)", e.reference)
         return
     ids = [m.message_id for m in thread]
     refs = " ".join(dict.fromkeys(ids[:1] + ids[-9:]))  # the root, then the latest
-    requester = s.get(Person, e.requester_id) if e.requester_id else None
-    who = requester.display_name if requester else name
     reply = Reply(
-        (Text(f"*{who}* (the requester) wrote on {e.reference}:"), Text(text), Text(FOOTER)),
-        summary=f"{e.reference}: the requester wrote",
+        (Text(heading), Text(text), Text(FOOTER)),
+        summary=f"{e.reference}: {heading.replace('*', '').rstrip(':')}",
     )
     queue_mail(
         engine,
@@ -188,17 +204,12 @@ def requester_replied(
         e,
         to,
         reply,
-        f"enquiry:{e.id}:msg:{n}:mail",
+        key,
         subject=_subject(e, again=True),
         in_reply_to=ids[-1] if ids else "",
         refs=refs,
         text=text,
     )
-
-
-def reply_to_of(engine: Engine, reference: str) -> str:
-    """The Reply-To address of an enquiry's mail: kmb's mailbox, routed by reference."""
-    return routed_address(mail_from(engine), reference)
 
 
 def view_pairs(s: Session, e: Enquiry) -> list[tuple[str, str]]:
