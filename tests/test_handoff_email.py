@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.handoff import service
 from bot.handoff.imap import Mailbox
+from bot.messages import ConversationRef, reply_from_dict
 from bot.outbox import Delivery
 from bot.server import REGISTRY_KEY, make_app
 from bot.store import Store
@@ -247,6 +248,7 @@ CRASHING_WORKER = """
 import asyncio, os, signal
 from bot.app import build
 from bot.handoff import service
+from bot.messages import ConversationRef, reply_from_dict
 from bot.outbox import Delivery
 
 engine = build(upgrade=False)
@@ -333,7 +335,15 @@ async def test_a_transfer_hands_the_enquiry_to_the_new_teams_queue(
     mail_engine: Callable[..., Engine], smtp_server: SmtpServer
 ) -> None:
     engine = mail_engine()
+    desk = Chatter(engine, "ada").grant("admin")
+    desk.conversation = ConversationRef("console", "library-desk", "channel")
+    assert "posted in this channel" in await desk.says(
+        "admin librarian-channel clinical-librarians"
+    )
     _, delivery = await _handed_off(engine)
+    with engine.store.session() as s:
+        card = s.exec(select(OutboxMessage).where(OutboxMessage.platform == "console")).one()
+    assert "Handed to: library@trust.nhs.uk" in reply_from_dict(card.payload).to_text()
     ada = Chatter(engine, "ada")
     assert "email to general@trust.nhs.uk" in await ada.says(
         "admin handoff library email general@trust.nhs.uk"

@@ -199,8 +199,8 @@ class EnquiryFlow(BaseFlow):
             try:
                 with engine.store.session() as s:
                     enquiry = _create(engine, s, turn, values)
-                    posted = announce(engine, s, enquiry)
-                    posted = handoff.hand_off(engine, s, enquiry) or posted
+                    handed = handoff.hand_off(engine, s, enquiry)  # first: the card says so
+                    posted = announce(engine, s, enquiry) or handed
                 break
             except IntegrityError:
                 if attempt == 4:
