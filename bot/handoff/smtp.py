@@ -129,10 +129,21 @@ class EmailSender:
                 f"the mail relay {relay.host} said {exc.code} {exc.message}",
                 permanent=exc.code >= 500,
             )
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except (
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPTimeoutError,
+            OSError,
+            TimeoutError,
+        ) as exc:
             return SendResult.failed(
                 f"could not reach the mail relay {relay.host}:{relay.port} "
                 f"({type(exc).__name__}: {exc})"
+            )
+        except aiosmtplib.SMTPException as exc:  # e.g. no AUTH or STARTTLS offered
+            return SendResult.failed(
+                f"the mail relay {relay.host}:{relay.port} would not take kmb's mail ({exc}): "
+                "check KMB_SMTP_URL's scheme (smtp:// for STARTTLS, smtps:// for TLS) and port"
             )
         return SendResult.sent(message_id)
 
