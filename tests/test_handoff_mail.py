@@ -4,9 +4,13 @@ from email.message import EmailMessage
 
 import pytest
 from pydantic import ValidationError
+from sqlmodel import select
 
 from bot.content.models import Handoff
+from bot.engine import Engine
+from bot.handoff.incoming import SHORTENED, accept
 from bot.handoff.mail import html_to_text, message_id_for, parse, reference_in_address, trim
+from bot.store.models import Enquiry, EnquiryMessage, OutboxMessage
 
 
 @pytest.mark.parametrize(
@@ -88,3 +92,30 @@ def test_a_hand_off_needs_where_to_go() -> None:
     with pytest.raises(ValidationError):
         Handoff(kind="email", address="not an address")
     assert Handoff(kind="libanswers", site="https://t.libanswers.com", queue_id=7).queue_id == 7
+
+
+def test_a_long_reply_is_shortened_and_says_so(engine: Engine) -> None:
+    with engine.store.session() as s:
+        ann = engine.store.person(s, "console", "ann", "Ann")
+        e = Enquiry(
+            reference="ENQ-2026-0001",
+            requester_id=ann.id,
+            question="Q?",
+            purpose="research",
+            deadline=engine.clock.now().date(),
+            created_at=engine.clock.now(),
+        )
+        s.add(e)
+    msg = EmailMessage()
+    msg["From"] = "Jane <jane@trust.nhs.uk>"
+    msg["To"] = "kmb+ENQ-2026-0001@kmb.invalid"
+    msg["Subject"] = "References"
+    msg["Message-ID"] = "<long@trust.nhs.uk>"
+    msg.set_content("\n".join(f"{n}. A paper about hip fractures, 2024." for n in range(400)))
+    with engine.store.session() as s:
+        row = accept(engine, s, parse(bytes(msg), "<x@y>"))
+        assert row is not None and row.status == "relayed"
+        [dm] = s.exec(select(OutboxMessage).where(OutboxMessage.person_id == ann.id)).all()
+        said = dm.payload["elements"][0]["text"]
+        assert said.endswith(SHORTENED) and "1. A paper" in said and "399. A paper" not in said
+        assert s.exec(select(EnquiryMessage)).one().text.endswith(SHORTENED)

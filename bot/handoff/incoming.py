@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from bot.engine import Engine
 
 log = logging.getLogger(__name__)
+LONGEST = 3500
+SHORTENED = (
+    "[This email was too long to carry whole into chat: the rest is in the library's mailbox. "
+    "Reply here to ask for it another way.]"
+)
 
 
 def seen(s: Session, message_id: str) -> bool:
@@ -119,7 +124,10 @@ def accept(engine: Engine, s: Session, mail: Received) -> HandoffMail | None:
         why = f"the requester of {e.reference} is no longer known to kmb (erased)"
     if not why and not mail.text:
         why = "no words were left once quoted history and the signature were taken away"
-    guarded = guard(mail.text[:4000])
+    text = mail.text
+    if len(text) > LONGEST:  # chat's limits: say so rather than cut it silently
+        text = text[:LONGEST].rsplit("\n", 1)[0] + "\n\n" + SHORTENED
+    guarded = guard(text)
     row = HandoffMail(
         enquiry_id=e.id if e else None,
         direction="in",
