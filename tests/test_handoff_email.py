@@ -172,6 +172,18 @@ async def test_an_enquiry_goes_out_and_the_conversation_threads_both_ways(
     assert "Lib (library team, in chat)" in copy.get_body(("plain",)).get_content()
     assert copy["In-Reply-To"] == answer["Message-ID"]
 
+    # Closed in chat: the queue's thread is told, and a late reply is held, not relayed.
+    assert "closed" in await lib.says("close ENQ-2026-0001 Summary sent")
+    assert await delivery.run_once() == 1
+    closing = smtp_server.inbox.messages[-1].get_body(("plain",)).get_content()
+    assert "Lib closed ENQ-2026-0001 in kmb: Summary sent" in closing
+    imap_server.deliver(_reply_from_library(sent, "One more paper for you."))
+    assert await mailbox.poll() == 1
+    assert "One more paper" not in ann.opens()
+    assert "ENQ-2026-0001 is closed" in await Chatter(engine, "ada").grant("admin").says(
+        "admin mail"
+    )
+
 
 def _reply_id(engine: Engine) -> str:
     with engine.store.session() as s:

@@ -350,6 +350,7 @@ def _close(turn: Turn, s: Session, e: Enquiry, values: Mapping[str, str]) -> lis
     e.read_level = int(read) if read.isdigit() and 1 <= int(read) <= 6 else None
     record(engine, s, e, turn.person_id, "closed", f"Closed: {e.outcome or 'done'}")
     refresh_card(engine, s, e, "closed")
+    handoff.closed_in_chat(engine, s, e, turn.display_name)
     requester = s.get(Person, e.requester_id) if e.requester_id else None
     if requester:
         notify_person(

@@ -8,10 +8,17 @@ modules speak only SMTP, IMAP and HTTP.
 
 from __future__ import annotations
 
-from bot.handoff.outgoing import hand_off, librarian_replied, requester_replied, view_pairs
+from bot.handoff.outgoing import (
+    closed_in_chat,
+    hand_off,
+    librarian_replied,
+    requester_replied,
+    view_pairs,
+)
 from bot.handoff.teams import handoff_of
 
 __all__ = [
+    "closed_in_chat",
     "hand_off",
     "handoff_of",
     "librarian_replied",

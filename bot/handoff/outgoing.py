@@ -167,6 +167,15 @@ def librarian_replied(
     _mail_thread(engine, s, e, heading, text, f"{key}:mail")
 
 
+def closed_in_chat(engine: Engine, s: Session, e: Enquiry, name: str) -> None:
+    """A librarian closed the enquiry in chat: the queue's thread is told, so nobody in the
+    mailbox keeps working on it (and later mail about it is held for admins)."""
+    outcome = f": {e.outcome}" if e.outcome else "."
+    heading = f"*{name}* closed {e.reference} in kmb{outcome}"
+    note = "Mail about it from now on is kept for kmb's admins, not passed to the requester."
+    _mail_thread(engine, s, e, heading, note, f"enquiry:{e.id}:closed:mail")
+
+
 def _mail_thread(
     engine: Engine, s: Session, e: Enquiry, heading: str, text: str, key: str
 ) -> None:
