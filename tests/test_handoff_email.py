@@ -254,6 +254,9 @@ async def test_bounces_auto_replies_and_strangers_are_held_for_admins_never_rela
     first = held.split("#", 1)[1].split(" ", 1)[0]
     assert f"Mail {first} dismissed" in await ada.says(f"admin mail dismiss {first}")
     assert "Mail held for an admin: 5" in await ada.says("admin outbox")
+    with engine.store.session() as s:
+        dismissed = s.get(HandoffMail, int(first))
+    assert dismissed is not None and (dismissed.status, dismissed.text) == ("dismissed", "")
 
 
 CRASHING_WORKER = """

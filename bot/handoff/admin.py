@@ -88,7 +88,7 @@ def mail(turn: Turn) -> list[Reply]:
             row = s.get(HandoffMail, int(words[1]))
             if row is None or row.status != "held":
                 return [say(f"Mail {words[1]} isn't held, so there is nothing to dismiss.")]
-            row.status = "dismissed"
+            row.status, row.text = "dismissed", ""  # its Message-ID stays: read once
             store.audit(s, turn.person_id, "admin.mail.dismiss", {"mail": row.id})
         return [say(f"Mail {words[1]} dismissed.")]
     if words:
