@@ -325,6 +325,7 @@ async def test_the_relay_refusing_sign_in_parks_the_mail_with_a_clear_reason(
     ada = Chatter(engine, "ada")
     report = await ada.says("admin outbox")
     assert "email: 1 parked" in report
+    assert f"Queue {QUEUE} (email): 1 parked, nothing delivered yet" in report
     assert "refused kmb's sign-in (535" in report and "KMB_SMTP_URL" in report
 
     right = mail_engine(smtp_url=smtp_server.url("kmb", "right"))
@@ -332,6 +333,8 @@ async def test_the_relay_refusing_sign_in_parks_the_mail_with_a_clear_reason(
     assert "sent again" in await Chatter(right, "ada").says(f"admin outbox retry {retry}")
     assert await Delivery(right.store, service.senders(right)).run_once() == 1
     assert len(smtp_server.inbox.messages) == 1
+    report = await Chatter(right, "ada").says("admin outbox")
+    assert f"Queue {QUEUE} (email): nothing waiting, last delivered 23 Nov 09:30" in report
 
 
 async def test_a_mailbox_that_refuses_sign_in_is_reported(

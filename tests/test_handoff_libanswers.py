@@ -166,5 +166,6 @@ async def test_wrong_credentials_park_the_ticket_with_a_clear_reason(
     await Delivery(la_engine.store, service.senders(la_engine)).run_once()
     report = await Chatter(la_engine, "ada").says("admin outbox")
     assert "libanswers: 1 parked" in report
+    assert f"Queue 4242 at {libanswers.url} (libanswers): 1 parked" in report
     assert "refused kmb's client id and secret (401" in report
     assert "KMB_LIBANSWERS_CLIENT_SECRET" in report

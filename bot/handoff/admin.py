@@ -3,7 +3,8 @@ and the hand-off's health for `kmb outbox` / `admin outbox`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import Counter
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from sqlmodel import col, func, select
@@ -14,7 +15,7 @@ from bot.handoff.teams import handoff_of, set_handoff
 from bot.messages import Reply, say
 from bot.pii import guard
 from bot.store import Store
-from bot.store.models import Enquiry, HandoffMail
+from bot.store.models import Enquiry, HandoffMail, OutboxMessage
 from bot.turn import Command, Turn
 
 if TYPE_CHECKING:
@@ -123,6 +124,38 @@ def mail(turn: Turn) -> list[Reply]:
     ]
 
 
+def queue_health(store: Store) -> list[str]:
+    """One line per library queue that has had anything: waiting, parked, last delivered."""
+    with store.session() as s:
+        open_rows = s.exec(
+            select(OutboxMessage.platform, OutboxMessage.conversation, OutboxMessage.status)
+            .where(col(OutboxMessage.platform).in_(("email", "libanswers")))
+            .where(OutboxMessage.status != "sent")
+        ).all()
+        last = s.exec(
+            select(OutboxMessage.platform, OutboxMessage.conversation, OutboxMessage.sent_at)
+            .where(col(OutboxMessage.platform).in_(("email", "libanswers")))
+            .where(OutboxMessage.status == "sent")
+            .order_by(col(OutboxMessage.sent_at).desc())
+            .limit(200)
+        ).all()
+    queues: dict[tuple[str, str], Counter[str]] = {}
+    for platform, conversation, status in open_rows:
+        queues.setdefault((platform, str(conversation.get("id", ""))), Counter())[status] += 1
+    sent_at: dict[tuple[str, str], Any] = {}
+    for platform, conversation, when in last:
+        sent_at.setdefault((platform, str(conversation.get("id", ""))), when)
+        queues.setdefault((platform, str(conversation.get("id", ""))), Counter())
+    lines = []
+    for (platform, queue), counts in sorted(queues.items()):
+        shown = queue.replace("@", " at ", 1) if platform == "libanswers" else queue
+        parts = [f"{n} {status}" for status, n in sorted(counts.items())] or ["nothing waiting"]
+        when = sent_at.get((platform, queue))
+        took = f", last delivered {when:%d %b %H:%M}" if when else ", nothing delivered yet"
+        lines.append(f"Queue {shown} ({platform}): {', '.join(parts)}{took}")
+    return lines
+
+
 def mailbox_health(store: Store) -> list[str]:
     """The mailbox's last poll: when, and what went wrong if it did."""
     state = store.get_setting(CURSOR)
@@ -136,9 +169,9 @@ def mailbox_health(store: Store) -> list[str]:
 
 
 def report(store: Store) -> list[str]:
-    """The hand-off's health for `kmb outbox`: the mailbox and held mail (outbox rows on the
-    `email` and `libanswers` platforms are listed with the rest)."""
-    lines = mailbox_health(store)
+    """The hand-off's health for `kmb outbox`: each queue's waiting and parked rows and when it
+    last took one, the mailbox, and held mail."""
+    lines = [*queue_health(store), *mailbox_health(store)]
     with store.session() as s:
         held = s.exec(
             select(func.count()).select_from(HandoffMail).where(HandoffMail.status == "held")
