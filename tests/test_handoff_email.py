@@ -115,6 +115,9 @@ async def test_an_enquiry_goes_out_and_the_conversation_threads_both_ways(
     mail_engine: Callable[..., Engine], smtp_server: SmtpServer, imap_server: ImapServer
 ) -> None:
     engine = mail_engine(imap_server)
+    imap_server.deliver(_old_mail())  # in the mailbox before kmb was connected to it
+    mailbox = Mailbox(engine, service.mailbox(engine).address)  # type: ignore[union-attr]
+    assert await mailbox.poll() == 0  # kmb starts reading from here: the old mail is left
     ann, delivery = await _handed_off(engine)
 
     assert await delivery.run_once() == 1
@@ -134,7 +137,6 @@ async def test_an_enquiry_goes_out_and_the_conversation_threads_both_ways(
     assert "<table" in markup and "<th" in markup
 
     imap_server.deliver(_reply_from_library(sent, LIBRARIAN_REPLY))
-    mailbox = Mailbox(engine, service.mailbox(engine).address)  # type: ignore[union-attr]
     assert await mailbox.poll() == 1
     relayed = ann.opens()
     assert "The library team on ENQ-2026-0001 (Jane Smith)" in relayed
@@ -143,7 +145,7 @@ async def test_an_enquiry_goes_out_and_the_conversation_threads_both_ways(
     assert "Kind regards\nJane Smith" in relayed
     assert "Clinical Librarian" not in relayed and "01234" not in relayed  # signature
     assert "wrote:" not in relayed and "> ENQ" not in relayed  # quoted history
-    assert imap_server.seen_flags() == [True]
+    assert imap_server.seen_flags() == [False, True]  # the old mail is not kmb's business
 
     # Read once: again, and after a restart (a new poller), nothing is relayed twice.
     assert await mailbox.poll() == 0
@@ -185,6 +187,16 @@ async def test_an_enquiry_goes_out_and_the_conversation_threads_both_ways(
     )
 
 
+def _old_mail() -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "colleague@trust.nhs.uk"
+    msg["To"] = KMB
+    msg["Subject"] = "Room booking"
+    msg["Message-ID"] = make_msgid(domain="trust.nhs.uk")
+    msg.set_content("Is the seminar room free on Friday?")
+    return bytes(msg)
+
+
 def _reply_id(engine: Engine) -> str:
     with engine.store.session() as s:
         row = s.exec(select(HandoffMail).where(HandoffMail.direction == "in")).one()
@@ -195,6 +207,7 @@ async def test_bounces_auto_replies_and_strangers_are_held_for_admins_never_rela
     mail_engine: Callable[..., Engine], smtp_server: SmtpServer, imap_server: ImapServer
 ) -> None:
     engine = mail_engine(imap_server)
+    assert await service.mailbox(engine).poll() == 0  # type: ignore[union-attr]
     ann, delivery = await _handed_off(engine)
     await delivery.run_once()
     [sent] = smtp_server.inbox.messages

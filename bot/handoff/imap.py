@@ -1,7 +1,8 @@
 """Reading replies from kmb's mailbox (`KMB_IMAP_URL`) by polling, with aioimaplib.
 
 `imaps://user:password@host[:993]/FOLDER` (implicit TLS); `imap://` is accepted on loopback
-only. Each poll asks for UIDs after the last one read; each mail is fetched without marking
+only. The first poll notes where the mailbox stands (mail already there is left for people); each
+later poll asks for UIDs after the last one read; each mail is fetched without marking
 it, recorded and relayed (or held) in one transaction with the new cursor, then flagged
 `\\Seen` for the people who share the mailbox. A restart resumes from the cursor, and the
 Message-ID is recorded too, so a mail is processed once even if the mailbox is rebuilt
@@ -119,9 +120,17 @@ class Mailbox:
             said = await client.select(a.folder)
             if said.result != "OK":
                 raise Refused(f"the mailbox has no folder “{a.folder}” ({_said(said)})")
-            found = re.search(rb"UIDVALIDITY (\d+)", b" ".join(bytes(x) for x in said.lines))
+            status = b" ".join(bytes(x) for x in said.lines)
+            found = re.search(rb"UIDVALIDITY (\d+)", status)
             validity = int(found.group(1)) if found else 0
             cursor = self.engine.store.get_setting(CURSOR) or {}
+            if "uidvalidity" not in cursor:
+                # The first time kmb reads this mailbox: what is already there predates kmb's
+                # mail, so it is left for people rather than held, unmatched, by the hundred.
+                following = re.search(rb"UIDNEXT (\d+)", status)
+                start = int(following.group(1)) - 1 if following else 0
+                await asyncio.to_thread(self._start_at, validity, start)
+                return 0
             last = int(cursor.get("last_uid", 0)) if cursor.get("uidvalidity") == validity else 0
             said = await client.uid_search(f"UID {last + 1}:*")
             uids = sorted(
@@ -174,6 +183,14 @@ class Mailbox:
                 store.set_setting(s, CURSOR, {**(store.get_setting(CURSOR) or {}), **cursor})
         for wake in self.engine.on_change:
             wake()
+
+    def _start_at(self, validity: int, uid: int) -> None:
+        store = self.engine.store
+        with store.session() as s:
+            current = store.get_setting(CURSOR) or {}
+            store.set_setting(s, CURSOR, {**current, "uidvalidity": validity, "last_uid": uid})
+        if uid:
+            log.info("mailbox: first read; %s earlier message(s) left for people", uid)
 
     def _health(self, ok: bool, error: str) -> None:
         store = self.engine.store
