@@ -169,3 +169,17 @@ async def test_wrong_credentials_park_the_ticket_with_a_clear_reason(
     assert f"Queue 4242 at {libanswers.url} (libanswers): 1 parked" in report
     assert "refused kmb's client id and secret (401" in report
     assert "KMB_LIBANSWERS_CLIENT_SECRET" in report
+
+
+async def test_admin_is_told_what_is_missing_for_a_hand_off(engine: Engine) -> None:
+    ada = Chatter(engine, "ada").grant("admin")
+    said = await ada.says("admin handoff library email library@trust.nhs.uk")
+    assert "KMB_SMTP_URL is not set yet" in said
+    assert "replies can't come back into chat yet" in said
+    assert "can't be used" in await ada.says("admin handoff library email nobody")
+    assert "Usage" in await ada.says("admin handoff library libanswers https://x.example")
+    listed = await ada.says("admin handoff")
+    assert "• library: email to library@trust.nhs.uk" in listed
+    assert "• clinical-librarians: its channel only" in listed
+    assert "its channel only" in await ada.says("admin handoff library off")
+    assert "• library: its channel only" in await ada.says("admin handoff")

@@ -77,6 +77,11 @@ def handoff(turn: Turn) -> list[Reply]:
         and not settings.kmb_libanswers_client_id
     ):
         missing = " KMB_LIBANSWERS_CLIENT_ID is not set yet, so tickets wait in the outbox."
+    if chosen is not None and not (settings.kmb_mail_from and settings.kmb_imap_url):
+        missing += (
+            " KMB_MAIL_FROM and KMB_IMAP_URL are not both set, so the library's replies can't "
+            "come back into chat yet."
+        )
     return [say(f"New enquiries for {teams[slug].name}: {_describe(chosen)}.{missing}")]
 
 
