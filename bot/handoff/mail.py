@@ -8,6 +8,7 @@ automatic reply, an attachment).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import html
 import re
@@ -107,7 +108,7 @@ class Envelope:
     priority: bool = False
 
 
-def compose(envelope: Envelope, reply: Reply, mail_from: str, when: object) -> EmailMessage:
+def compose(envelope: Envelope, reply: Reply, mail_from: str, when: dt.datetime) -> EmailMessage:
     """A well-formed message: plain text and HTML alternatives, threaded, with priority."""
     msg = EmailMessage()
     msg["From"] = f"kmb library enquiries <{mail_from}>"
@@ -119,7 +120,7 @@ def compose(envelope: Envelope, reply: Reply, mail_from: str, when: object) -> E
         msg["In-Reply-To"] = envelope.in_reply_to
     if envelope.references:
         msg["References"] = envelope.references
-    msg["Date"] = format_datetime(when)  # type: ignore[arg-type]
+    msg["Date"] = format_datetime(when)
     if envelope.priority:  # what Outlook, Thunderbird and helpdesks each read
         msg["Importance"] = "High"
         msg["X-Priority"] = "1 (Highest)"
