@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -92,13 +93,13 @@ class EmailSender:
         message = compose(envelope, reply, self.mail_from, self.store.now())
         return await self.deliver(message, row.message_id)
 
-    async def deliver(self, message: object, message_id: str) -> SendResult:
+    async def deliver(self, message: EmailMessage, message_id: str) -> SendResult:
         """Hand one message to the relay; what happened, as the outbox understands it."""
         relay = self.relay
         signing_in = bool(relay.username)
         try:
             await aiosmtplib.send(
-                message,  # type: ignore[arg-type]
+                message,
                 hostname=relay.host,
                 port=relay.port,
                 username=relay.username or None,
