@@ -169,6 +169,8 @@ async def test_wrong_credentials_park_the_ticket_with_a_clear_reason(
     assert f"Queue 4242 at {libanswers.url} (libanswers): 1 parked" in report
     assert "refused kmb's client id and secret (401" in report
     assert "KMB_LIBANSWERS_CLIENT_SECRET" in report
+    view = await Chatter(la_engine, "lib").grant("librarian").says("enquiry ENQ-2026-0001")
+    assert "LibAnswers ticket: not created — LibAnswers refused kmb's client id" in view
 
 
 async def test_admin_is_told_what_is_missing_for_a_hand_off(engine: Engine) -> None:

@@ -13,7 +13,7 @@ from bot.features.delivery import notify_channel
 from bot.handoff.mail import message_id_for
 from bot.handoff.teams import handoff_of
 from bot.messages import Facts, Reply, Section, Text
-from bot.store.models import Enquiry, EnquiryHandoff, HandoffMail, Person
+from bot.store.models import Enquiry, EnquiryHandoff, HandoffMail, OutboxMessage, Person
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -232,5 +232,15 @@ def view_pairs(s: Session, e: Enquiry) -> list[tuple[str, str]]:
         return []
     row = rows[0]
     if row.kind == LIBANSWERS:
-        return [("LibAnswers ticket", row.ticket_url or row.ticket_id or "being created")]
+        if row.ticket_url or row.ticket_id:
+            return [("LibAnswers ticket", row.ticket_url or row.ticket_id)]
+        parked = s.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.subject == f"enquiry:{e.id}",
+                OutboxMessage.platform == LIBANSWERS,
+                OutboxMessage.status == "parked",
+            )
+        ).first()
+        why = f"not created — {parked.last_error[:120]}" if parked else "being created"
+        return [("LibAnswers ticket", why)]
     return [("Handed to", row.target)]
