@@ -389,3 +389,40 @@ async def test_a_transfer_hands_the_enquiry_to_the_new_teams_queue(
     assert "Handed to: general@trust.nhs.uk" in await lib.says("enquiry ENQ-2026-0001")
     await lib.says("transfer ENQ-2026-0001 clinical-librarians")  # back: its queue has it
     assert await delivery.run_once() == 0
+
+
+def test_kmb_handoff_check_tells_the_operator_what_works(
+    smtp_server: SmtpServer, imap_server: ImapServer, tmp_path: Any
+) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
+        "KMB_FAKE_NOW": "2026-11-23T09:30:00+00:00",
+        "KMB_SMTP_URL": smtp_server.url("kmb", "right"),
+        "KMB_IMAP_URL": imap_server.url(),
+        "KMB_MAIL_FROM": KMB,
+    }
+
+    def check(**changes: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "handoff", "check"],
+            env={**env, **changes},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    good = check()
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert f"ok   mail relay 127.0.0.1:{smtp_server.port}: OK (no TLS, signed in as kmb)" in (
+        good.stdout
+    )
+    mailbox_ok = f"ok   mailbox 127.0.0.1:{imap_server.port}: OK (signed in as kmb, INBOX)"
+    assert mailbox_ok in good.stdout
+
+    bad = check(
+        KMB_SMTP_URL=smtp_server.url("kmb", "wrong"), KMB_IMAP_URL=imap_server.url("wrong")
+    )
+    assert bad.returncode == 1
+    assert "FAIL the mail relay 127.0.0.1 refused kmb's sign-in (535" in bad.stdout
+    assert "FAIL the mailbox 127.0.0.1 refused kmb's sign-in" in bad.stdout

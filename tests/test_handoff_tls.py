@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.handoff.smtp import EmailSender, Relay
+from bot.handoff.smtp import EmailSender, Relay, check_relay
 from tests.mailservers import Inbox, _authenticator, free_port
 
 
@@ -102,3 +102,5 @@ async def test_mail_goes_through_the_relay_encrypted_and_signed_in(
     assert result.ok, result.error
     assert inbox.encrypted == [True]
     assert inbox.messages[0]["Subject"] == "[ENQ-2026-0001] test"
+    ok, said = await check_relay(Relay.from_url(url))  # what `kmb handoff check` prints
+    assert ok and said.endswith("OK (TLS, signed in as kmb)"), said

@@ -87,6 +87,31 @@ class Mailbox:
             return aioimaplib.IMAP4_SSL(host=a.host, port=a.port, timeout=self.timeout)
         return aioimaplib.IMAP4(host=a.host, port=a.port, timeout=self.timeout)
 
+    async def check(self) -> tuple[bool, str]:
+        """Sign in and open the folder, reading nothing: (ok, what happened)."""
+        a = self.address
+        try:
+            client = self._client()
+            await client.wait_hello_from_server()
+            try:
+                said = await client.login(a.username, a.password)
+                if said.result != "OK":
+                    raise Refused(
+                        f"the mailbox {a.host} refused kmb's sign-in ({_said(said)}): check "
+                        "the user and password in KMB_IMAP_URL"
+                    )
+                said = await client.select(a.folder)
+                if said.result != "OK":
+                    raise Refused(f"the mailbox has no folder “{a.folder}” ({_said(said)})")
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.logout()
+        except Refused as exc:
+            return False, str(exc)
+        except Exception as exc:
+            return False, f"could not reach the mailbox {a.host}:{a.port} ({exc!r})"
+        return True, f"mailbox {a.host}:{a.port}: OK (signed in as {a.username}, {a.folder})"
+
     async def poll(self) -> int:
         """Read what is new; the number of mails read. Problems are recorded, never raised."""
         try:

@@ -55,3 +55,23 @@ def start(engine: Engine, stop: asyncio.Event) -> asyncio.Task[None] | None:
         return None
     log.info("reading replies from %s:%s", box.address.host, box.address.port)
     return asyncio.create_task(box.run(stop, engine.settings.kmb_mail_poll_seconds))
+
+
+async def check(engine: Engine) -> list[tuple[bool, str]]:
+    """`kmb handoff check`: can kmb reach the relay and the mailbox, and sign in?"""
+    settings = engine.settings
+    out: list[tuple[bool, str]] = []
+    if settings.kmb_smtp_url:
+        from bot.handoff.smtp import Relay, check_relay
+
+        out.append(await check_relay(Relay.from_url(settings.kmb_smtp_url)))
+    else:
+        out.append((True, "KMB_SMTP_URL is not set: no enquiry is mailed to a queue"))
+    box = mailbox(engine)
+    if box is not None:
+        out.append(await box.check())
+    else:
+        out.append((True, "KMB_IMAP_URL is not set: no reply comes back from a mailbox"))
+    if (settings.kmb_smtp_url or settings.kmb_imap_url) and not settings.kmb_mail_from:
+        out.append((False, "KMB_MAIL_FROM is not set: kmb has no address for replies"))
+    return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -51,6 +52,93 @@ class Relay:
             username=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
         )
+
+    def options(self, timeout: float) -> dict[str, Any]:
+        """aiosmtplib's connection options for this relay."""
+        signing_in = bool(self.username)
+        return {
+            "hostname": self.host,
+            "port": self.port,
+            "username": self.username or None,
+            "password": self.password or None,
+            "use_tls": self.implicit_tls,
+            # Never a password in clear beyond this machine; otherwise TLS when offered.
+            "start_tls": (
+                False
+                if self.implicit_tls
+                else (True if signing_in and self.host not in LOOPBACK else None)
+            ),
+            "timeout": timeout,
+        }
+
+
+def refusal(exc: BaseException, relay: Relay) -> SendResult | None:
+    """What a relay's exception means to the outbox, in words an operator can act on."""
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return SendResult.failed(
+            f"the mail relay {relay.host} refused kmb's sign-in ({exc.code} {exc.message}): "
+            "check the user and password in KMB_SMTP_URL",
+            permanent=True,
+        )
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        words = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        return SendResult.failed(
+            f"the mail relay refused the queue's address ({words})",
+            permanent=all(r.code >= 500 for r in exc.recipients),
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return SendResult.failed(
+            f"the mail relay {relay.host} said {exc.code} {exc.message}",
+            permanent=exc.code >= 500,
+        )
+    if isinstance(
+        exc,
+        (
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPTimeoutError,
+            OSError,
+            TimeoutError,
+        ),
+    ):
+        return SendResult.failed(
+            f"could not reach the mail relay {relay.host}:{relay.port} "
+            f"({type(exc).__name__}: {exc})"
+        )
+    if isinstance(exc, aiosmtplib.SMTPException):  # e.g. no AUTH or STARTTLS offered
+        return SendResult.failed(
+            f"the mail relay {relay.host}:{relay.port} would not take kmb's mail ({exc}): "
+            "check KMB_SMTP_URL's scheme (smtp:// for STARTTLS, smtps:// for TLS) and port"
+        )
+    return None
+
+
+async def check_relay(relay: Relay, timeout: float = 15.0) -> tuple[bool, str]:
+    """Connect, take TLS and sign in as sending would, without sending: (ok, what happened)."""
+    options = relay.options(timeout)
+    smtp = aiosmtplib.SMTP(
+        hostname=relay.host,
+        port=relay.port,
+        use_tls=relay.implicit_tls,
+        start_tls=options["start_tls"],
+        timeout=timeout,
+    )
+    try:
+        await smtp.connect()
+        if relay.username:
+            await smtp.login(relay.username, relay.password)
+        tls = smtp.is_connected and smtp.get_transport_info("sslcontext") is not None
+        await smtp.quit()
+    except Exception as exc:
+        refused = refusal(exc, relay)
+        if refused is None:
+            raise
+        return False, refused.error
+    signed = f"signed in as {relay.username}" if relay.username else "no sign-in"
+    return (
+        True,
+        f"mail relay {relay.host}:{relay.port}: OK ({'TLS' if tls else 'no TLS'}, {signed})",
+    )
 
 
 class EmailSender:
@@ -96,56 +184,13 @@ class EmailSender:
     async def deliver(self, message: EmailMessage, message_id: str) -> SendResult:
         """Hand one message to the relay; what happened, as the outbox understands it."""
         relay = self.relay
-        signing_in = bool(relay.username)
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=relay.host,
-                port=relay.port,
-                username=relay.username or None,
-                password=relay.password or None,
-                use_tls=relay.implicit_tls,
-                # Never a password in clear beyond this machine; otherwise TLS when offered.
-                start_tls=(
-                    False
-                    if relay.implicit_tls
-                    else (True if signing_in and relay.host not in LOOPBACK else None)
-                ),
-                timeout=self.timeout,
-            )
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            return SendResult.failed(
-                f"the mail relay {relay.host} refused kmb's sign-in ({exc.code} {exc.message}): "
-                "check the user and password in KMB_SMTP_URL",
-                permanent=True,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            words = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
-            return SendResult.failed(
-                f"the mail relay refused the queue's address ({words})",
-                permanent=all(r.code >= 500 for r in exc.recipients),
-            )
-        except aiosmtplib.SMTPResponseException as exc:
-            return SendResult.failed(
-                f"the mail relay {relay.host} said {exc.code} {exc.message}",
-                permanent=exc.code >= 500,
-            )
-        except (
-            aiosmtplib.SMTPConnectError,
-            aiosmtplib.SMTPServerDisconnected,
-            aiosmtplib.SMTPTimeoutError,
-            OSError,
-            TimeoutError,
-        ) as exc:
-            return SendResult.failed(
-                f"could not reach the mail relay {relay.host}:{relay.port} "
-                f"({type(exc).__name__}: {exc})"
-            )
-        except aiosmtplib.SMTPException as exc:  # e.g. no AUTH or STARTTLS offered
-            return SendResult.failed(
-                f"the mail relay {relay.host}:{relay.port} would not take kmb's mail ({exc}): "
-                "check KMB_SMTP_URL's scheme (smtp:// for STARTTLS, smtps:// for TLS) and port"
-            )
+            await aiosmtplib.send(message, **relay.options(self.timeout))
+        except Exception as exc:
+            refused = refusal(exc, relay)
+            if refused is None:
+                raise
+            return refused
         return SendResult.sent(message_id)
 
     async def update(
