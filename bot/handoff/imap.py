@@ -87,22 +87,28 @@ class Mailbox:
             return aioimaplib.IMAP4_SSL(host=a.host, port=a.port, timeout=self.timeout)
         return aioimaplib.IMAP4(host=a.host, port=a.port, timeout=self.timeout)
 
+    async def _open(self, client: Any) -> bytes:
+        """Sign in and select the folder; the SELECT response's words."""
+        a = self.address
+        await client.wait_hello_from_server()
+        said = await client.login(a.username, a.password)
+        if said.result != "OK":
+            raise Refused(
+                f"the mailbox {a.host} refused kmb's sign-in ({_said(said)}): check the user "
+                "and password in KMB_IMAP_URL"
+            )
+        said = await client.select(a.folder)
+        if said.result != "OK":
+            raise Refused(f"the mailbox has no folder “{a.folder}” ({_said(said)})")
+        return b" ".join(bytes(x) for x in said.lines)
+
     async def check(self) -> tuple[bool, str]:
         """Sign in and open the folder, reading nothing: (ok, what happened)."""
         a = self.address
         try:
             client = self._client()
-            await client.wait_hello_from_server()
             try:
-                said = await client.login(a.username, a.password)
-                if said.result != "OK":
-                    raise Refused(
-                        f"the mailbox {a.host} refused kmb's sign-in ({_said(said)}): check "
-                        "the user and password in KMB_IMAP_URL"
-                    )
-                said = await client.select(a.folder)
-                if said.result != "OK":
-                    raise Refused(f"the mailbox has no folder “{a.folder}” ({_said(said)})")
+                await self._open(client)
             finally:
                 with contextlib.suppress(Exception):
                     await client.logout()
@@ -132,20 +138,9 @@ class Mailbox:
         return n
 
     async def _poll(self) -> int:
-        a = self.address
         client = self._client()
-        await client.wait_hello_from_server()
         try:
-            said = await client.login(a.username, a.password)
-            if said.result != "OK":
-                raise Refused(
-                    f"the mailbox {a.host} refused kmb's sign-in ({_said(said)}): check the user "
-                    "and password in KMB_IMAP_URL"
-                )
-            said = await client.select(a.folder)
-            if said.result != "OK":
-                raise Refused(f"the mailbox has no folder “{a.folder}” ({_said(said)})")
-            status = b" ".join(bytes(x) for x in said.lines)
+            status = await self._open(client)
             found = re.search(rb"UIDVALIDITY (\d+)", status)
             validity = int(found.group(1)) if found else 0
             cursor = self.engine.store.get_setting(CURSOR) or {}
