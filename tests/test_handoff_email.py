@@ -21,9 +21,10 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.handoff import service
 from bot.handoff.imap import Mailbox
+from bot.handoff.smtp import EmailSender
 from bot.messages import ConversationRef, reply_from_dict
 from bot.outbox import Delivery
-from bot.server import REGISTRY_KEY, make_app
+from bot.server import REGISTRY_KEY, Running, make_app
 from bot.store import Store
 from bot.store.models import HandoffMail, OutboxMessage
 from bot.testing import Chatter
@@ -426,3 +427,17 @@ def test_kmb_handoff_check_tells_the_operator_what_works(
     assert bad.returncode == 1
     assert "FAIL the mail relay 127.0.0.1 refused kmb's sign-in (535" in bad.stdout
     assert "FAIL the mailbox 127.0.0.1 refused kmb's sign-in" in bad.stdout
+
+
+async def test_kmb_serve_delivers_and_reads_for_the_hand_off(
+    mail_engine: Callable[..., Engine], imap_server: ImapServer
+) -> None:
+    engine = mail_engine(imap_server)
+    running = Running(engine)
+    await running.start()
+    try:
+        assert isinstance(running.senders["email"], EmailSender)
+        assert running._mailbox is not None and not running._mailbox.done()
+    finally:
+        await running.stop()
+    assert running._mailbox.done()  # stopped with the server, not left behind
