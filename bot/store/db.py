@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine, select
 
 from bot.clock import Clock
+from bot.pii import redact
 from bot.store.models import AuditEntry, Person, ProcessedEvent, Setting
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -107,6 +108,7 @@ class Store:
         self, session: Session, platform: str, external_id: str, display_name: str = ""
     ) -> Person:
         """Find a person, creating them on first contact."""
+        display_name = redact(display_name)  # as stored, so an unchanged name is not rewritten
         person = session.exec(
             _PERSON, params={"platform": platform, "external_id": external_id}
         ).first()
