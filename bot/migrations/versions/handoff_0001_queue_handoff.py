@@ -1,7 +1,7 @@
 """hand-off to a library's own queue: enquiry_handoff and handoff_mail
 
 Revision ID: handoff_0001
-Revises: m0003e001
+Revises: desk001
 Create Date: 2026-12-01 10:45:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "handoff_0001"
-down_revision: str | None = "m0003e001"
+down_revision: str | None = "desk001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
