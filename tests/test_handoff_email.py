@@ -277,19 +277,17 @@ CRASHING_WORKER = """
 import asyncio, os, signal
 from bot.app import build
 from bot.handoff import service
-from bot.messages import ConversationRef, reply_from_dict
 from bot.outbox import Delivery
 
-engine = build(upgrade=False)
-delivery = Delivery(engine.store, service.senders(engine))
 
-
-def die(row, result):  # the relay said 250 and kmb is killed before it records that
-    assert result.ok, result
+def die(self, results):  # the relay said 250 and kmb is killed before it records that
+    assert all(result.ok for _, result in results), results
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-delivery._record = die
+Delivery._record_many = die  # where every outcome is recorded (one transaction per batch)
+engine = build(upgrade=False)
+delivery = Delivery(engine.store, service.senders(engine))
 asyncio.run(delivery.run_once())
 """
 
