@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     outbox = sub.add_parser("outbox", help="pending, failing and parked messages")
     outbox.add_argument("action", nargs="?", choices=["retry"])
     outbox.add_argument("id", nargs="?", type=int)
+    handoff = sub.add_parser("handoff", help="a library's own queue: check the connections")
+    handoff.add_argument("action", choices=["check"])
     chat = sub.add_parser("chat", help="talk to kmb in the terminal")
     chat.add_argument("--user", default="you")
     chat.add_argument("--role", choices=ROLES, default=None)
@@ -171,6 +173,13 @@ def _main(argv: list[str] | None) -> int:
         )
     if args.cmd == "outbox":
         return _outbox(build(settings), args.action, args.id)
+    if args.cmd == "handoff":
+        from bot.handoff.service import check
+
+        results = asyncio.run(check(build(settings)))
+        for ok, line in results:
+            print(f"{'ok  ' if ok else 'FAIL'} {line}")
+        return 0 if all(ok for ok, _ in results) else 1
     return 2
 
 
@@ -218,7 +227,9 @@ def _outbox(engine: object, action: str | None, ident: int | None) -> int:
             return 1
         print(f"outbox message {ident} will be sent again")
         return 0
-    print("\n".join(outbox_report(engine.store)))
+    from bot.handoff.admin import report
+
+    print("\n".join([*outbox_report(engine.store), *report(engine.store)]))
     return 0
 
 

@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     kmb_header_timeout: float = 10.0
     kmb_body_timeout: float = 30.0
     kmb_max_connections: int = 0
+    # Hand-off to a library's own queue (issue 15): the relay that sends mail, the mailbox that
+    # replies come back to (its address, plus-addressed per enquiry, is the Reply-To), and
+    # LibAnswers API credentials. See README, "Connect your library's queue".
+    kmb_smtp_url: str = ""  # smtp://user:pass@host:587 (STARTTLS) or smtps://…:465
+    kmb_imap_url: str = ""  # imaps://user:pass@host:993/INBOX (imap:// only on loopback)
+    kmb_mail_from: str = ""  # kmb's address, e.g. kmb@trust.nhs.uk (the mailbox above)
+    kmb_mail_poll_seconds: float = 60.0
+    kmb_libanswers_client_id: str = ""
+    kmb_libanswers_client_secret: str = ""
     # Tests only: an ISO 8601 instant (with its offset) that every clock reading returns, so a
     # test driving the `kmb` command gets the same answers at any hour, weekday or year.
     kmb_fake_now: str = ""

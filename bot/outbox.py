@@ -73,6 +73,9 @@ class Limits:
 PLATFORM_LIMITS: dict[str, Limits] = {
     "slack": Limits(per_conversation=((1, 1.0),), per_workspace=((50, 1.0),)),
     "teams": Limits(per_conversation=((7, 1.0), (60, 30.0)), per_workspace=((30, 1.0),)),
+    # A library's queue: a trust relay or helpdesk API, gently (one a second to each queue).
+    "email": Limits(per_conversation=((1, 1.0),), per_workspace=((5, 1.0),)),
+    "libanswers": Limits(per_conversation=((1, 1.0),), per_workspace=((2, 1.0),)),
 }
 UNLIMITED = Limits((), ())
 

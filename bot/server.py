@@ -17,6 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.handoff import service as handoff_service
+from bot.handoff.metrics import HandoffCollector
 from bot.inbox import InboxWorker
 from bot.metrics import Metrics
 from bot.outbox import Delivery, platform_limits
@@ -33,6 +35,7 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 def make_app(engine: Engine, metrics: Metrics | None = None, desk: bool = True) -> web.Application:
     """The web application: `/healthz`, `/metrics`, the desk, and (later) the platform routes."""
     metrics = metrics or Metrics(engine.store)
+    metrics.registry.register(HandoffCollector(engine.store))  # libraries' own queues
 
     @web.middleware
     async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -189,6 +192,8 @@ class Running:
         self.metrics = Metrics(engine.store)
         self.app = make_app(engine, self.metrics)
         self.senders = dict(mount(self.app, engine)) if mount else {}
+        # The library's own queue (mail, LibAnswers), when configured.
+        self.senders.update(handoff_service.senders(engine))
         self.metrics.platforms = tuple(self.senders)
         settings = engine.settings
         self.delivery = Delivery(
@@ -220,6 +225,7 @@ class Running:
         self._listener: asyncio.Server | None = None
         self._delivering: asyncio.Task[None] | None = None
         self._inboxing: asyncio.Task[None] | None = None
+        self._mailbox: asyncio.Task[None] | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen (port 0: any free one) and start delivering; the base URL."""
@@ -246,6 +252,7 @@ class Running:
         self._inboxing = asyncio.create_task(self.inbox.run(self._stop, self.tick))
         if self.scheduling is not None:
             await self.scheduling.start()
+            self._mailbox = handoff_service.start(self.engine, self._stop)
         return self.url
 
     async def stop(self) -> None:
@@ -257,6 +264,8 @@ class Running:
             await self._inboxing
         if self._delivering is not None:
             await self._delivering
+        if self._mailbox is not None:
+            await self._mailbox
         with contextlib.suppress(ValueError):
             self.engine.on_change.remove(self.delivery.wake)
         with contextlib.suppress(ValueError):

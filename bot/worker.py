@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.handoff import service as handoff_service
 from bot.inbox import InboxWorker
 from bot.metrics import Metrics
 from bot.outbox import Delivery, platform_limits
@@ -40,6 +41,7 @@ async def work(
     (with `/healthz`), for a Prometheus that scrapes every process.
     """
     settings = engine.settings
+    senders = {**senders, **handoff_service.senders(engine)}  # the library's queue, if set
     metrics = Metrics(engine.store, senders)
     delivery = Delivery(
         engine.store,
@@ -69,8 +71,10 @@ async def work(
         except OSError as exc:
             await runner.cleanup()
             raise listen_problem(*metrics_at, exc) from exc
+    mailbox = None
     if scheduling is not None:
         await scheduling.start()
+        mailbox = handoff_service.start(engine, stop)
     print(
         f"kmb worker {worker}: delivering for {', '.join(senders) or 'no platform'}"
         f"{'' if scheduling else ' (scheduler off)'}",
@@ -81,6 +85,9 @@ async def work(
     try:
         await asyncio.gather(delivery.run(stop), inbox.run(stop))
     finally:
+        if mailbox is not None:
+            stop.set()
+            await mailbox
         if scheduling is not None:
             await scheduling.stop()
         if runner is not None:

@@ -46,6 +46,18 @@ MACHINE = {
     "campaign_run": {"slug", "platform", "channel_id"},
     "desk_link": {"token_hash"},
     "desk_session": {"token_hash", "csrf"},
+    # The hand-off: queue addresses and ids an admin configured, ticket ids and links a
+    # helpdesk assigned, Message-IDs and mail addresses from headers, kmb's own states.
+    "enquiry_handoff": {"kind", "target", "ticket_id", "ticket_url"},
+    "handoff_mail": {
+        "direction",
+        "message_id",
+        "in_reply_to",
+        "refs",
+        "outbox_key",
+        "address",
+        "status",
+    },
 }
 
 NUMBER = "943 476 5919"

@@ -148,8 +148,31 @@ class RouteMatch(_Strict):
     keywords: list[str] = Field(default_factory=list)
 
 
+class Handoff(_Strict):
+    """Where a team's new enquiries are handed on, besides (or instead of) its chat channel.
+
+    `email`: each enquiry is mailed to `address` (a shared mailbox or a LibAnswers queue's
+    address). `libanswers`: a ticket is created in queue `queue_id` on `site` (the LibAnswers
+    address, e.g. https://trust.libanswers.com); `address`, when given, is the queue's email,
+    where the requester's later messages go.
+    """
+
+    kind: Literal["email", "libanswers"]
+    address: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)
+    site: str = Field(default="", pattern=r"^$|^https?://[^\s]+$", max_length=200)
+    queue_id: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Handoff:
+        if self.kind == "email" and not self.address:
+            raise ValueError("an email hand-off needs the queue's address")
+        if self.kind == "libanswers" and (not self.site or self.queue_id is None):
+            raise ValueError("a libanswers hand-off needs site and queue_id")
+        return self
+
+
 class LibraryTeam(_Strict):
-    """A library team that receives enquiries in its own channel."""
+    """A library team that receives enquiries in its own channel and/or its own queue."""
 
     slug: str = Field(pattern=SLUG)
     name: str = Field(min_length=2, max_length=80)
@@ -157,6 +180,7 @@ class LibraryTeam(_Strict):
     claim_within_hours: float = Field(default=4, gt=0, le=80)
     remind_days_before: int = Field(default=2, ge=0, le=20)
     match: RouteMatch = Field(default_factory=RouteMatch)
+    handoff: Handoff | None = None
 
 
 class Library(_Strict):

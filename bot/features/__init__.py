@@ -25,6 +25,7 @@ def register_all(engine: Engine) -> None:
         retros,
         tools,
     )
+    from bot.handoff import admin as handoff_admin
 
     for module in (
         help,
@@ -40,5 +41,6 @@ def register_all(engine: Engine) -> None:
         admin,
         outbox_view,
         desk,
+        handoff_admin,
     ):
         module.register(engine)

@@ -108,7 +108,7 @@ def register(engine: Engine) -> None:
             lambda t: [
                 say(
                     "Admin words: `admin librarian-channel [team]`, `admin route …`, "
-                    "`admin grant ROLE PLATFORM:ID`."
+                    "`admin handoff …`, `admin mail`, `admin grant ROLE PLATFORM:ID`."
                 )
             ],
             "settings in chat",

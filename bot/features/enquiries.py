@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from bot import handoff
 from bot.features import library
 from bot.features.delivery import notify_channel, notify_person, posted_thread
 from bot.features.enquiry_card import announce, card_key, desk_buttons
@@ -199,7 +200,8 @@ class EnquiryFlow(BaseFlow):
             try:
                 with engine.store.session() as s:
                     enquiry = _create(engine, s, turn, values)
-                    posted = announce(engine, s, enquiry)
+                    handed = handoff.hand_off(engine, s, enquiry)  # first: the card says so
+                    posted = announce(engine, s, enquiry) or handed
                 break
             except IntegrityError:
                 if attempt == 4:
@@ -404,6 +406,8 @@ def show(turn: Turn) -> list[Reply]:
             *fact_pairs(e),
             ("Librarian", name_of(s, e.assignee_id) if e.assignee_id else "not yet"),
         ]
+        if turn.has("librarian"):
+            details += handoff.view_pairs(s, e)
         details += [
             (label, value)
             for label, value in (
@@ -508,23 +512,29 @@ def message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
                 notify_person(engine.store, s, target, msg, key, subject=subject)
             elif (channel := library.channel(engine, e.team)) is not None:
                 notify_channel(engine.store, s, channel, msg, key, subject=subject)
+            handoff.requester_replied(engine, s, e, turn.display_name, guarded.text, n)
         else:
-            requester = s.get(Person, e.requester_id) if e.requester_id else None
-            if requester:
-                notify_person(
-                    engine.store,
-                    s,
-                    requester,
-                    say(
-                        f"The library team on {e.reference} ({turn.display_name}): {guarded.text}",
-                        f"To answer, reply in this thread or type `reply {e.reference} "
-                        "<message>`.",
-                    ),
-                    key,
-                    subject=subject,
-                )
+            to_requester(engine, s, e, turn.display_name, guarded.text, key)
+            handoff.librarian_replied(engine, s, e, turn.display_name, guarded.text, key)
     sent = say(f"Sent on {e.reference}.")
     return [say(guarded.notice()), sent] if guarded.changed else [sent]
+
+
+def to_requester(engine: Engine, s: Session, e: Enquiry, name: str, text: str, key: str) -> None:
+    """Queue the library team's message (already guarded) to the requester's DM."""
+    requester = s.get(Person, e.requester_id) if e.requester_id else None
+    if requester:
+        notify_person(
+            engine.store,
+            s,
+            requester,
+            say(
+                f"The library team on {e.reference} ({name}): {text}",
+                f"To answer, reply in this thread or type `reply {e.reference} <message>`.",
+            ),
+            key,
+            subject=f"enquiry:{e.id}",
+        )
 
 
 def register(engine: Engine) -> None:

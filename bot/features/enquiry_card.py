@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
+from bot import handoff
 from bot.features import library
 from bot.features.delivery import notify_channel, update_posted
 from bot.messages import Actions, Button, Facts, Reply, Section, Text
@@ -47,6 +48,7 @@ def card_for(engine: Engine, s: Session, e: Enquiry, note: str = "") -> Reply:
     who = ", ".join(x for x in (e.requester_role, e.requester_team, e.organisation) if x)
     pairs = [("From", requester + (f" ({who})" if who else "")), *fact_pairs(e)[1:5]]
     pairs += [("Team", library.team(engine, e.team).name), ("Status", status)]
+    pairs += handoff.view_pairs(s, e)
     elements: list[Text | Facts] = [Facts(tuple(pairs)), Text(q)]
     if note:
         elements.append(Text(note))

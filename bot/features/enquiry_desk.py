@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
+from bot import handoff
 from bot.features import library
 from bot.features.delivery import notify_person
 from bot.features.enquiries import find, message, name_of, record, split_ref
@@ -208,6 +209,7 @@ def _transfer(turn: Turn, s: Session, e: Enquiry, team_slug: str, person: str) -
     refresh_card(engine, s, e, f"transfer:{n}", note=f"Transferred to the {desk.name}.")
     if library.channel(engine, desk.slug) != old_channel:
         announce(engine, s, e, key=f"enquiry:{e.id}:new:{n}")
+    handoff.hand_off(engine, s, e)  # the new team's own queue, if it has one
     return [say(f"{e.reference} is now with the {desk.name}, waiting to be claimed.")]
 
 
@@ -350,6 +352,7 @@ def _close(turn: Turn, s: Session, e: Enquiry, values: Mapping[str, str]) -> lis
     e.read_level = int(read) if read.isdigit() and 1 <= int(read) <= 6 else None
     record(engine, s, e, turn.person_id, "closed", f"Closed: {e.outcome or 'done'}")
     refresh_card(engine, s, e, "closed")
+    handoff.closed_in_chat(engine, s, e, turn.display_name)
     requester = s.get(Person, e.requester_id) if e.requester_id else None
     if requester:
         notify_person(

@@ -24,7 +24,9 @@ def show(turn: Turn) -> list[Reply]:
         return [say(f"Message {words[1]} isn't parked, so there is nothing to retry.")]
     if words:
         return [say("Usage: `admin outbox` or `admin outbox retry <id>`.")]
-    return [say(*outbox_report(store))]
+    from bot.handoff.admin import report
+
+    return [say(*outbox_report(store), *report(store))]
 
 
 def register(engine: Engine) -> None:

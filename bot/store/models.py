@@ -357,3 +357,42 @@ class DeskSession(SQLModel, table=True):
     last_seen_at: dt.datetime
     expires_at: dt.datetime  # the latest it may last, however active
     flash: str = _text(default="", max_length=2000)  # what the last action did, shown once
+
+
+class EnquiryHandoff(SQLModel, table=True):
+    """An enquiry handed to its library team's own queue (a mailbox, or a LibAnswers ticket)."""
+
+    __tablename__ = "enquiry_handoff"
+    id: int | None = Field(default=None, primary_key=True)
+    enquiry_id: int = Field(sa_column=_fk("enquiry.id", "CASCADE"))
+    kind: str = Field(max_length=20)  # email | libanswers
+    target: str = Field(max_length=200)  # the queue's address, or the LibAnswers queue id
+    ticket_id: str = Field(default="", max_length=40)
+    ticket_url: str = Field(default="", max_length=300)
+    created_at: dt.datetime
+
+
+class HandoffMail(SQLModel, table=True):
+    """One email about an enquiry: sent to the library's queue, or read back from kmb's mailbox.
+
+    Incoming mail is recorded by Message-ID before anything is relayed, so a message is
+    processed once even across restarts; mail that is not relayed is kept (`held`) with why.
+    Only trimmed, PII-guarded text is stored, never the raw message.
+    """
+
+    __tablename__ = "handoff_mail"
+    __table_args__ = (UniqueConstraint("direction", "message_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    enquiry_id: int | None = Field(default=None, sa_column=_fk("enquiry.id", "CASCADE", True))
+    direction: str = Field(max_length=3)  # out | in
+    message_id: str = Field(max_length=250)
+    in_reply_to: str = Field(default="", max_length=250)
+    refs: str = ""  # the References header: the thread's Message-IDs, oldest first
+    outbox_key: str | None = Field(default=None, max_length=200, unique=True)
+    address: str = Field(default="", max_length=250)  # to (out) or from (in)
+    subject: str = _text("", 250)
+    text: str = _text("")
+    priority: bool = False
+    status: str = Field(default="queued", max_length=20)  # queued | relayed | held | dismissed
+    reason: str = _text("", 250)  # why incoming mail was held (may quote a file's name)
+    created_at: dt.datetime
