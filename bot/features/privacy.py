@@ -6,123 +6,43 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, update
-from sqlmodel import col, select
-
 from bot.messages import Form, Input, Reply, Text, say
-from bot.store.models import (
-    Answer,
-    AuditEntry,
-    ConversationReference,
-    Dialog,
-    Enquiry,
-    EnquiryMessage,
-    Lesson,
-    Membership,
-    OutboxMessage,
-    Person,
-    Project,
-    Prompt,
-)
+from bot.store import personal
 from bot.turn import BaseFlow, Command, Turn
 
 if TYPE_CHECKING:
     from bot.engine import Engine
 
 
-def _row(obj: Any) -> dict[str, Any]:
-    data: dict[str, Any] = obj.model_dump(mode="json")
-    return data
-
-
-def export(engine: Engine, person_id: int) -> dict[str, Any]:
-    """Everything kmb holds about one person."""
+def export(engine: Engine, person_id: int, actor_id: int | None = None) -> dict[str, Any]:
+    """Everything kmb holds about one person (every table's rule), audited as an export."""
     with engine.store.session() as s:
-        person = s.get(Person, person_id)
-        prompts = s.exec(select(Prompt).where(Prompt.person_id == person_id)).all()
-        prompt_ids = [p.id for p in prompts]
-        enquiries = s.exec(select(Enquiry).where(Enquiry.requester_id == person_id)).all()
-        return {
-            "person": _row(person),
-            "memberships": [
-                _row(m)
-                for m in s.exec(select(Membership).where(Membership.person_id == person_id))
-            ],
-            "projects_led": [
-                _row(p) for p in s.exec(select(Project).where(Project.lead_id == person_id))
-            ],
-            "prompts": [_row(p) for p in prompts],
-            "answers": [
-                _row(a)
-                for a in s.exec(select(Answer).where(col(Answer.prompt_id).in_(prompt_ids)))
-            ],
-            "lessons": [
-                _row(x) for x in s.exec(select(Lesson).where(Lesson.author_id == person_id))
-            ],
-            "enquiries": [_row(e) for e in enquiries],
-            "enquiry_messages": [
-                _row(m)
-                for m in s.exec(
-                    select(EnquiryMessage).where(
-                        or_(
-                            col(EnquiryMessage.author_id) == person_id,
-                            col(EnquiryMessage.enquiry_id).in_([e.id for e in enquiries]),
-                        )
-                    )
-                )
-                if m.kind != "note"
-            ],
-            "conversation_references": [
-                _row(c)
-                for c in s.exec(
-                    select(ConversationReference).where(
-                        ConversationReference.person_id == person_id
-                    )
-                )
-            ],
-        }
+        data = personal.export(s, person_id)
+        if data is None:
+            raise LookupError(f"no person with id {person_id}")
+        engine.store.audit(s, actor_id, "person.export", {}, subject_id=person_id)
+    return data
 
 
 def my_data(turn: Turn) -> list[Reply]:
     """`my data`: the export as JSON."""
-    data = json.dumps(export(turn.engine, turn.person_id), indent=2, ensure_ascii=False)
+    data = json.dumps(
+        export(turn.engine, turn.person_id, turn.person_id), indent=2, ensure_ascii=False
+    )
     return [Reply((Text("Everything kmb holds about you:"), Text(data)), summary="Your data")]
 
 
-def erase(engine: Engine, person_id: int) -> None:
-    """Erase a person in one transaction; anonymous answers stay, unlinkable."""
+def erase(engine: Engine, person_id: int, actor_id: int | None = None) -> bool:
+    """Erase a person in one transaction, then scrub the database files; anonymous answers
+    stay, unlinkable. False when there is no such person."""
     with engine.store.session() as s:
-        prompts = s.exec(select(Prompt).where(Prompt.person_id == person_id)).all()
-        named = [p.id for p in prompts if not p.anonymous]
-        anonymous = [p.id for p in prompts if p.anonymous]
-        s.execute(delete(Answer).where(col(Answer.prompt_id).in_(named)))
-        s.execute(
-            update(Answer).where(col(Answer.prompt_id).in_(anonymous)).values(prompt_id=None)
-        )
-        s.execute(delete(Lesson).where(col(Lesson.author_id) == person_id))
-        s.execute(delete(Enquiry).where(col(Enquiry.requester_id) == person_id))
-        s.execute(delete(Prompt).where(col(Prompt.person_id) == person_id))
-        s.execute(delete(Membership).where(col(Membership.person_id) == person_id))
-        s.execute(delete(Dialog).where(col(Dialog.person_id) == person_id))
-        s.execute(
-            delete(ConversationReference).where(col(ConversationReference.person_id) == person_id)
-        )
-        s.execute(delete(OutboxMessage).where(col(OutboxMessage.person_id) == person_id))
-        # What others own keeps existing, with the link to this person cut.
-        s.execute(update(Project).where(col(Project.lead_id) == person_id).values(lead_id=None))
-        s.execute(
-            update(Enquiry).where(col(Enquiry.assignee_id) == person_id).values(assignee_id=None)
-        )
-        s.execute(
-            update(EnquiryMessage)
-            .where(col(EnquiryMessage.author_id) == person_id)
-            .values(author_id=None)
-        )
-        s.execute(
-            update(AuditEntry).where(col(AuditEntry.actor_id) == person_id).values(actor_id=None)
-        )
-        s.execute(delete(Person).where(col(Person.id) == person_id))
-        engine.store.audit(s, None, "person.erase", {})
+        if not personal.erase(s, person_id, engine.store.now()):
+            return False
+        # Who asked stays unrecorded when it was the person themselves: the entry says only
+        # that an erasure happened, and when.
+        engine.store.audit(s, None if actor_id == person_id else actor_id, "person.erase", {})
+    engine.store.scrub_files()
+    return True
 
 
 class DeleteFlow(BaseFlow):
@@ -151,7 +71,7 @@ class DeleteFlow(BaseFlow):
         """Erase on yes."""
         if values.get("confirm") != "yes":
             return [say("Nothing was deleted.")]
-        erase(turn.engine, turn.person_id)
+        erase(turn.engine, turn.person_id, turn.person_id)
         return [
             say(
                 "Done: everything kmb held about you has been deleted. Anonymous answers "

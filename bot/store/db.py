@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,8 @@ def make_engine(url: str) -> Engine:
                 cur.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes
             cur.execute("PRAGMA busy_timeout=10000")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows are overwritten with zeros, so erased text leaves the file itself
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine
@@ -134,14 +137,32 @@ class Store:
             person.display_name = display_name
         return person
 
-    def grant(self, platform: str, external_id: str, role: str) -> Person:
+    def grant(
+        self, platform: str, external_id: str, role: str, actor_id: int | None = None
+    ) -> Person:
         """Give a person a role (creating the person if needed)."""
         with self.session() as s:
             person = self.person(s, platform, external_id)
             roles = set(person.roles.split(","))
             roles.add(role)
             person.roles = ",".join(sorted(r for r in roles if r))
-            self.audit(s, None, "role.grant", {"person": person.id, "role": role})
+            self.audit(s, actor_id, "role.grant", {"role": role}, subject_id=person.id)
+            return person
+
+    def revoke(
+        self, platform: str, external_id: str, role: str, actor_id: int | None = None
+    ) -> Person | None:
+        """Take a role away; None when there is no such person or they do not hold it."""
+        with self.session() as s:
+            person = s.exec(
+                _PERSON, params={"platform": platform, "external_id": external_id}
+            ).first()
+            roles = set(person.roles.split(",")) if person else set()
+            if person is None or role not in roles:
+                return None
+            roles.discard(role)
+            person.roles = ",".join(sorted(r for r in roles | {"member"} if r))
+            self.audit(s, actor_id, "role.revoke", {"role": role}, subject_id=person.id)
             return person
 
     # --- events, settings, audit ----------------------------------------------------------
@@ -177,7 +198,37 @@ class Store:
             row.value = value
 
     def audit(
-        self, session: Session, actor_id: int | None, action: str, detail: dict[str, Any]
+        self,
+        session: Session,
+        actor_id: int | None,
+        action: str,
+        detail: dict[str, Any],
+        subject_id: int | None = None,
     ) -> None:
-        """Append to the audit log inside the caller's transaction."""
-        session.add(AuditEntry(at=self.now(), actor_id=actor_id, action=action, detail=detail))
+        """Append to the audit log inside the caller's transaction (`subject_id`: about whom)."""
+        session.add(
+            AuditEntry(
+                at=self.now(),
+                actor_id=actor_id,
+                action=action,
+                detail=detail,
+                subject_id=subject_id,
+            )
+        )
+
+    def scrub_files(self) -> None:
+        """Push erased rows out of SQLite's write-ahead log into the (zeroed) main file.
+
+        With `secure_delete` on, a deleted row's bytes are zeroed in its page; the checkpoint
+        copies those pages into the database file and truncates the `-wal` file, which would
+        otherwise keep the earlier page images until the next checkpoint. PostgreSQL keeps
+        dead tuples until autovacuum reclaims them; its files are not readable by users.
+        """
+        if self.engine.dialect.name != "sqlite" or ":memory:" in self.url:
+            return
+        with self.engine.connect() as conn:
+            for _ in range(5):  # busy while another connection reads: try again shortly
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+                if busy is None or not busy[0]:
+                    break
+                time.sleep(0.05)
