@@ -81,7 +81,10 @@ class DeleteFlow(BaseFlow):
 
 
 def register(engine: Engine) -> None:
-    """Add the privacy words."""
+    """Add the privacy words and the daily retention chore."""
+    from bot import retention
+
+    retention.register(engine)
     engine.flow(DeleteFlow())
     engine.command(Command("my data", my_data, "everything kmb holds about you, as JSON"))
     engine.command(
