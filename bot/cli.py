@@ -1,4 +1,4 @@
-"""The `kmb` command line: serve, worker, chat, content check, db upgrade, roles, slack."""
+"""The `kmb` command line: serve, worker, chat, content, db, roles, export, audit, retention."""
 
 from __future__ import annotations
 
@@ -39,12 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
     export = sub.add_parser("export", help="export for reports and returns")
-    export.add_argument("what", choices=["enquiries", "project"])
-    export.add_argument("id", nargs="?", type=int, help="the project's id (export project ID)")
+    export.add_argument("what", choices=["enquiries", "project", "person"])
+    export.add_argument(
+        "id", nargs="?", help="export project ID; export person ID or PLATFORM:ID (e.g. slack:U0…)"
+    )
     export.add_argument("--since", help="YYYY-MM-DD: enquiries made from then")
     export.add_argument("--until", help="YYYY-MM-DD: up to (not including); default tomorrow")
     export.add_argument(
-        "--format", choices=["csv", "md", "json"], help="enquiries: csv; project: md, csv, json"
+        "--format",
+        choices=["csv", "md", "json"],
+        help="enquiries: csv; project: md, csv, json; person: json",
     )
     export.add_argument("--out", type=Path, help="file to write (default: print)")
     slack = sub.add_parser("slack", help="Slack set-up")
@@ -57,10 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     teams.add_argument("--app-id", required=True, help="the Azure Bot's Microsoft App ID")
     teams.add_argument("--out", type=Path, default=Path("kmb-teams.zip"))
     teams.add_argument("--domain", default="", help="kmb's public host name, e.g. kmb.nhs.uk")
-    roles = sub.add_parser("roles", help="grant or list roles")
-    roles.add_argument("action", choices=["grant", "list"])
+    roles = sub.add_parser("roles", help="grant, revoke or list roles")
+    roles.add_argument("action", choices=["grant", "revoke", "list"])
     roles.add_argument("role", nargs="?", choices=ROLES)
     roles.add_argument("who", nargs="?", help="PLATFORM:ID, e.g. console:sam")
+    audit = sub.add_parser("audit", help="the audit log: who did what, when")
+    audit.add_argument("--since", help="YYYY-MM-DD: entries from then (default: all)")
+    retention = sub.add_parser("retention", help="the retention policy and its next run")
+    retention.add_argument("--run", action="store_true", help="apply it now (it runs daily)")
     return p
 
 
@@ -83,10 +91,19 @@ def main(argv: list[str] | None = None) -> int:
         print("database is up to date")
         return 0
     if args.cmd == "export" and args.what == "project":
-        if args.id is None:
+        if args.id is None or not args.id.isdigit():
             print("usage: kmb export project ID [--format md|csv|json]", file=sys.stderr)
             return 2
-        return _export_project(build(settings), args.id, args.format or "md", args.out)
+        return _export_project(build(settings), int(args.id), args.format or "md", args.out)
+    if args.cmd == "export" and args.what == "person":
+        if args.id is None or (args.format or "json") != "json":
+            print("usage: kmb export person ID|PLATFORM:ID [--out FILE]", file=sys.stderr)
+            return 2
+        return _export_person(build(settings), args.id, args.out)
+    if args.cmd == "audit":
+        return _audit(build(settings), args.since)
+    if args.cmd == "retention":
+        return _retention(build(settings), args.run)
     if args.cmd == "export":
         if not args.since or (args.format or "csv") != "csv":
             print("usage: kmb export enquiries --since YYYY-MM-DD [--format csv]", file=sys.stderr)
@@ -99,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
         engine = build(settings)
         if args.role:
-            engine.store.grant(console.PLATFORM, args.user, args.role)
+            _session_role(engine, console.PLATFORM, args.user, args.role)
         console.main(engine, args.user)
         return 0
     if args.cmd == "serve":
@@ -175,6 +192,8 @@ def _export_project(engine: object, project_id: int, fmt: str, out: Path | None)
     except ExportError as exc:
         print(f"kmb export: {exc}", file=sys.stderr)
         return 1
+    with engine.store.session() as s:
+        engine.store.audit(s, None, "export.project", {"project": project_id, "format": fmt})
     if out is None:
         sys.stdout.write(text)
     else:
@@ -197,6 +216,9 @@ def _export(engine: object, since: str, until: str | None, out: Path | None) -> 
         print("kmb export: dates are YYYY-MM-DD, e.g. --since 2026-04-01", file=sys.stderr)
         return 2
     text = to_csv(rows(engine, start, end))
+    with engine.store.session() as s:
+        detail = {"since": start.isoformat(), "until": end.isoformat()}
+        engine.store.audit(s, None, "export.enquiries", detail)
     if out is None:
         print(text, end="")
     else:
@@ -287,11 +309,103 @@ def _roles(engine: object, action: str, role: str | None, who: str | None) -> in
                 print(f"{p.platform}:{p.external_id}\t{p.roles}")
         return 0
     if not role or not who or ":" not in who:
-        print("usage: kmb roles grant ROLE PLATFORM:ID", file=sys.stderr)
+        print(f"usage: kmb roles {action} ROLE PLATFORM:ID", file=sys.stderr)
         return 2
     platform, _, external = who.partition(":")
-    engine.store.grant(platform, external, role)
-    print(f"{who} now has the {role} role")
+    if action == "grant":
+        engine.store.grant(platform, external, role)
+        print(f"{who} now has the {role} role")
+        return 0
+    if role == "member":
+        print("kmb roles: everyone is a member; revoke lead, librarian or admin", file=sys.stderr)
+        return 2
+    person = engine.store.revoke(platform, external, role)
+    if person is None:
+        print(f"kmb roles: {who} does not have the {role} role", file=sys.stderr)
+        return 1
+    print(f"{who} no longer has the {role} role (now: {person.roles})")
+    return 0
+
+
+def _session_role(engine: object, platform: str, user: str, role: str) -> None:
+    """`kmb chat --role`: the role for this session only, said plainly and audited."""
+    from bot.engine import Engine
+
+    assert isinstance(engine, Engine)
+    engine.session_roles[(platform, user)] = frozenset({role})
+    with engine.store.session() as s:
+        person = engine.store.person(s, platform, user)
+        engine.store.audit(s, None, "role.session", {"role": role}, subject_id=person.id)
+    print(
+        f"kmb chat: you have the {role} role for this session only. "
+        f"`kmb roles grant {role} {platform}:{user}` gives it for good.",
+        file=sys.stderr,
+    )
+
+
+def _export_person(engine: object, who: str, out: Path | None) -> int:
+    import json
+
+    from sqlmodel import select
+
+    from bot.engine import Engine
+    from bot.features.privacy import export
+    from bot.store.models import Person
+
+    assert isinstance(engine, Engine)
+    person_id: int | None = int(who) if who.isdigit() else None
+    if person_id is None and ":" in who:
+        platform, _, external = who.partition(":")
+        with engine.store.session() as s:
+            person_id = s.exec(
+                select(Person.id).where(
+                    Person.platform == platform, Person.external_id == external
+                )
+            ).first()
+    try:
+        if person_id is None:
+            raise LookupError(f"no person {who}")
+        data = export(engine, person_id)
+    except LookupError as exc:
+        print(f"kmb export: {exc}", file=sys.stderr)
+        return 1
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
+    return 0
+
+
+def _audit(engine: object, since: str | None) -> int:
+    import datetime as dt
+
+    from bot.audit import audit_lines
+    from bot.engine import Engine
+
+    assert isinstance(engine, Engine)
+    try:
+        start = dt.date.fromisoformat(since) if since else None
+    except ValueError:
+        print("kmb audit: --since is YYYY-MM-DD, e.g. --since 2026-11-01", file=sys.stderr)
+        return 2
+    for line in audit_lines(engine.store, start):
+        print(line)
+    return 0
+
+
+def _retention(engine: object, run: bool) -> int:
+    from bot.engine import Engine
+    from bot.retention import report, run_retention
+
+    assert isinstance(engine, Engine)
+    if run:
+        removed = run_retention(engine)
+        for kind, n in removed.items():
+            print(f"{kind}: {n} removed")
+        return 0
+    print("\n".join(report(engine)))
     return 0
 
 

@@ -53,6 +53,8 @@ class Engine:
         self.thread_handlers: dict[str, ThreadHandler] = {}
         self.on_change: list[Callable[[], None]] = []  # e.g. wake the outbox delivery
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
+        # Roles held for this process only (`kmb chat --role`), never written to the database
+        self.session_roles: dict[tuple[str, str], frozenset[str]] = {}
         self.finder = ToolFinder(catalogue)
         # Turns run on a small pool, off the event loop so it is always free to acknowledge the
         # platforms on time. SQLite takes one writer at a time, so one thread; PostgreSQL can
@@ -131,7 +133,7 @@ class Engine:
                 inbound=inbound,
                 person_id=person.id,
                 display_name=person.display_name,
-                roles=frozenset(person.roles.split(",")),
+                roles=self.roles_of(person),
                 args=args,
             )
 
@@ -405,6 +407,11 @@ class Engine:
         from bot.features.home import home
 
         return home(self, ref)
+
+    def roles_of(self, person: Person) -> frozenset[str]:
+        """A person's stored roles plus any held for this session only."""
+        extra = self.session_roles.get((person.platform, person.external_id), frozenset())
+        return frozenset(person.roles.split(",")) | extra
 
     def person(self, ref: PersonRef) -> Person:
         """The stored person for a reference (created on first contact)."""

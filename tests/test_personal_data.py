@@ -21,7 +21,15 @@ from sqlmodel import SQLModel, col, select
 
 from bot.engine import Engine
 from bot.messages import ConversationRef
-from bot.store.models import Enquiry, EnquiryMessage, OutboxMessage, Person, Project
+from bot.scheduling.planner import close_occasion
+from bot.store.models import (
+    Enquiry,
+    EnquiryMessage,
+    Occasion,
+    OutboxMessage,
+    Person,
+    Project,
+)
 from bot.store.personal import BY_TABLE
 from bot.testing import Chatter
 
@@ -117,6 +125,10 @@ async def world(engine: Engine) -> dict[str, Chatter]:
     await admin.says("admin grant lead slack:U0ZED")
     await zed.says("my data")
     await zed.says("librarian")  # a form left open: a draft
+    engine.clock.advance(days=10)  # type: ignore[attr-defined]
+    with engine.store.session() as s:
+        now = s.exec(select(Occasion.id).where(col(Occasion.slot).startswith("now"))).one()
+    assert close_occasion(engine, now)  # the digest, naming Zed, to the channel and the lead
     deliver(engine)
     return {"zed": zed, "bea": bea, "ann": ann, "lib": lib, "lead": lead, "admin": admin}
 
@@ -164,6 +176,8 @@ async def test_delete_my_data_leaves_no_row_about_them(
     zed = person_id(engine, "U0ZED")
     before = rows_referring(engine, zed)
     assert {"dialog", "absence", "campaign_answer", "audit_log", "outbox"} <= set(before)
+    digests = [r for r in dump(engine)["outbox"] if r["dedupe_key"].startswith("occasion:")]
+    assert len([r for r in digests if MARK in json.dumps(r["payload"])]) == 2  # body, lead's
     await people["zed"].says("delete my data")
     assert "has been deleted" in await people["zed"].submits("delete-my-data", {"confirm": "yes"})
     assert rows_referring(engine, zed) == {}

@@ -233,7 +233,7 @@ def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
                 "Type `retro` to answer."
             )
         )
-    roles = set(person.roles.split(","))
+    roles = engine.roles_of(person)
     if roles & {"librarian", "admin"}:
         with engine.store.session() as s:
             unclaimed = s.exec(
