@@ -23,6 +23,7 @@ from bot.engine import Engine
 from bot.messages import ConversationRef
 from bot.scheduling.planner import close_occasion
 from bot.store.models import (
+    AuditEntry,
     Enquiry,
     EnquiryMessage,
     Occasion,
@@ -383,3 +384,57 @@ def seed_a_year(engine: Engine, me: int, other: int) -> None:
         for n in range(500):
             s.add(AuditEntry(at=now, actor_id=me, action="enquiry.create", detail={"n": n}))
         s.execute(update(Person).where(col(Person.id) == other).values(roles="member"))
+
+
+async def test_erasure_takes_their_teams_references_too(
+    make_engine: Callable[[str], Engine], database_url: str
+) -> None:
+    """The Teams adapter keeps a member record and a conversation reference with no person id:
+    both go, and a group chat's reference that names them is scrubbed."""
+    from adapters.teams.refs import References
+
+    engine = make_engine(database_url)
+    zed = Chatter(engine, "29:zed-teams-id", "teams", ConversationRef("teams", "a:zed-chat"))
+    await zed.says("help")
+    refs = References(engine.store)
+    refs.save("member", "29:zed-teams-id", {"name": "Zed Zebracorn", "aadObjectId": "aad-zed"})
+    refs.save("conv", "a:zed-chat", {"conversation": {"id": "a:zed-chat", "tenantId": "t1"}})
+    refs.save("conv", "19:group", {"conversation": {"id": "19:group", "name": "29:zed-teams-id"}})
+    refs.save("conv", "19:other", {"conversation": {"id": "19:other", "name": "Ward 7"}})
+    data = json.loads((await zed.says("my data")).split("\n\n", 1)[1])
+    assert len(data["conversation_references"]) == 4  # theirs, member, chat, the group naming them
+    await zed.says("delete my data")
+    await zed.submits("delete-my-data", {"confirm": "yes"})
+    rows = dump(engine)["conversation_reference"]
+    assert sorted(r["key"] for r in rows) == ["conv:19:group", "conv:19:other"]
+    assert "zed" not in json.dumps(rows, default=str).lower()
+
+
+async def test_kmb_export_person_writes_the_same_export(
+    make_engine: Callable[[str], Engine],
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: Any,
+    capsys: Any,
+) -> None:
+    from bot.cli import main
+
+    engine = make_engine(sqlite_url)
+    people = await world(engine)
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    target = tmp_path / "zed.json"
+    assert main(["export", "person", "slack:U0ZED", "--out", str(target)]) == 0
+    by_platform_id = json.loads(target.read_text())
+    assert f"wrote {target}" in capsys.readouterr().out
+    assert main(["export", "person", str(person_id(engine, "U0ZED"))]) == 0
+    by_id = json.loads(capsys.readouterr().out)
+    chat = json.loads((await people["zed"].says("my data")).split("\n\n", 1)[1])
+    for data in (by_platform_id, by_id):
+        assert set(data) == set(chat) and data["enquiries"] == chat["enquiries"]
+        assert len(data["outbox"]) == len(chat["outbox"])
+    assert main(["export", "person", "slack:U0NOBODY"]) == 1
+    assert "no person slack:U0NOBODY" in capsys.readouterr().err
+    with engine.store.session() as s:
+        exports = s.exec(select(AuditEntry).where(AuditEntry.action == "person.export")).all()
+    # the command line's exports are audited (no actor: the operator at the server)
+    assert [e.actor_id for e in exports][-3:] == [None, None, person_id(engine, "U0ZED")]

@@ -52,6 +52,7 @@ class Subject:
     anonymous_prompts: list[int] = field(default_factory=list)
     enquiries: list[int] = field(default_factory=list)  # theirs, as the requester
     texts: list[str] = field(default_factory=list)  # what they wrote that is erased with them
+    conversations: list[str] = field(default_factory=list)  # ids of their private chats
     at: dt.datetime | None = None  # when the erasure runs (the store's clock)
 
     @property
@@ -91,6 +92,10 @@ def subject(s: Session, person_id: int) -> Subject | None:
             select(Enquiry.question).where(col(Enquiry.id).in_(subj.enquiries))
         ).all()
     subj.texts = sorted({t for t in subj.texts if len(t) >= 12}, key=len, reverse=True)
+    refs = s.exec(
+        select(ConversationReference.data).where(ConversationReference.person_id == person_id)
+    )
+    subj.conversations = sorted({str(d.get("id")) for d in refs if len(str(d.get("id"))) >= 3})
     return subj
 
 
@@ -292,6 +297,43 @@ def scrub_json(value: Any, p: Subject) -> Any:
     return value
 
 
+def _refs_query(p: Subject) -> Any:
+    """References to them: linked by id, keyed by their platform id (a Teams member), or
+    holding their name or one of their private chats' ids (a Teams conversation)."""
+    ref = ConversationReference
+    about = [
+        col(ref.person_id) == p.person_id,
+        col(ref.key).endswith(f":{p.external_id}"),
+    ]
+    for needle in [*p.names, *p.conversations]:
+        about.append(cast(ref.data, String).contains(json.dumps(needle)[1:-1], autoescape=True))
+    return select(ref).where(ref.platform == p.platform, or_(*about)).order_by(col(ref.id))
+
+
+def _theirs(row: ConversationReference, p: Subject) -> bool:
+    blob = json.dumps(row.data, ensure_ascii=False)
+    return (
+        row.person_id == p.person_id
+        or row.key.endswith(f":{p.external_id}")
+        or any(c in blob for c in p.conversations)
+    )
+
+
+def _refs(s: Session, p: Subject) -> Rows:
+    rows = s.exec(_refs_query(p)).all()
+    names = [_word(n) for n in p.names]
+    return _dump(r for r in rows if _theirs(r, p) or any(n.search(str(r.data)) for n in names))
+
+
+def _erase_refs(s: Session, p: Subject) -> None:
+    for row in s.exec(_refs_query(p)).all():
+        if _theirs(row, p):
+            s.delete(row)
+        else:  # a channel or group chat whose stored details name them
+            row.data = scrub_json(row.data, p)
+            s.add(row)
+
+
 def _by(model: Any, column: str) -> tuple[Callable[..., Rows], Callable[..., None]]:
     """Rows whose `column` is the person: exported as they are, deleted on erasure."""
     c = getattr(model, column)
@@ -383,9 +425,11 @@ RULES: tuple[Rule, ...] = (
     Rule("dialog", ("person_id", "state"), "deleted", *_by(Dialog, "person_id"), key="drafts"),
     Rule(
         "conversation_reference",
-        ("person_id", "data"),
-        "deleted",
-        *_by(ConversationReference, "person_id"),
+        ("person_id", "key", "data"),
+        "deleted when it is theirs (their private chat, their Teams member record); in a "
+        "channel's or group chat's details their name is replaced by “(deleted)”",
+        _refs,
+        _erase_refs,
         key="conversation_references",
     ),
     Rule("absence", ("person_id",), "deleted", *_by(Absence, "person_id"), key="absences"),
