@@ -59,8 +59,9 @@ class DeleteFlow(BaseFlow):
                 Input(
                     "confirm",
                     "This erases your projects' answers (except anonymous ones, which "
-                    "stay unlinked), your lessons, enquiries and settings. It can't be undone. "
-                    "Delete everything?",
+                    "stay unlinked), your lessons, enquiries and their messages, drafts, "
+                    "out-of-office dates, settings and kmb's copies of messages to or about "
+                    "you. It can't be undone. Delete everything?",
                     "yesno",
                 ),
             ),
