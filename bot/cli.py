@@ -204,6 +204,7 @@ def _export_project(engine: object, project_id: int, fmt: str, out: Path | None)
 
 def _export(engine: object, since: str, until: str | None, out: Path | None) -> int:
     import datetime as dt
+    from zoneinfo import ZoneInfo
 
     from bot.engine import Engine
     from bot.features.enquiry_stats import rows, to_csv
@@ -211,7 +212,8 @@ def _export(engine: object, since: str, until: str | None, out: Path | None) -> 
     assert isinstance(engine, Engine)
     try:
         start = dt.date.fromisoformat(since)
-        end = dt.date.fromisoformat(until) if until else dt.date.today() + dt.timedelta(days=1)
+        today = engine.clock.now().astimezone(ZoneInfo(engine.settings.kmb_timezone)).date()
+        end = dt.date.fromisoformat(until) if until else today + dt.timedelta(days=1)
     except ValueError:
         print("kmb export: dates are YYYY-MM-DD, e.g. --since 2026-04-01", file=sys.stderr)
         return 2

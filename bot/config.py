@@ -29,3 +29,6 @@ class Settings(BaseSettings):
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
     microsoft_app_type: str = "SingleTenant"
+    # Tests only: an ISO 8601 instant (with its offset) that every clock reading returns, so a
+    # test driving the `kmb` command gets the same answers at any hour, weekday or year.
+    kmb_fake_now: str = ""

@@ -1,13 +1,28 @@
-"""The command line: roles, database upgrade, and the console across two runs."""
+"""The command line: roles, database upgrade, and the console across two runs.
 
+Every run is pinned to one working-hours moment (`KMB_FAKE_NOW`), so what kmb answers does
+not depend on the hour, weekday or year the tests run: prompts wait for working hours, and
+enquiry references carry the year.
+"""
+
+import datetime as dt
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bot.app import clock_of
+from bot.clock import SystemClock
+from bot.config import Settings
+
+NOW = "2026-06-03T09:30:00+00:00"  # a Wednesday, 10:30 in London
+
 
 def _kmb(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}", "KMB_FAKE_NOW": NOW}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
@@ -55,9 +70,15 @@ def test_outbox_and_export_from_the_command_line(tmp_path: Path) -> None:
         ).returncode
         == 0
     )
-    import json
-
     data = json.loads(target.read_text())
     assert data["occasions"][0]["answered"] == 1
     missing = _kmb(tmp_path, "export", "project", "42")
     assert missing.returncode == 1 and "no project with id 42" in missing.stderr
+
+
+def test_a_pinned_clock_is_exact_and_needs_an_offset() -> None:
+    assert isinstance(clock_of(Settings(kmb_fake_now="")), SystemClock)
+    pinned = clock_of(Settings(kmb_fake_now="2026-06-03T10:30:00+01:00"))
+    assert pinned.now() == dt.datetime(2026, 6, 3, 9, 30, tzinfo=dt.UTC)
+    with pytest.raises(ValueError, match="offset"):
+        clock_of(Settings(kmb_fake_now="2026-06-03T10:30:00"))
