@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import SQLModel, col, select
 
 from bot.engine import Engine
@@ -273,11 +272,14 @@ async def test_my_data_holds_every_row_that_refers_to_them(
     assert data["person"]["profile"]["requester"]["role"] == ENQUIRY["role"]
 
 
-def test_export_of_a_year_of_activity_takes_under_a_second(engine: Engine) -> None:
+def test_export_of_a_year_of_activity_takes_under_a_second(
+    make_engine: Callable[[str], Engine], database_url: str
+) -> None:
     """A busy person: 50 weekly prompts × 6 answers, 40 enquiries × 8 messages, 2,000 outbox
     rows to or about them among 20,000 others, 500 audit entries."""
     from bot.store import personal
 
+    engine = make_engine(database_url)
     now = engine.store.now()
     with engine.store.session() as s:
         me = engine.store.person(s, "slack", "U0BUSY", "Busy Person")
@@ -288,8 +290,10 @@ def test_export_of_a_year_of_activity_takes_under_a_second(engine: Engine) -> No
     assert ids[0] is not None and ids[1] is not None
     seed_a_year(engine, ids[0], ids[1])
     me = ids[0]
-    best = min(timed(lambda: personal_export(engine, me)) for _ in range(3))
-    print(f"export of a year of activity: {best * 1000:.0f} ms")
+    best = min(timed(lambda: personal_export(engine, me)) for _ in range(5))  # a shared CPU
+    print(
+        f"export of a year of activity ({engine.store.engine.dialect.name}): {best * 1000:.0f} ms"
+    )
     with engine.store.session() as s:
         data = personal.export(s, me)
     assert data is not None
@@ -312,78 +316,67 @@ def timed(fn: Callable[[], None]) -> float:
 
 
 def seed_a_year(engine: Engine, me: int, other: int) -> None:
-    """Bulk rows, as a year of use would leave them."""
-    from bot.store.models import (
-        Answer,
-        AuditEntry,
-        Membership,
-        Occasion,
-        Prompt,
-    )
+    """Bulk rows, as a year of use would leave them (inserted many at a time, for speed)."""
+    from sqlalchemy import insert
+
+    from bot.store.models import Answer, AuditEntry, Membership, Occasion, Prompt
 
     now = engine.store.now()
     with engine.store.session() as s:
         s.add(Membership(project_id=1, person_id=me))
-        for week in range(50):
-            occ = Occasion(
-                project_id=1, template="aar", opens_at=now, closes_at=now, slot=f"w{week}"
-            )
-            s.add(occ)
-            s.flush()
-            assert occ.id is not None
-            prompt = Prompt(occasion_id=occ.id, person_id=me, status="done")
-            s.add(prompt)
-            s.flush()
-            for q in range(6):
-                s.add(
-                    Answer(
-                        occasion_id=occ.id,
-                        prompt_id=prompt.id,
-                        question_id=f"q{q}",
-                        text="An answer of a reasonable length about the week's work. " * 3,
-                        updated_at=now,
-                    )
-                )
-        for n in range(40):
-            e = Enquiry(
-                reference=f"ENQ-2026-{n:04d}",
-                requester_id=me,
-                question="A question of a reasonable length for the library team? " * 3,
-                purpose="research",
-                deadline=now.date(),
-                created_at=now,
-            )
-            s.add(e)
-            s.flush()
-            assert e.id is not None
-            for _ in range(8):
-                s.add(
-                    EnquiryMessage(
-                        enquiry_id=e.id,
-                        author_id=me,
-                        kind="from_requester",
-                        text="A message " * 20,
-                        created_at=now,
-                    )
-                )
+        occasion = {"project_id": 1, "template": "aar", "opens_at": now, "closes_at": now}
+        s.execute(insert(Occasion), [{**occasion, "slot": f"w{w}"} for w in range(50)])
+        occasions = s.exec(select(Occasion.id).order_by(col(Occasion.id))).all()
+        s.execute(
+            insert(Prompt),
+            [{"occasion_id": o, "person_id": me, "status": "done"} for o in occasions],
+        )
+        prompts = s.exec(select(Prompt.id, Prompt.occasion_id)).all()
+        text = "An answer of a reasonable length about the week's work. " * 3
+        s.execute(
+            insert(Answer),
+            [
+                {"occasion_id": o, "prompt_id": p, "question_id": f"q{q}", "text": text}
+                | {"updated_at": now}
+                for p, o in prompts
+                for q in range(6)
+            ],
+        )
+        question = "A question of a reasonable length for the library team? " * 3
+        enquiry = {"requester_id": me, "question": question, "purpose": "research"}
+        s.execute(
+            insert(Enquiry),
+            [
+                {**enquiry, "reference": f"ENQ-2026-{n:04d}", "deadline": now.date()}
+                | {"created_at": now}
+                for n in range(40)
+            ],
+        )
+        enquiries = s.exec(select(Enquiry.id)).all()
+        message = {"author_id": me, "kind": "from_requester", "text": "A message " * 20}
+        s.execute(
+            insert(EnquiryMessage),
+            [{**message, "enquiry_id": e, "created_at": now} for e in enquiries for _ in range(8)],
+        )
+        rows = []
         for n in range(22000):
             mine = n % 11 == 0
-            s.add(
-                OutboxMessage(
-                    dedupe_key=f"k{n}",
-                    subject=f"enquiry:{n % 40 + 1}" if mine and n % 2 else "",
-                    platform="slack",
-                    person_id=me if mine else other,
-                    conversation={"platform": "slack", "id": "D0" if mine else "D1"},
-                    payload={"elements": [{"type": "text", "text": "A message " * 30}]},
-                    due_at=now,
-                    status="sent",
-                    created_at=now,
-                )
+            rows.append(
+                {
+                    "dedupe_key": f"k{n}",
+                    "subject": f"enquiry:{enquiries[n % 40]}" if mine and n % 2 else "",
+                    "platform": "slack",
+                    "person_id": me if mine else other,
+                    "conversation": {"platform": "slack", "id": "D0" if mine else "D1"},
+                    "payload": {"elements": [{"type": "text", "text": "A message " * 30}]},
+                    "due_at": now,
+                    "status": "sent",
+                    "created_at": now,
+                }
             )
-        for n in range(500):
-            s.add(AuditEntry(at=now, actor_id=me, action="enquiry.create", detail={"n": n}))
-        s.execute(update(Person).where(col(Person.id) == other).values(roles="member"))
+        s.execute(insert(OutboxMessage), rows)
+        audit = {"at": now, "actor_id": me, "action": "enquiry.create"}
+        s.execute(insert(AuditEntry), [{**audit, "detail": {"n": n}} for n in range(500)])
 
 
 async def test_erasure_takes_their_teams_references_too(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,10 @@ async def seed(engine: Engine, clock: FakeClock) -> None:
     assert occasion is not None and close_occasion(engine, occasion)
 
 
-async def test_each_kind_goes_at_its_own_age(engine: Engine, clock: FakeClock) -> None:
+async def test_each_kind_goes_at_its_own_age(
+    make_engine: Callable[[str], Engine], database_url: str, clock: FakeClock
+) -> None:
+    engine = make_engine(database_url)
     await seed(engine, clock)
     assert count(engine, Dialog) == 1 and count(engine, ProcessedEvent) == 1
     # ten days on, only the event ids (kept a week) are old enough

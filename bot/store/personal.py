@@ -115,8 +115,21 @@ class Rule:
     impersonal: tuple[str, ...] = ()  # JSON columns that hold no one's data, and why in docs
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
 def _dump(rows: Iterable[Any]) -> Rows:
-    return [r.model_dump(mode="json") for r in rows]
+    """Rows as JSON-ready dicts, column by column (several times faster than model_dump)."""
+    out: Rows = []
+    names: list[str] | None = None
+    for r in rows:
+        if names is None:
+            names = [c.name for c in r.__table__.columns]
+        out.append({n: _plain(getattr(r, n)) for n in names})
+    return out
 
 
 def _in(column: Any, ids: list[int] | list[str]) -> Any:
