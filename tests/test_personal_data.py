@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import JSON
 from sqlmodel import SQLModel, col, select
 
 from bot.engine import Engine
@@ -68,6 +69,13 @@ def person_columns(table: Any) -> list[str]:
     return cols
 
 
+def is_json(column: Any) -> bool:
+    """A JSON column, directly or under a TypeDecorator (e.g. a guarded JSON type)."""
+    kind = column.type
+    impl = getattr(kind, "impl_instance", None) or getattr(kind, "impl", None)
+    return isinstance(kind, JSON) or isinstance(impl, JSON)
+
+
 def test_every_table_has_a_rule_that_accounts_for_its_person_columns() -> None:
     problems = []
     for table in SQLModel.metadata.sorted_tables:
@@ -77,7 +85,7 @@ def test_every_table_has_a_rule_that_accounts_for_its_person_columns() -> None:
             continue
         for c in table.columns:
             fk = c.name in person_columns(table)
-            json_column = c.type.__class__.__name__ == "JSON"
+            json_column = is_json(c)
             named = bool(PERSONISH.search(c.name))
             if (fk or named or json_column) and c.name not in (*rule.refers, *rule.impersonal):
                 problems.append(f"{table.name}.{c.name}: may refer to a person; not in its rule")
