@@ -136,3 +136,46 @@ async def test_every_accountable_action_is_in_the_audit_log(chat) -> None:
     lines = list(audit_lines(store))
     assert any("\tconsole:ada\trole.revoke\tconsole:max\t" in line for line in lines)
     assert any("\t-\tperson.export\t-\t" in line for line in lines)
+
+
+def test_grants_recorded_before_subject_id_move_their_person_there(database_url: str) -> None:
+    """The migration moves `detail.person` of old role grants into `subject_id`."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from bot.clock import FakeClock
+    from bot.store import Store
+    from bot.store.db import MIGRATIONS
+    from bot.testing.fixtures import START
+
+    store = Store(database_url, FakeClock(START))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "m0003e001")
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO person (id, platform, external_id, display_name, nation, roles, "
+                "reachable, profile, created_at) VALUES (7, 'slack', 'U7', 'Sam', 'england', "
+                "'librarian', true, '{}', :at)"
+            ),
+            {"at": START},
+        )
+        old = '{"person": %s, "role": "librarian"}'
+        as_json = ":d" if store.engine.dialect.name == "sqlite" else "CAST(:d AS JSON)"
+        insert = (
+            f"INSERT INTO audit_log (at, action, detail) VALUES (:at, 'role.grant', {as_json})"
+        )
+        for person in (7, 99):  # 99: a person erased before the upgrade
+            conn.execute(text(insert), {"at": START, "d": old % person})
+    store.upgrade()
+    with store.session() as s:
+        entries = s.exec(select(AuditEntry).order_by(col(AuditEntry.id))).all()
+    assert [(e.subject_id, e.detail) for e in entries] == [
+        (7, {"role": "librarian"}),
+        (None, {"role": "librarian"}),
+    ]
+    store.engine.dispose()
