@@ -24,6 +24,7 @@ from bot.messages import ConversationRef
 from bot.scheduling.planner import close_occasion
 from bot.store.models import (
     AuditEntry,
+    Dialog,
     Enquiry,
     EnquiryMessage,
     Occasion,
@@ -33,6 +34,7 @@ from bot.store.models import (
 )
 from bot.store.personal import BY_TABLE
 from bot.testing import Chatter
+from bot.testing.fixtures import START
 
 MARK = "Zebracorn"  # in everything Zed writes, and nowhere else
 PERSONISH = re.compile(r"person|user|author|requester|assignee|actor|lead|started_by|external")
@@ -439,3 +441,29 @@ async def test_kmb_export_person_writes_the_same_export(
         exports = s.exec(select(AuditEntry).where(AuditEntry.action == "person.export")).all()
     # the command line's exports are audited (no actor: the operator at the server)
     assert [e.actor_id for e in exports][-3:] == [None, None, person_id(engine, "U0ZED")]
+
+
+async def test_my_data_on_slack_comes_in_pieces_that_fit_and_join_up(
+    make_engine: Callable[[str], Engine], sqlite_url: str
+) -> None:
+    from bot.features.privacy import MOST_IN_CHAT, PIECE
+    from bot.messages import Inbound, Text
+
+    engine = make_engine(sqlite_url)
+    people = await world(engine)
+    zed = people["zed"]
+    inbound = Inbound("message", zed.ref, ConversationRef("slack", "U0ZED"), "my data")
+    replies = await engine.handle(inbound)
+    texts = [e.text for r in replies for e in r.elements if isinstance(e, Text)]
+    assert len(replies) > 1 and all(len(t) <= PIECE for t in texts)
+    assert all(len(r.elements) <= 4 for r in replies)  # a card Teams can carry
+    data = json.loads("".join(texts[1:]))
+    assert data["enquiries"][0]["reference"] == "ENQ-2026-0001"
+    # a person with more than chat should carry is told how to get all of it
+    with engine.store.session() as s:
+        pid = person_id(engine, "U0ZED")
+        for n in range(60):
+            s.add(Dialog(person_id=pid, flow=f"x{n}", state={"x": "y" * 2000}, updated_at=START))
+    out = await zed.says("my data")
+    assert len(out) < MOST_IN_CHAT and "`kmb export person slack:U0ZED`" in out
+    assert "61 drafts" in out

@@ -24,12 +24,59 @@ def export(engine: Engine, person_id: int, actor_id: int | None = None) -> dict[
     return data
 
 
+# Slack draws at most 3,000 characters a section and Teams about 24 KB a card: the JSON goes
+# in pieces cut between its lines (still valid JSON when put back together), a few a message.
+PIECE = 2800
+PIECES_PER_MESSAGE = 3
+MOST_IN_CHAT = 120_000  # beyond this, chat is the wrong channel: the operator exports a file
+
+
 def my_data(turn: Turn) -> list[Reply]:
-    """`my data`: the export as JSON."""
-    data = json.dumps(
-        export(turn.engine, turn.person_id, turn.person_id), indent=2, ensure_ascii=False
-    )
-    return [Reply((Text("Everything kmb holds about you:"), Text(data)), summary="Your data")]
+    """`my data`: the export as JSON (in pieces on Slack and Teams)."""
+    data = export(turn.engine, turn.person_id, turn.person_id)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    head = Text("Everything kmb holds about you:")
+    if turn.inbound.platform == "console":
+        return [Reply((head, Text(text)), summary="Your data")]
+    if len(text) > MOST_IN_CHAT:
+        counts = ", ".join(
+            f"{len(rows)} {key.replace('_', ' ')}"
+            for key, rows in data.items()
+            if isinstance(rows, list) and rows
+        )
+        person = data["person"]
+        who = f"{person['platform']}:{person['external_id']}"
+        return [
+            say(
+                f"kmb holds {counts} about you — {len(text) // 1000:,} KB as JSON, too much for "
+                "chat to carry.",
+                f"Ask your kmb admin for your export: `kmb export person {who}` writes all of it "
+                "to a file. Your request has been recorded.",
+                summary="Your data",
+            )
+        ]
+    pieces = _pieces(text)
+    replies = []
+    for n in range(0, len(pieces), PIECES_PER_MESSAGE):
+        texts = tuple(Text(p) for p in pieces[n : n + PIECES_PER_MESSAGE])
+        replies.append(Reply(((head, *texts) if n == 0 else texts), summary="Your data"))
+    return replies
+
+
+def _pieces(text: str) -> list[str]:
+    """Cut between lines, at most PIECE characters each (a longer line is cut where it must)."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > PIECE:
+            pieces += [current] if current else []
+            current, pieces = "", [*pieces, line[:PIECE]]
+            line = line[PIECE:]
+        if len(current) + len(line) > PIECE:
+            pieces.append(current)
+            current = ""
+        current += line
+    return [*pieces, current] if current else pieces
 
 
 def erase(engine: Engine, person_id: int, actor_id: int | None = None) -> bool:

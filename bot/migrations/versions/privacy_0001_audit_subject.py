@@ -37,9 +37,10 @@ def upgrade() -> None:
     for ident, raw in rows:
         detail = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
         person = detail.pop("person", None)
-        exists = person is not None and conn.execute(
-            sa.text("SELECT 1 FROM person WHERE id = :p"), {"p": person}
-        ).first()
+        exists = (
+            person is not None
+            and conn.execute(sa.text("SELECT 1 FROM person WHERE id = :p"), {"p": person}).first()
+        )
         conn.execute(
             sa.text(f"UPDATE audit_log SET subject_id = :s, detail = {as_json} WHERE id = :i"),
             {"s": person if exists else None, "d": json.dumps(detail), "i": ident},
