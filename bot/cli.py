@@ -1,4 +1,4 @@
-"""The `kmb` command line: serve, worker, chat, content, db, roles, export, audit, retention."""
+"""The `kmb` command line: serve, chat, content, roles, exports, erasure, audit, retention."""
 
 from __future__ import annotations
 
@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     roles.add_argument("action", choices=["grant", "revoke", "list"])
     roles.add_argument("role", nargs="?", choices=ROLES)
     roles.add_argument("who", nargs="?", help="PLATFORM:ID, e.g. console:sam")
+    erase = sub.add_parser("erase", help="erase a person (a request made outside chat)")
+    erase.add_argument("what", choices=["person"])
+    erase.add_argument("id", help="ID or PLATFORM:ID, e.g. slack:U0123ABCD")
+    erase.add_argument("--yes", action="store_true", help="confirm: it cannot be undone")
     audit = sub.add_parser("audit", help="the audit log: who did what, when")
     audit.add_argument("--since", help="YYYY-MM-DD: entries from then (default: all)")
     retention = sub.add_parser("retention", help="the retention policy and its next run")
@@ -100,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             print("usage: kmb export person ID|PLATFORM:ID [--out FILE]", file=sys.stderr)
             return 2
         return _export_person(build(settings), args.id, args.out)
+    if args.cmd == "erase":
+        return _erase_person(build(settings), args.id, args.yes)
     if args.cmd == "audit":
         return _audit(build(settings), args.since)
     if args.cmd == "retention":
@@ -345,25 +351,51 @@ def _session_role(engine: object, platform: str, user: str, role: str) -> None:
     )
 
 
-def _export_person(engine: object, who: str, out: Path | None) -> int:
-    import json
-
+def _person_id(engine: object, who: str) -> int | None:
+    """A person's id from `ID` or `PLATFORM:ID`."""
     from sqlmodel import select
 
     from bot.engine import Engine
-    from bot.features.privacy import export
     from bot.store.models import Person
 
     assert isinstance(engine, Engine)
-    person_id: int | None = int(who) if who.isdigit() else None
-    if person_id is None and ":" in who:
-        platform, _, external = who.partition(":")
-        with engine.store.session() as s:
-            person_id = s.exec(
-                select(Person.id).where(
-                    Person.platform == platform, Person.external_id == external
-                )
-            ).first()
+    if who.isdigit():
+        return int(who)
+    platform, _, external = who.partition(":")
+    with engine.store.session() as s:
+        return s.exec(
+            select(Person.id).where(Person.platform == platform, Person.external_id == external)
+        ).first()
+
+
+def _erase_person(engine: object, who: str, confirmed: bool) -> int:
+    from bot.engine import Engine
+    from bot.features.privacy import erase
+
+    assert isinstance(engine, Engine)
+    if not confirmed:
+        print(
+            f"kmb erase: this deletes everything kmb holds about {who} and cannot be undone; "
+            "run it again with --yes",
+            file=sys.stderr,
+        )
+        return 2
+    person_id = _person_id(engine, who)
+    if person_id is None or not erase(engine, person_id):
+        print(f"kmb erase: no person {who}", file=sys.stderr)
+        return 1
+    print(f"erased {who}: anonymous answers stay, linked to no one")
+    return 0
+
+
+def _export_person(engine: object, who: str, out: Path | None) -> int:
+    import json
+
+    from bot.engine import Engine
+    from bot.features.privacy import export
+
+    assert isinstance(engine, Engine)
+    person_id = _person_id(engine, who)
     try:
         if person_id is None:
             raise LookupError(f"no person {who}")

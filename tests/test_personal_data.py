@@ -467,3 +467,26 @@ async def test_my_data_on_slack_comes_in_pieces_that_fit_and_join_up(
     out = await zed.says("my data")
     assert len(out) < MOST_IN_CHAT and "`kmb export person slack:U0ZED`" in out
     assert "61 drafts" in out
+
+
+async def test_kmb_erase_person_for_someone_who_cannot_use_chat(
+    make_engine: Callable[[str], Engine],
+    sqlite_url: str,
+    monkeypatch: Any,
+    capsys: Any,
+) -> None:
+    from bot.cli import main
+
+    engine = make_engine(sqlite_url)
+    await world(engine)
+    zed = person_id(engine, "U0ZED")
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    assert main(["erase", "person", "slack:U0ZED"]) == 2  # not without --yes
+    assert "cannot be undone" in capsys.readouterr().err
+    assert rows_referring(engine, zed)
+    assert main(["erase", "person", "slack:U0ZED", "--yes"]) == 0
+    assert rows_referring(engine, zed) == {}
+    assert main(["erase", "person", "slack:U0ZED", "--yes"]) == 1
+    with engine.store.session() as s:
+        erasures = s.exec(select(AuditEntry).where(AuditEntry.action == "person.erase")).all()
+    assert len(erasures) == 1 and erasures[0].actor_id is None
