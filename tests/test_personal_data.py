@@ -310,6 +310,17 @@ def test_export_of_a_year_of_activity_takes_under_a_second(
     assert len(data["answers"]) == 300 and len(data["enquiry_messages"]) == 320
     assert len(data["outbox"]) == 2000 and len(data["audit_log"]) == 500
     assert best < 1.0
+    took = timed(lambda: erase_now(engine, me))
+    print(
+        f"erasure of a year of activity ({engine.store.engine.dialect.name}): {took * 1000:.0f} ms"
+    )
+    assert rows_referring(engine, me) == {} and took < 10.0
+
+
+def erase_now(engine: Engine, pid: int) -> None:
+    from bot.features.privacy import erase
+
+    assert erase(engine, pid)
 
 
 def personal_export(engine: Engine, pid: int) -> None:
