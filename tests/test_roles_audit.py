@@ -133,6 +133,8 @@ async def test_every_accountable_action_is_in_the_audit_log(chat) -> None:
     assert by["role.revoke"].actor_id == ids["ada"] and by["role.revoke"].subject_id == ids["max"]
     # Ann is erased: her export and her enquiry stay in the log, linked to no one
     assert by["person.export"].subject_id is None and by["person.erase"].actor_id is None
+    rows = by["person.erase"].detail["rows"]  # what it touched, table by table: no identities
+    assert rows["person"] == 1 and rows["enquiry"] == 1 and rows["audit_log"] >= 2
     lines = list(audit_lines(store))
     assert any("\tconsole:ada\trole.revoke\tconsole:max\t" in line for line in lines)
     assert any("\t-\tperson.export\t-\t" in line for line in lines)

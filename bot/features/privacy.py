@@ -83,11 +83,13 @@ def erase(engine: Engine, person_id: int, actor_id: int | None = None) -> bool:
     """Erase a person in one transaction, then scrub the database files; anonymous answers
     stay, unlinkable. False when there is no such person."""
     with engine.store.session() as s:
-        if not personal.erase(s, person_id, engine.store.now()):
+        counts = personal.erase(s, person_id, engine.store.now())
+        if counts is None:
             return False
         # Who asked stays unrecorded when it was the person themselves: the entry says only
-        # that an erasure happened, and when.
-        engine.store.audit(s, None if actor_id == person_id else actor_id, "person.erase", {})
+        # that an erasure happened, when, and how many rows of each table it touched.
+        actor = None if actor_id == person_id else actor_id
+        engine.store.audit(s, actor, "person.erase", {"rows": counts})
     engine.store.scrub_files()
     return True
 

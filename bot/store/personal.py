@@ -493,14 +493,22 @@ def export(s: Session, person_id: int) -> dict[str, Any] | None:
     return data
 
 
-def erase(s: Session, person_id: int, at: dt.datetime) -> bool:
-    """Erase one person in the caller's transaction; False when there is no such person."""
+def erase(s: Session, person_id: int, at: dt.datetime) -> dict[str, int] | None:
+    """Erase one person in the caller's transaction: how many rows of each table were about
+    them (deleted, unlinked or scrubbed); None when there is no such person."""
     p = subject(s, person_id)
     if p is None:
-        return False
+        return None
     p.at = at
+    counts: dict[str, int] = {}
     for rule in RULES:
-        if rule.erase is not None:
-            rule.erase(s, p)
-            s.flush()
-    return True
+        if rule.erase is None or rule.find is None:
+            continue
+        found = len(rule.find(s, p))
+        if rule.table == "enquiry":
+            found += len(_handled(s, p))
+        rule.erase(s, p)
+        s.flush()
+        if found:
+            counts[rule.table] = found
+    return counts
