@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from sqlmodel import Session, create_engine, select
 from bot.clock import Clock
 from bot.store.models import AuditEntry, Person, ProcessedEvent, Setting
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -216,19 +218,22 @@ class Store:
             )
         )
 
-    def scrub_files(self) -> None:
+    def scrub_files(self) -> bool:
         """Push erased rows out of SQLite's write-ahead log into the (zeroed) main file.
 
         With `secure_delete` on, a deleted row's bytes are zeroed in its page; the checkpoint
         copies those pages into the database file and truncates the `-wal` file, which would
         otherwise keep the earlier page images until the next checkpoint. PostgreSQL keeps
         dead tuples until autovacuum reclaims them; its files are not readable by users.
+        False when readers kept the checkpoint from finishing (SQLite's own comes later).
         """
         if self.engine.dialect.name != "sqlite" or ":memory:" in self.url:
-            return
+            return True
         with self.engine.connect() as conn:
-            for _ in range(5):  # busy while another connection reads: try again shortly
+            for _ in range(20):  # busy while another connection reads: try again shortly
                 busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
                 if busy is None or not busy[0]:
-                    break
+                    return True
                 time.sleep(0.05)
+        log.warning("could not checkpoint the SQLite WAL after an erasure; SQLite will later")
+        return False
