@@ -235,5 +235,7 @@ class Store:
                 if busy is None or not busy[0]:
                     return True
                 time.sleep(0.05)
-        log.warning("could not checkpoint the SQLite WAL after an erasure; SQLite will later")
+        log.warning(
+            "readers kept the WAL checkpoint from finishing: erased rows stay in the -wal file until SQLite's next checkpoint"
+        )
         return False
