@@ -236,6 +236,7 @@ class Store:
                     return True
                 time.sleep(0.05)
         log.warning(
-            "readers kept the WAL checkpoint from finishing: erased rows stay in the -wal file until SQLite's next checkpoint"
+            "readers kept the WAL checkpoint from finishing: erased rows stay in the -wal "
+            "file until SQLite's next checkpoint"
         )
         return False
