@@ -30,7 +30,6 @@ from bot.store.models import (
     Occasion,
     OutboxMessage,
     Person,
-    Project,
 )
 from bot.store.personal import BY_TABLE
 from bot.testing import Chatter
@@ -287,19 +286,11 @@ def test_export_of_a_year_of_activity_takes_under_a_second(
 ) -> None:
     """A busy person: 50 weekly prompts × 6 answers, 40 enquiries × 8 messages, 2,000 outbox
     rows to or about them among 20,000 others, 500 audit entries."""
+    from bench.personal_data import busy_person
     from bot.store import personal
 
     engine = make_engine(database_url)
-    now = engine.store.now()
-    with engine.store.session() as s:
-        me = engine.store.person(s, "slack", "U0BUSY", "Busy Person")
-        other = engine.store.person(s, "slack", "U0OTHER", "Someone Else")
-        s.add(Project(name="P", start_date=now.date(), end_date=now.date(), created_at=now))
-        s.flush()
-        ids = (me.id, other.id)
-    assert ids[0] is not None and ids[1] is not None
-    seed_a_year(engine, ids[0], ids[1])
-    me = ids[0]
+    me = busy_person(engine)
     best = min(timed(lambda: personal_export(engine, me)) for _ in range(5))  # a shared CPU
     print(
         f"export of a year of activity ({engine.store.engine.dialect.name}): {best * 1000:.0f} ms"
@@ -334,70 +325,6 @@ def timed(fn: Callable[[], None]) -> float:
     start = time.perf_counter()  # a duration, not the time of day: the clock stays injected
     fn()
     return time.perf_counter() - start
-
-
-def seed_a_year(engine: Engine, me: int, other: int) -> None:
-    """Bulk rows, as a year of use would leave them (inserted many at a time, for speed)."""
-    from sqlalchemy import insert
-
-    from bot.store.models import Answer, AuditEntry, Membership, Occasion, Prompt
-
-    now = engine.store.now()
-    with engine.store.session() as s:
-        s.add(Membership(project_id=1, person_id=me))
-        occasion = {"project_id": 1, "template": "aar", "opens_at": now, "closes_at": now}
-        s.execute(insert(Occasion), [{**occasion, "slot": f"w{w}"} for w in range(50)])
-        occasions = s.exec(select(Occasion.id).order_by(col(Occasion.id))).all()
-        s.execute(
-            insert(Prompt),
-            [{"occasion_id": o, "person_id": me, "status": "done"} for o in occasions],
-        )
-        prompts = s.exec(select(Prompt.id, Prompt.occasion_id)).all()
-        text = "An answer of a reasonable length about the week's work. " * 3
-        s.execute(
-            insert(Answer),
-            [
-                {"occasion_id": o, "prompt_id": p, "question_id": f"q{q}", "text": text}
-                | {"updated_at": now}
-                for p, o in prompts
-                for q in range(6)
-            ],
-        )
-        question = "A question of a reasonable length for the library team? " * 3
-        enquiry = {"requester_id": me, "question": question, "purpose": "research"}
-        s.execute(
-            insert(Enquiry),
-            [
-                {**enquiry, "reference": f"ENQ-2026-{n:04d}", "deadline": now.date()}
-                | {"created_at": now}
-                for n in range(40)
-            ],
-        )
-        enquiries = s.exec(select(Enquiry.id)).all()
-        message = {"author_id": me, "kind": "from_requester", "text": "A message " * 20}
-        s.execute(
-            insert(EnquiryMessage),
-            [{**message, "enquiry_id": e, "created_at": now} for e in enquiries for _ in range(8)],
-        )
-        rows = []
-        for n in range(22000):
-            mine = n % 11 == 0
-            rows.append(
-                {
-                    "dedupe_key": f"k{n}",
-                    "subject": f"enquiry:{enquiries[n % 40]}" if mine and n % 2 else "",
-                    "platform": "slack",
-                    "person_id": me if mine else other,
-                    "conversation": {"platform": "slack", "id": "D0" if mine else "D1"},
-                    "payload": {"elements": [{"type": "text", "text": "A message " * 30}]},
-                    "due_at": now,
-                    "status": "sent",
-                    "created_at": now,
-                }
-            )
-        s.execute(insert(OutboxMessage), rows)
-        audit = {"at": now, "actor_id": me, "action": "enquiry.create"}
-        s.execute(insert(AuditEntry), [{**audit, "detail": {"n": n}} for n in range(500)])
 
 
 async def test_erasure_takes_their_teams_references_too(
