@@ -275,6 +275,15 @@ def report(engine: Engine) -> list[str]:
         kept = f"{days} days after {kind.since}" if days else "for ever"
         then = kind.action if days else "-"
         lines.append(f"{kind.name}\t{kept}\t{then}\t{counts[kind.name]} {kind.action}")
+    with engine.store.session() as s:
+        last = s.exec(
+            select(AuditEntry)
+            .where(AuditEntry.action == "retention.run")
+            .order_by(col(AuditEntry.at).desc())
+        ).first()
+    if last is not None:
+        done = ", ".join(f"{n} {kind}" for kind, n in last.detail.items())
+        lines.append(f"Last run that removed anything: {last.at:%Y-%m-%d %H:%M} UTC ({done}).")
     lines.append(
         "Set in content/retention.yaml (KMB_RETENTION overrides); applied daily by the "
         "scheduler. Review the periods locally with your records manager."

@@ -87,6 +87,9 @@ async def test_each_kind_goes_at_its_own_age(
     with engine.store.session() as s:
         run = s.exec(select(AuditEntry).where(AuditEntry.action == "retention.run")).one()
     assert run.detail == {k: n for k, n in due.items() if n}  # the run is audited
+    assert f"Last run that removed anything: {clock.now():%Y-%m-%d %H:%M} UTC (" in "\n".join(
+        report(engine)
+    )
     assert count(engine, Dialog) == 0 and count(engine, ProcessedEvent) == 0
     # sent rows went, except the card of the enquiry still open (its thread still works)
     with engine.store.session() as s:
