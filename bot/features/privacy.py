@@ -125,7 +125,9 @@ class DeleteFlow(BaseFlow):
         return [
             say(
                 "Done: everything kmb held about you has been deleted. Anonymous answers "
-                "remain, with no link to you. If you talk to kmb again, you start afresh."
+                "remain, with no link to you. If you talk to kmb again, you start afresh.",
+                "Messages already delivered stay in Slack or Teams under your organisation's "
+                "settings; kmb has replaced the cards it posted about your enquiries.",
             )
         ]
 
