@@ -10,6 +10,10 @@ from bot.engine import Engine
 from bot.messages import ConversationRef, Inbound, PersonRef, Reply
 
 PLATFORM = "console"
+LEAVE = ("quit", "exit", "bye")
+GOODBYE = (
+    "Bye for now. A form you were part-way through is kept: run `kmb chat` again to carry on."
+)
 
 
 def to_inbound(line: str, user: str) -> Inbound:
@@ -34,12 +38,18 @@ async def run(engine: Engine, user: str, stdin: TextIO, stdout: TextIO) -> None:
     for reply in engine.greet(ref):
         print(render(reply), file=stdout, end="\n\n")
     if interactive:
-        print("kmb — type `help`, or `tool <what you need>`. Ctrl-D to leave.", file=stdout)
+        print(
+            "kmb — type `help`, or `tool <what you need>`. `quit` or Ctrl-D to leave.",
+            file=stdout,
+        )
     while True:
         if interactive:
             print("> ", end="", file=stdout, flush=True)
         line = await asyncio.to_thread(stdin.readline)
         if not line:
+            break
+        if line.strip().lower() in LEAVE:
+            print(GOODBYE, file=stdout)
             break
         for reply in await engine.handle(to_inbound(line, user)):
             print(render(reply), file=stdout, end="\n\n")

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
     microsoft_app_type: str = "SingleTenant"
+    # Slow clients: seconds to send a request's headers (also how long an idle keep-alive
+    # connection stays open), seconds to send its body, and open connections at most (0: half
+    # the process's file-descriptor limit, at most 4096).
+    kmb_header_timeout: float = 10.0
+    kmb_body_timeout: float = 30.0
+    kmb_max_connections: int = 0
     # Tests only: an ISO 8601 instant (with its offset) that every clock reading returns, so a
     # test driving the `kmb` command gets the same answers at any hour, weekday or year.
     kmb_fake_now: str = ""

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.content import Catalogue
 from bot.fields import parse_field
 from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
+from bot.pii import guard_inbound, guard_reply, visible_notice
 from bot.store import Store
 from bot.store.models import Dialog, Person
 from bot.turn import Command, FormFlow, Turn
@@ -24,6 +25,28 @@ from bot.worktime import learn_timezone
 
 log = logging.getLogger(__name__)
 ThreadHandler = Callable[[Turn, int, str], list[Reply]]
+# One rule for every step-by-step form, told in its first message: a command alone on a line is
+# a command (it is never saved as an answer), and quotes make it an answer.
+FORM_RULES = (
+    "Type `cancel` at any time to stop, `back` to go back a question. A command alone on a line "
+    "(such as `help`) runs that command and is not saved as an answer; to answer with that word, "
+    'put it in quotes ("help").'
+)
+FORM_WORDS = frozenset({"cancel", "stop", "quit", "back", "skip"})
+QUOTES = (('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"))
+
+
+def unquote(text: str) -> str | None:
+    """The words inside quotes, when the whole answer is quoted (an answer taken literally)."""
+    for left, right in QUOTES:
+        if len(text) > 2 and text.startswith(left) and text.endswith(right):
+            return text[len(left) : -len(right)].strip()
+    return None
+
+
+def commits_each(flow: object) -> bool:
+    """True for forms that save each answer as it is given (a retro's answers)."""
+    return bool(getattr(flow, "commits_each_field", False))
 
 
 @dataclass(frozen=True)
@@ -98,12 +121,21 @@ class Engine:
                 callback()
 
     def handle_sync(self, inbound: Inbound) -> list[Reply]:
-        """`handle`, on the calling thread."""
+        """`handle`, on the calling thread.
+
+        Patient identifiers are removed from what came in before any feature sees it (so none
+        can be searched for, truncated into a fragment or echoed), the person is told, and
+        every reply is guarded again on its way out.
+        """
         event_id = inbound.event_id
         if event_id and not self.store.claim_event(inbound.platform, event_id):
             return []
+        inbound, notice = guard_inbound(inbound)
         try:
-            return self._dispatch(inbound)
+            replies = self._dispatch(inbound)
+            if notice and not any(visible_notice(r.to_text()) for r in replies):
+                replies = [say(notice), *replies]
+            return [guard_reply(r) for r in replies]
         except Exception:
             if event_id:
                 self.store.release_event(inbound.platform, event_id)
@@ -171,7 +203,21 @@ class Engine:
                 if cmd.role and not turn.has(cmd.role):
                     return [self.refusal(cmd)]
                 return cmd.handler(turn)
-        return [self.not_understood(text)]
+        return self.small_talk(turn, text) or [self.not_understood(text, turn)]
+
+    def small_talk(self, turn: Turn, text: str) -> list[Reply]:
+        """Thanks, and a request for evidence in plain words, get a useful answer.
+
+        A first word that is nearly a command ("lesons about sepsis research") is a typo, so
+        it gets "did you mean" rather than small talk.
+        """
+        from bot.features.help import small_talk
+
+        mine = [c.words for c in self.commands if not c.role or turn.has(c.role)]
+        first = text.lower().split()[:1]
+        if first and difflib.get_close_matches(first[0], mine, n=1, cutoff=0.8):
+            return []
+        return small_talk(turn, text)
 
     def refusal(self, cmd: Command) -> Reply:
         """A clear refusal for a privileged word."""
@@ -180,9 +226,13 @@ class Engine:
             "Ask your kmb admin if you need it. Type `help` for what you can do."
         )
 
-    def not_understood(self, text: str) -> Reply:
-        """Never silence: the closest command and a pointer to help."""
-        words = [c.words for c in self.commands if not c.hidden]
+    def not_understood(self, text: str, turn: Turn | None = None) -> Reply:
+        """Never silence: the closest command the caller may run, and a pointer to help."""
+        words = [
+            c.words
+            for c in self.commands
+            if not c.hidden and (not c.role or (turn is not None and turn.has(c.role)))
+        ]
         first = " ".join(text.lower().split()[:2])
         close = difflib.get_close_matches(
             first, words, n=1, cutoff=0.5
@@ -243,16 +293,19 @@ class Engine:
         values: dict[str, str] = {}
         index = 0
         notices: list[str] = []
+        today = turn.today()
         for field in form.inputs:
             raw = (prefill or {}).get(field.id)
             if raw is None:
                 break
-            parsed = parse_field(field, raw, self.clock.now().date())
+            parsed = parse_field(field, raw, today)
             if parsed.error or flow.check(turn, ctx, field.id, parsed.value):
                 break
             values[field.id] = parsed.value
             if parsed.notice:
                 notices.append(parsed.notice)
+            if parsed.understood:
+                notices.append(f"{field.label.rstrip('?.:')}: {parsed.understood}.")
             flow.on_field(turn, ctx, field.id, parsed.value)
             index += 1
         whole = turn.inbound.platform != "console"
@@ -276,16 +329,21 @@ class Engine:
             head = Reply((replace(form, inputs=filled),), summary=form.title)
             return [*intro, head]
         lead = [Text(f"*{form.title}*")] + ([Text(form.context)] if form.context else [])
-        lead.append(Text("Type `cancel` at any time to stop; `back` to go back a question."))
+        lead.append(Text(FORM_RULES))
         return [*intro, Reply(tuple(lead), summary=form.title), *self._ask(form, index, values)]
 
     def _ask(self, form: Form, index: int, values: Mapping[str, str]) -> list[Reply]:
         field = form.inputs[index]
         lines = [f"({index + 1}/{len(form.inputs)}) {field.to_text()}"]
         if field.initial:
-            lines.append(f"Your answer so far: {field.initial}\n(Type `skip` to keep it.)")
+            # a choice shows its label ("Retrospect"), not the value kept ("retrospect")
+            shown = next((c.label for c in field.choices if c.value == field.initial), None)
+            lines.append(
+                f"Your answer so far: {shown or field.initial}\n"
+                "(Press Enter or type `skip` to keep it.)"
+            )
         elif not field.required:
-            lines.append("(Type `skip` to leave it out.)")
+            lines.append("(Press Enter or type `skip` to leave it out.)")
         return [say(*lines)]
 
     def _continue_dialog(self, turn: Turn, dialog: Dialog, text: str) -> list[Reply]:
@@ -295,24 +353,33 @@ class Engine:
         values: dict[str, str] = dict(state.get("values", {}))
         index: int = state.get("i", 0)
         low = text.lower()
-        if flow is None or low in ("cancel", "stop", "quit"):
+        if flow is None or low in ("cancel", "stop", "quit"):  # FORM_WORDS that end a form
             self._end_dialog(dialog)
-            kept = (
-                " What you had already answered is kept."
-                if flow and getattr(flow, "commits_each_field", False)
-                else ""
-            )
+            kept = " What you had already answered is kept." if commits_each(flow) else ""
             return [say(f"Stopped. Nothing more was saved.{kept}")]
         form = flow.form(turn, ctx)
         field = form.inputs[index]
         replies: list[Reply] = []
+        literal = unquote(text)
+        if literal is not None and (
+            literal.lower() in FORM_WORDS or self.command_for(turn, literal) is not None
+        ):
+            text, low = literal, ""  # a quoted command (or `skip`…) is an answer, taken literally
+        elif self.command_for(turn, text) is not None:
+            return self._command_in_form(turn, dialog, form, text, kept=commits_each(flow))
         if low == "back":
             index = max(0, index - 1)
-        elif low == "skip" and (not field.required or field.initial):
-            values[field.id] = field.initial  # keep the earlier answer, or leave it out
+        elif (low == "skip" or not text) and (not field.required or field.initial):
+            # Enter or `skip` keeps the earlier (or remembered) answer, or leaves it out.
+            values[field.id] = field.initial
             index += 1
+        elif low == "skip":
+            return [
+                say("This one is needed, so it can't be skipped."),
+                *self._ask(form, index, values),
+            ]
         else:
-            parsed = parse_field(field, text, self.clock.now().date())
+            parsed = parse_field(field, text, turn.today())
             seen = {**ctx, "_values": values}
             error = parsed.error or flow.check(turn, seen, field.id, parsed.value)
             if error:
@@ -321,6 +388,8 @@ class Engine:
             flow.on_field(turn, ctx, field.id, parsed.value)
             if parsed.notice:
                 replies.append(say(parsed.notice))
+            if parsed.understood:
+                replies.append(say(f"Understood: {parsed.understood}."))
             finish = getattr(flow, "finish_early", None)
             early = finish(turn, ctx, field.id, parsed.value) if finish else None
             if early is not None:  # e.g. coursework: signposted at once, not after 9 more
@@ -337,6 +406,31 @@ class Engine:
                 row.updated_at = self.store.now()
         form = flow.form(turn, ctx)
         return [*replies, *self._ask(form, index, values)]
+
+    def command_for(self, turn: Turn, text: str) -> Command | None:
+        """The command a whole line names exactly (one the caller may run), if any."""
+        low = " ".join(text.lower().split())
+        return next(
+            (
+                c
+                for c in self.commands
+                if c.words == low and not c.hidden and (not c.role or turn.has(c.role))
+            ),
+            None,
+        )
+
+    def _command_in_form(
+        self, turn: Turn, dialog: Dialog, form: Form, text: str, kept: bool
+    ) -> list[Reply]:
+        """A command typed mid-form runs; the form waits, unless the command started another."""
+        replies = self.route(turn, text)
+        still = self._dialog(turn.person_id)
+        if still is not None and still.id == dialog.id:
+            state = still.state
+            back = say(f"Back to *{form.title}* — `{text}` was not saved as an answer.")
+            return [*replies, back, *self._ask(form, state.get("i", 0), state.get("values", {}))]
+        note = " What you had already answered is kept." if kept else ""
+        return [say(f"You left *{form.title}* to run `{text}`.{note}"), *replies]
 
     def _end_dialog(self, dialog: Dialog) -> None:
         with self.store.session() as s:
@@ -356,9 +450,10 @@ class Engine:
         clean: dict[str, str] = {}
         errors: list[tuple[str, str]] = []
         notices: list[str] = []
+        today = turn.today()
         for field in form.inputs:
             raw = values.get(field.id, "")
-            parsed = parse_field(field, raw, self.clock.now().date())
+            parsed = parse_field(field, raw, today)
             seen = {**ctx, "_values": clean}
             error = parsed.error or (
                 flow.check(turn, seen, field.id, parsed.value) if parsed.value else ""
@@ -366,7 +461,7 @@ class Engine:
             if error:
                 errors.append((field.id, error))
                 continue
-            clean[field.id] = parsed.value
+            clean[field.id] = parsed.value  # dates are said back in the flow's confirmation
             if parsed.notice:
                 notices.append(parsed.notice)
         if errors:
@@ -388,7 +483,7 @@ class Engine:
         """What a person should see when they open kmb: messages waiting and things to do."""
         from bot.features.delivery import greeting
 
-        return greeting(self, ref)
+        return [guard_reply(r) for r in greeting(self, ref)]
 
     def greet_pending(self, ref: PersonRef) -> list[Reply]:
         """Messages queued for a person since they last looked (console delivery)."""
@@ -400,13 +495,15 @@ class Engine:
                     Person.platform == ref.platform, Person.external_id == ref.external_id
                 )
             ).first()
-        return take_for_person(self.store, person_id) if person_id is not None else []
+        if person_id is None:
+            return []
+        return [guard_reply(r) for r in take_for_person(self.store, person_id)]
 
     def home(self, ref: PersonRef) -> Reply:
         """A person's home view: prompts waiting, open enquiries, projects, quick actions."""
         from bot.features.home import home
 
-        return home(self, ref)
+        return guard_reply(home(self, ref))
 
     def roles_of(self, person: Person) -> frozenset[str]:
         """A person's stored roles plus any held for this session only."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
 
 from bot.messages import Input
-from bot.pii import guard
+from bot.pii import guard, visible_length
 
 YES = frozenset({"yes", "y", "yeah", "yep", "true", "on", "1"})
 NO = frozenset({"no", "n", "nope", "false", "off", "0"})
@@ -20,25 +21,88 @@ class Parsed:
     value: str = ""
     error: str = ""
     notice: str = ""
+    understood: str = ""  # how a date was read, said back to the person ("Friday 4 December")
+
+
+# Words around a date that carry no date ("by friday", "before 15 Dec").
+LEAD_WORDS = re.compile(r"^(?:by|before|on|until|till|no later than|at the latest|for)\s+")
+ASAP = frozenset(
+    {"asap", "a.s.a.p.", "a.s.a.p", "as soon as possible", "urgent", "urgently", "immediately"}
+)
+ASAP_HELP = (
+    "“As soon as possible” doesn't tell anyone what to plan for — please give the latest date "
+    "that still helps (e.g. `friday`, `15 Dec` or `in 2 weeks`)."
+)
+# An enquiry's deadline: urgency for a patient is its own question, and those searches go first.
+PATIENT_FIRST = (
+    " If it informs a decision about a specific patient, answer yes when asked: those searches "
+    "go first."
+)
+MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
+    m.lower(): i for i, m in enumerate(calendar.month_abbr) if m
+}
+PART_OF_MONTH = re.compile(
+    r"(?P<part>end|the end|start|the start|beginning|the beginning|mid|middle|the middle)"
+    r"(?: of)?(?: the)? (?P<month>next month|this month|month|[a-z]+)(?: (?P<year>\d{4}))?"
+)
+
+
+def _part_of_month(text: str, today: dt.date) -> dt.date | None:
+    """`end of January`, `mid march`, `start of next month`: a day the parser leaves out."""
+    m = PART_OF_MONTH.fullmatch(text)
+    if m is None:
+        return None
+    word = m.group("month")
+    if word in ("month", "this month"):
+        year, month = today.year, today.month
+    elif word == "next month":
+        year, month = today.year + today.month // 12, today.month % 12 + 1
+    elif word in MONTHS:
+        month = MONTHS[word]
+        year = int(m.group("year") or (today.year if month >= today.month else today.year + 1))
+    else:
+        return None
+    part = m.group("part").removeprefix("the ")
+    if part == "end":
+        return dt.date(year, month, calendar.monthrange(year, month)[1])
+    return dt.date(year, month, 15 if part in ("mid", "middle") else 1)
 
 
 def parse_date(raw: str, today: dt.date) -> dt.date | None:
-    """Dates as people type them: 2026-12-01, 1/12/2026, 1 Dec 2026, today, tomorrow, in 3 days."""
-    text = raw.strip().lower()
-    if text == "today":
-        return today
-    if text == "tomorrow":
-        return today + dt.timedelta(days=1)
-    m = re.fullmatch(r"in (\d{1,3}) (day|days|week|weeks)", text)
-    if m:
-        n = int(m.group(1))
-        return today + dt.timedelta(days=n * (7 if m.group(2).startswith("week") else 1))
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d %b %Y", "%d %B %Y", "%d/%m/%y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
+    """Dates as people write them: friday, next week, 15 Dec, end of January, in 2 weeks, ISO
+    and UK numeric dates. Relative words count from `today` (the person's own date); a day and
+    month with no year is the next one to come.
+    """
+    text = LEAD_WORDS.sub("", " ".join(raw.strip().lower().split())).rstrip(".")
+    if len(text) < 3 or text.isdigit():
+        return None  # "1" or "a" are not dates, whatever a lenient parser makes of them
+    if text == "end of week" or text == "end of the week":
+        return today + dt.timedelta(days=(4 - today.weekday()) % 7)
+    day = _part_of_month(text, today)
+    if day is not None:
+        return day
+    # dateparser (a well-kept parser for dates in many forms) costs about 0.14 s to import, so
+    # it is loaded by the first date answer rather than by every `kmb` command at start.
+    import dateparser
+
+    parsed = dateparser.parse(
+        text,
+        languages=["en"],
+        settings={
+            "PREFER_DATES_FROM": "future",
+            "DATE_ORDER": "DMY",
+            "PREFER_DAY_OF_MONTH": "first",
+            "RELATIVE_BASE": dt.datetime.combine(today, dt.time(12)),
+            "RETURN_AS_TIMEZONE_AWARE": False,
+        },
+    )
+    return parsed.date() if parsed is not None else None
+
+
+def say_date(day: dt.date, today: dt.date) -> str:
+    """A date as people say it: "Friday 4 December" (with the year when it isn't this one)."""
+    year = f" {day.year}" if day.year != today.year else ""
+    return f"{day:%A} {day.day} {day:%B}{year}"
 
 
 def parse_field(field: Input, raw: str, today: dt.date) -> Parsed:
@@ -49,9 +113,12 @@ def parse_field(field: Input, raw: str, today: dt.date) -> Parsed:
             return Parsed(error="This one is needed — please type an answer (or `cancel`).")
         return Parsed(value="")
     if field.kind in ("text", "multiline", "people"):
-        if field.max_length and len(text) > field.max_length:
+        # The guard's markers are not counted: redaction must never cost a person their answer
+        # (a console answer is redacted as typed and checked again when the form is sent).
+        length = visible_length(text)
+        if field.max_length and length > field.max_length:
             return Parsed(
-                error=f"That is {len(text):,} characters; the limit here is "
+                error=f"That is {length:,} characters; the limit here is "
                 f"{field.max_length:,}. Please shorten it."
             )
         guarded = guard(text)
@@ -74,10 +141,13 @@ def parse_field(field: Input, raw: str, today: dt.date) -> Parsed:
             return Parsed(value=str(int(text)))
         return Parsed(error="Please give a whole number from 1 to 10.")
     if field.kind == "date":
+        if " ".join(text.lower().split()).rstrip(".!") in ASAP:
+            return Parsed(error=ASAP_HELP + (PATIENT_FIRST if field.id == "deadline" else ""))
         day = parse_date(text, today)
         if day is None:
             return Parsed(
-                error="I couldn't read that date. Try 2026-12-15, 15/12/2026 or tomorrow."
+                error="I couldn't read that date. Try `friday`, `15 Dec`, `in 2 weeks`, "
+                "`end of January` or 15/12/2026."
             )
-        return Parsed(value=day.isoformat())
+        return Parsed(value=day.isoformat(), understood=say_date(day, today))
     return Parsed(error=f"Unsupported field kind {field.kind}")

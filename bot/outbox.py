@@ -34,6 +34,7 @@ from bot.messages import ConversationRef, reply_from_dict
 from bot.sending import SENDING_KEY, Reconciler, Sender, SendResult
 from bot.store import Store
 from bot.store.models import OutboxMessage, Person
+from bot.words import count as counted
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -428,8 +429,8 @@ def outbox_report(store: Store, limit: int = 20) -> list[str]:
     for row in troubled:
         what = "parked" if row.status == "parked" else f"failing, next try {row.due_at:%H:%M:%S}"
         lines.append(
-            f"  #{row.id} {row.dedupe_key} ({row.platform}) — {what} after {row.attempts} "
-            f"attempt(s): {row.last_error or 'no reason given'}"
+            f"  #{row.id} {row.dedupe_key} ({row.platform}) — {what} after "
+            f"{counted(row.attempts, 'attempt')}: {row.last_error or 'no reason given'}"
         )
     if any(r.status == "parked" for r in troubled):
         lines.append(

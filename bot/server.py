@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,6 +29,7 @@ from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
 
 log = logging.getLogger(__name__)
+BODY_LIMIT = 1024 * 1024  # bytes; larger requests are refused with 413
 ENGINE_KEY = web.AppKey("engine", Engine)
 REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 
@@ -53,12 +57,112 @@ def make_app(engine: Engine) -> web.Application:
             body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(
+        client_max_size=BODY_LIMIT, middlewares=[body_in_time(engine.settings.kmb_body_timeout)]
+    )
     app[ENGINE_KEY] = engine
     app[REGISTRY_KEY] = registry
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+def body_in_time(seconds: float) -> Middleware:
+    """Middleware: a request's whole body (at most `BODY_LIMIT`) is read within `seconds`.
+
+    Read once here, the body is cached for the route, so a client that trickles its body can
+    hold a connection for `seconds` at most and never reaches a handler.
+    """
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.body_exists:
+            try:
+                async with asyncio.timeout(seconds):
+                    await request.read()
+            except TimeoutError:
+                response = web.json_response({"error": "the body arrived too slowly"}, status=408)
+                response.force_close()
+                return response
+        return await handler(request)
+
+    return middleware
+
+
+class _MalformedHttp(logging.Filter):
+    """aiohttp logs a request it cannot parse (a bad header, a broken request line) with a
+    traceback, though it answers 400 and nothing failed: one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = "refused a malformed HTTP request: %s", (error.message,)
+            record.exc_info, record.exc_text, record.levelno = None, None, logging.INFO
+            record.levelname = "INFO"
+        return True
+
+
+QUIET_MALFORMED_HTTP = _MalformedHttp()
+
+
+def connection_limit(configured: int) -> int:
+    """The open-connection cap: as configured, or half the file-descriptor limit."""
+    if configured > 0:
+        return configured
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 4096 if soft == resource.RLIM_INFINITY else max(16, min(4096, soft // 2))
+
+
+class _Busy(asyncio.Protocol):
+    """A connection over the cap with nobody to evict: told 503 and closed at once."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+            b"Retry-After: 1\r\nContent-Length: 0\r\n\r\n"
+        )
+        transport.close()
+
+
+class Admission:
+    """The listening socket's protocol factory: at most `limit` connections are open.
+
+    At the cap, a new connection evicts the oldest one that is still waiting for a request
+    (idle, or sending its headers slowly), so clients that hold connections without sending
+    cannot lock out one that asks for something; if every connection is busy with a request,
+    the newcomer gets 503. Headers and bodies have their own timeouts (`Running`).
+    """
+
+    def __init__(self, server: web.Server, limit: int) -> None:
+        self.server = server
+        self.limit = limit
+        self.evicted = 0
+        self.refused = 0
+
+    def __call__(self) -> asyncio.BaseProtocol:
+        # A closed connection stays listed until its task ends: count only the open ones.
+        open_now = [h for h in self.server.connections if not _closing(h)]
+        if len(open_now) >= self.limit:
+            idle = next((h for h in open_now if _waiting(h)), None)  # the oldest first
+            if idle is None:
+                self.refused += 1
+                return _Busy()
+            idle.force_close()
+            self.evicted += 1
+        return self.server()
+
+
+def _closing(handler: object) -> bool:
+    """Whether an aiohttp connection is being closed."""
+    return bool(getattr(handler, "_force_close", False) or getattr(handler, "_close", False))
+
+
+def _waiting(handler: object) -> bool:
+    """Whether an aiohttp connection is between requests: none handled and none queued."""
+    return getattr(handler, "_current_request", None) is None and not getattr(
+        handler, "_messages", None
+    )
 
 
 Mount = Callable[[web.Application, Engine], Mapping[str, Sender]]
@@ -94,15 +198,27 @@ class Running:
         self.tick = tick
         self.url = ""
         self._stop = asyncio.Event()
-        self._runner = web.AppRunner(self.app)
+        # aiohttp closes a connection that has not sent a whole request `keepalive_timeout`
+        # after it opened (or after its last response): that is the header timeout.
+        # A body left unread (refused, or too slow) is drained for a second, not aiohttp's 10.
+        self._runner = web.AppRunner(
+            self.app, keepalive_timeout=settings.kmb_header_timeout, lingering_time=1.0
+        )
+        self.max_connections = connection_limit(settings.kmb_max_connections)
+        self.admission: Admission | None = None
+        self._listener: asyncio.Server | None = None
         self._delivering: asyncio.Task[None] | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen (port 0: any free one) and start delivering; the base URL."""
+        logging.getLogger("aiohttp.server").addFilter(QUIET_MALFORMED_HTTP)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert self._runner.server is not None
+        self.admission = Admission(self._runner.server, self.max_connections)
+        self._listener = await asyncio.get_running_loop().create_server(
+            self.admission, host, port, reuse_address=True
+        )
+        bound = self._listener.sockets[0].getsockname()[1]
         self.url = f"http://{host}:{bound}"
         self.engine.on_change.append(self.delivery.wake)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
@@ -119,6 +235,8 @@ class Running:
             await self._delivering
         with contextlib.suppress(ValueError):
             self.engine.on_change.remove(self.delivery.wake)
+        if self._listener is not None:
+            self._listener.close()  # no new connections; cleanup closes the open ones
         await self._runner.cleanup()
 
 

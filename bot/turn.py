@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,6 +26,20 @@ class Turn:
     roles: frozenset[str]
     args: str = ""
     notices: list[str] = field(default_factory=list)
+
+    def today(self) -> datetime.date:
+        """Today's date where the caller is (their timezone, or the default one)."""
+        from bot.store.models import Person
+        from bot.worktime import zone
+
+        with self.engine.store.session() as s:
+            person = s.get(Person, self.person_id)
+            name = person.timezone if person else None
+        return (
+            self.engine.clock.now()
+            .astimezone(zone(name, self.engine.settings.kmb_timezone))
+            .date()
+        )
 
     def has(self, role: str) -> bool:
         """True if the caller holds the role (admins hold every role)."""

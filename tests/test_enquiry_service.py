@@ -92,7 +92,8 @@ async def test_out_of_hours_the_requester_is_told_when_it_will_be_picked_up(
 ) -> None:
     clock.set(dt.datetime(2026, 11, 28, 14, 0, tzinfo=dt.UTC))  # a Saturday afternoon
     out = await ask(engine, "UANN")
-    assert "closed just now; it will be picked up from Monday 30 November at 09:00" in out
+    assert "outside the opening hours of the Library and knowledge service just now" in out
+    assert "it will be picked up from Monday 30 November at 09:00" in out
     clock.set(dt.datetime(2026, 12, 24, 18, 30, tzinfo=dt.UTC))  # Christmas Eve, evening
     out = await ask(
         engine, "UBOB", purpose="patient-care", patient_decision="yes", deadline="2027-01-15"
@@ -200,7 +201,7 @@ async def test_unclaimed_nudge_deadline_reminder_and_overdue_flag(
     clock.set(dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC))  # Wednesday: 2 working days left
     assert sweep(engine) == ["reminded ENQ-2026-0001"]
     (reminder,) = queued(engine, "enquiry:1:due-reminder")
-    assert reminder.conversation["id"] == "ULIB" and "in 2 working day(s)" in str(reminder.payload)
+    assert reminder.conversation["id"] == "ULIB" and "in 2 working days" in str(reminder.payload)
     clock.set(dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC))  # the next Monday
     assert sweep(engine) == ["flagged ENQ-2026-0001 overdue"]
     assert sweep(engine) == []

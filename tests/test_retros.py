@@ -42,7 +42,7 @@ async def test_lead_runs_a_retrospect_end_to_end(chat) -> None:
     assert "4 people asked" in await lead.says("retro now falls pilot")
     bea, cal, dev = chat("bea"), chat("cal"), chat("dev")
     assert "reflect on *Falls pilot*" in bea.opens()
-    assert "retro prompt(s) waiting (Falls pilot)" in cal.opens()
+    assert "1 retro prompt waiting (Falls pilot — Retrospect, until Fri 27 Nov)" in cal.opens()
     assert "answers are saved" in await _answer(bea, "no", "yes")
     assert "name is hidden" in await _answer(cal, "yes", "no")
     status = await lead.says("retro status 1")
@@ -51,7 +51,10 @@ async def test_lead_runs_a_retrospect_end_to_end(chat) -> None:
     digest = await lead.says("retro digest falls pilot")
     assert "— Bea: Hourly rounding stuck" in digest
     assert "— anonymous: Hourly rounding stuck" in digest
-    assert "7/10 ×2" in digest and "2 of 4 answered; 1 shared as lessons" in digest
+    assert (
+        "7/10 ×2" in digest
+        and "2 of 4 answered; 5 answers shared as lessons by 1 person" in digest
+    )
     lessons = await dev.says("lessons night team buy-in")
     assert "Earlier buy-in from the night team" in lessons and "Falls pilot" in lessons
 
@@ -69,7 +72,10 @@ async def test_skip_back_and_edit_until_closed(chat) -> None:
     for line in ["Eight a day", "Late referrals", "Start referrals earlier", "Ask GP leads", "no"]:
         await bea.says(line)
     assert "answers are saved" in await bea.says("no")
-    assert "`retro answer 2` — Falls pilot (answered; edit)" in await bea.says("retro")
+    assert (
+        "`retro answer 2` — Falls pilot — After Action Review, until Fri 27 Nov (answered; edit)"
+        in await bea.says("retro")
+    )
     assert "Your answer so far: Eight a day" in await bea.says("retro answer 2") + await bea.says(
         "skip"
     )

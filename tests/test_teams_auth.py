@@ -22,7 +22,7 @@ from botframework.connector.auth import (
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from adapters.teams import TeamsConfig
+from adapters.teams import TeamsConfig, shape
 from tests.teams_rig import Rig, card_text
 
 APP_ID = "00000000-0000-0000-0000-000000000b07"
@@ -116,6 +116,7 @@ def _config(openid: str) -> TeamsConfig:
         tenant_id="00000000-0000-0000-0000-00000000c0de",
         openid_metadata_url=openid,
         credentials_factory=LocalCredentialsFactory(),
+        connector_hosts=("127.0.0.1",),  # the fake connector stands in for Microsoft's
     )
 
 
@@ -159,3 +160,53 @@ async def test_a_missing_or_malformed_header_is_refused_with_401(engine, openid,
         status, _ = await rig.post(rig.activity("personal_message"), headers)
         assert status == 401
         assert rig.connector.calls == []
+
+
+async def test_a_signed_service_url_off_microsofts_connectors_is_refused(
+    engine, openid, keys
+) -> None:
+    attacker = "https://attacker.example.com/"
+    async with Rig(engine, _config(openid)) as rig:
+        token = _token(keys, attacker)  # the claim matches the activity: only the host is wrong
+        activity = rig.activity("personal_message") | {"serviceUrl": attacker}
+        status, body = await rig.post(activity, {"Authorization": f"Bearer {token}"})
+        assert status == 400 and "connector" in body["error"]
+        assert rig.connector.calls == []
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://smba.trafficmanager.net/emea/", True),
+        ("https://smba.infra.gcc.teams.microsoft.com/teams", True),
+        ("https://smba.infra.gov.teams.microsoft.us/teams", True),
+        ("https://smba.infra.dod.teams.microsoft.us/teams", True),
+        ("https://webchat.botframework.com/", True),
+        ("https://europe.webchat.botframework.com/", True),
+        ("https://directline.botframework.azure.us/", True),
+        ("http://smba.trafficmanager.net/emea/", False),  # never in clear text
+        ("https://evil.trafficmanager.net/", False),  # anyone can make one of these
+        ("https://botframework.com.evil.example/", False),
+        ("https://evilbotframework.com/", False),
+        ("https://127.0.0.1:3978/", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_only_microsofts_connector_hosts_are_answered_with_credentials(url, ok) -> None:
+    assert (shape.service_url_problem(url, authenticated=True) is None) is ok
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("http://127.0.0.1:53000/", True),
+        ("http://localhost:3978/", True),
+        ("http://[::1]:3978/", True),
+        ("https://smba.trafficmanager.net/emea/", False),
+        ("http://127.0.0.1.evil.example/", False),
+        ("file:///etc/passwd", False),
+    ],
+)
+def test_emulator_mode_answers_loopback_only(url, ok) -> None:
+    assert (shape.service_url_problem(url, authenticated=False) is None) is ok

@@ -9,17 +9,22 @@ token, so the first request never waits on `auth.test`.
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters import wire
+from adapters.slack import shape
 from adapters.slack.listeners import Listeners
 from adapters.slack.reconcile import ReconcilingSlackSender, TaggingWebClient
 from adapters.slack.sender import SlackSender
+from adapters.slack.signing import refusal
 from bot.config import Settings
 from bot.engine import Engine
 
@@ -80,11 +85,29 @@ def mount(web_app: web.Application, engine: Engine) -> SlackSender:
     web_app.on_startup.append(open_session)
     web_app.on_cleanup.append(close_session)
     if settings.slack_signing_secret:
+        secret = settings.slack_signing_secret
 
         async def events(request: web.Request) -> web.Response:
-            return await to_aiohttp_response(
-                await bolt.async_dispatch(await to_bolt_request(request))
-            )
+            """Signature first, on the raw bytes; then the shape; only then Bolt."""
+            raw = await request.read()
+            refused = refusal(secret, raw, request.headers, time.time())
+            if refused is not None:
+                return web.json_response({"error": "not signed by Slack"}, status=refused)
+            try:
+                body = wire.text(raw)
+                shape.payload_of(body, request.content_type)
+                bolt_request = AsyncBoltRequest(
+                    body=body,
+                    query=request.query_string,
+                    headers=request.headers,  # type: ignore[arg-type]
+                )
+            except wire.Malformed as exc:
+                log.info("refused a signed Slack request: %s", exc)
+                return web.json_response({"error": str(exc)}, status=400)
+            except Exception as exc:  # Bolt's own parsing of what the shape check let by
+                log.info("refused a signed Slack request Bolt cannot read: %r", exc)
+                return web.json_response({"error": "kmb cannot read this request"}, status=400)
+            return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
         web_app.router.add_post(ROUTE, events)
     if settings.slack_app_token:

@@ -47,8 +47,8 @@ def event_message(body: dict[str, Any], name: str = "") -> Inbound | None:
     event = body.get("event", {})
     if event.get("bot_id") or event.get("subtype") or not event.get("user"):
         return None  # kmb's own posts, edits, joins…
-    text = unslack(event.get("text", ""))
-    channel = event.get("channel", "")
+    text = unslack(event.get("text") or "")  # null in a signed but odd event: no text
+    channel = event.get("channel") or ""
     thread = event.get("thread_ts")
     event_id = body.get("event_id")
     if event.get("type") == "app_mention":

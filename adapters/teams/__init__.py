@@ -24,7 +24,7 @@ BOT_KEY = web.AppKey("teams_bot", TeamsBot)
 def mount(app: web.Application, engine: Engine, config: TeamsConfig | None = None) -> TeamsSender:
     """Serve Teams at `POST /api/messages`; the sender the outbox delivers through."""
     config = config or TeamsConfig.from_settings(engine.settings)
-    bot = TeamsBot(engine, make_adapter(config), config.app_id)
+    bot = TeamsBot(engine, make_adapter(config), config.app_id, config.connector_hosts)
     app[BOT_KEY] = bot
     app.router.add_post("/api/messages", bot.handle)
     return bot.sender

@@ -26,6 +26,7 @@ from bot.messages import (
     reply_from_dict,
     reply_to_dict,
 )
+from bot.pii import redact
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -96,7 +97,8 @@ def form_again(spec: Mapping[str, Any], values: Mapping[str, str], reply: Reply)
     form = reply_from_dict(spec).elements[0]
     if not isinstance(form, Form):
         return reply
-    filled = tuple(replace(i, initial=values.get(i.id, i.initial)) for i in form.inputs)
+    # What was typed goes back into the card, so it passes the guard like any reply.
+    filled = tuple(replace(i, initial=redact(values.get(i.id, i.initial))) for i in form.inputs)
     lead = tuple(e for e in reply.elements if isinstance(e, Text)) or (
         Text("Please fix these and submit again:"),
     )

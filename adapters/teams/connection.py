@@ -19,6 +19,8 @@ from botframework.connector.auth import ConnectorFactory
 
 from bot.config import Settings
 
+from .shape import CONNECTOR_HOSTS
+
 BOTFRAMEWORK_ISSUER = "https://api.botframework.com"
 
 
@@ -26,9 +28,10 @@ BOTFRAMEWORK_ISSUER = "https://api.botframework.com"
 class TeamsConfig:
     """Who kmb is to the Bot Framework; no app id means Emulator mode (no authentication).
 
-    The `openid_metadata_url`, `token_issuer`, `login_url` and `oauth_scope` overrides exist so
-    tests can check the authenticated path offline against a local key server; in production
-    they stay unset and botbuilder uses the public cloud's endpoints.
+    The `openid_metadata_url`, `token_issuer`, `login_url`, `oauth_scope` and `connector_hosts`
+    overrides exist so tests can check the authenticated path offline against a local key
+    server and connector; in production they stay unset and botbuilder uses the public cloud's
+    endpoints, and only Microsoft's connector hosts are answered.
     """
 
     app_id: str = ""
@@ -40,6 +43,7 @@ class TeamsConfig:
     login_url: str = ""
     oauth_scope: str = ""
     credentials_factory: Any = None
+    connector_hosts: tuple[str, ...] = CONNECTOR_HOSTS
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TeamsConfig:

@@ -17,12 +17,13 @@ from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
+from adapters import wire
 from bot.engine import Engine
 from bot.features.delivery import subject_of_thread
 from bot.features.help import ABOUT
 from bot.messages import Inbound, PersonRef, Reply, Text
 
-from . import cards, extension
+from . import cards, extension, shape
 from .activity import conversation_of, to_inbound
 from .refs import PLATFORM, References, reference_of
 from .sender import TeamsSender
@@ -41,12 +42,24 @@ class _BotError(Exception):
     """The turn itself failed (not the authentication of the request)."""
 
 
+class _Refused(Exception):
+    """An authenticated activity kmb will not act on (its reason is the 400's message)."""
+
+
 class TeamsBot:
     """Turns activities into engine calls and engine replies into Teams messages."""
 
-    def __init__(self, engine: Engine, adapter: Any, app_id: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        adapter: Any,
+        app_id: str,
+        connector_hosts: tuple[str, ...] = shape.CONNECTOR_HOSTS,
+    ) -> None:
         self.engine = engine
         self.adapter = adapter
+        self.authenticated = bool(app_id)
+        self.connector_hosts = connector_hosts
         self.refs = References(engine.store)
         self.sender = TeamsSender(adapter, engine.store, self.refs, app_id)
         self.background: set[asyncio.Task[None]] = set()
@@ -54,29 +67,41 @@ class TeamsBot:
     # --- HTTP ----------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.Response:
-        """One activity from the connector (or the Emulator / Agents Playground)."""
+        """One activity from the connector (or the Emulator / Agents Playground).
+
+        A token is looked for before the body is read, the body is checked before botbuilder
+        sees it, and a `serviceUrl` kmb may not call is refused before anything calls it.
+        """
+        auth = request.headers.get("Authorization", "")
+        if self.authenticated and not auth.startswith("Bearer "):
+            return web.json_response({"error": "unauthorized"}, status=401)
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "expected application/json"}, status=415)
         try:
-            body = await request.json()
-        except ValueError:
-            return web.json_response({"error": "the body is not JSON"}, status=400)
-        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
-            return web.json_response({"error": "expected an activity with a type"}, status=400)
-        try:
+            body = wire.json_object(wire.text(await request.read()))
+            shape.check(body)
             activity = Activity().deserialize(body)
+        except wire.Malformed as exc:
+            return self._refuse(str(exc))
         except Exception:
-            return web.json_response({"error": "that is not a valid activity"}, status=400)
+            return self._refuse("that is not a valid activity")
+        url = body.get("serviceUrl")
+        where = shape.service_url_problem(url, self.authenticated, self.connector_hosts)
+        if where and not (self.authenticated and url):  # Emulator mode, or no serviceUrl
+            return self._refuse(where)
 
         async def logic(ctx: TurnContext) -> None:
+            if where:  # with an app id: refused once the token is known good (else 401)
+                raise _Refused(where)
             try:
                 await self.turn(ctx, body)
             except Exception as exc:
                 raise _BotError() from exc
 
-        auth = request.headers.get("Authorization", "")
         try:
             invoke = await self.adapter.process_activity(auth, activity, logic)
+        except _Refused as exc:
+            return self._refuse(str(exc))
         except _BotError:
             log.exception("Teams turn failed")
             return web.json_response({"error": "kmb failed handling this activity"}, status=500)
@@ -86,6 +111,11 @@ class TeamsBot:
         if isinstance(invoke, InvokeResponse):
             return web.json_response(invoke.body, status=invoke.status or 200)
         return web.Response(status=200)
+
+    @staticmethod
+    def _refuse(reason: str) -> web.Response:
+        log.info("refused a Teams activity: %s", reason)
+        return web.json_response({"error": reason}, status=400)
 
     # --- turns ---------------------------------------------------------------------------
 
@@ -164,9 +194,12 @@ class TeamsBot:
         if raw.get("name") in extension.NAMES:
             await self._invoke_response(ctx, 200, await extension.handle(self.engine, raw))
             return
-        inbound = to_inbound(raw) if raw.get("name") == "adaptiveCard/action" else None
-        if inbound is None:
+        if raw.get("name") != "adaptiveCard/action":  # the Bot Framework's answer: 501
             await self._invoke_response(ctx, 501, {})
+            return
+        inbound = to_inbound(raw)
+        if inbound is None:  # a card action kmb cannot read (no sender, no kmb data)
+            await self._invoke_response(ctx, 400, {"error": "not a kmb card action"})
             return
         replies = await self.engine.handle(inbound)
         reply = (

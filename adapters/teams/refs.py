@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from bot.store import Store
 from bot.store.models import ConversationReference
+from bot.store.types import redact_json
 
 PLATFORM = "teams"
 _MAX_KEY = 200
@@ -70,6 +71,7 @@ class References:
     ) -> None:
         """Store (or refresh) a reference; a usable one again if it had been marked unusable."""
         row_key = key(kind, ident)
+        data = redact_json(data)  # as stored (a chat's name is free text), compared as stored
         stamp = json.dumps(data, sort_keys=True)
         if self._written.get(row_key) == stamp:
             return

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from bot.content import Campaign
 from bot.features.delivery import notify_channel
 from bot.messages import Reply, Text, say
-from bot.pii import guard
+from bot.pii import guard, visible_length
 from bot.store.models import CampaignAnswer, CampaignRun, OutboxMessage
 from bot.turn import Command, Turn
 from bot.worktime import Calendar
@@ -125,8 +125,9 @@ def _save(turn: Turn, run_id: int, text: str) -> list[Reply]:
     text = text.strip()
     if not text:
         return [say("Type your answer after `knowvember`, e.g. `knowvember I'd ask …`.")]
-    if len(text) > MAX_ANSWER:
-        return [say(f"That is {len(text):,} characters; please keep it under {MAX_ANSWER:,}.")]
+    if visible_length(text) > MAX_ANSWER:  # the guard's markers do not count
+        length = visible_length(text)
+        return [say(f"That is {length:,} characters; please keep it under {MAX_ANSWER:,}.")]
     engine = turn.engine
     cal = Calendar(tz=engine.settings.kmb_timezone)
     guarded = guard(text)

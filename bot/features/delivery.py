@@ -11,7 +11,15 @@ from sqlmodel import Session, col, func, select
 from bot.messages import ConversationRef, PersonRef, Reply, reply_from_dict, reply_to_dict, say
 from bot.store import Store
 from bot.store.db import insert_ignoring
-from bot.store.models import ConversationReference, Enquiry, OutboxMessage, Person
+from bot.store.models import (
+    ConversationReference,
+    Enquiry,
+    Occasion,
+    OutboxMessage,
+    Person,
+    Project,
+)
+from bot.words import count
 
 KEY_PREFIX = "key:"  # an update's target named by the original's dedupe key
 
@@ -217,6 +225,24 @@ def take_for_person(store: Store, person_id: int) -> list[Reply]:
         return [reply_from_dict(r.payload) for r in rows]
 
 
+def _waits_for_a_sender(engine: Engine, person_id: int) -> bool:
+    """A lead with planned reviews to come, and no `kmb serve` or `kmb worker` to send them."""
+    from bot.scheduling.lease import running
+
+    with engine.store.session() as s:
+        planned = s.exec(
+            select(func.count())
+            .select_from(Occasion)
+            .join(Project, col(Project.id) == Occasion.project_id)
+            .where(
+                Project.lead_id == person_id,
+                Project.status == "active",
+                Occasion.status == "planned",
+            )
+        ).one()
+    return bool(planned) and not running(engine.store)
+
+
 def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
     """Messages waiting for a person, then what they could do next."""
     from bot.features.retros import open_prompts
@@ -226,14 +252,18 @@ def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
     replies = take_for_person(engine.store, person.id)
     prompts = open_prompts(engine, person.id)
     if prompts:
-        names = ", ".join(p for _, p in prompts)
+        names = "; ".join(p for _, p in prompts)
         replies.append(
             say(
-                f"You have {len(prompts)} retro prompt(s) waiting ({names}). "
+                f"You have {count(len(prompts), 'retro prompt')} waiting ({names}). "
                 "Type `retro` to answer."
             )
         )
     roles = engine.roles_of(person)
+    if ref.platform == "console" and _waits_for_a_sender(engine, person.id):
+        from bot.features.retros import sender_note
+
+        replies.append(say(sender_note(engine)))
     if roles & {"librarian", "admin"}:
         with engine.store.session() as s:
             unclaimed = s.exec(
@@ -241,6 +271,9 @@ def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
             ).one()
         if unclaimed:
             replies.append(
-                say(f"The library queue has {unclaimed} unclaimed enquiry(ies). Type `enquiries`.")
+                say(
+                    f"The library queue has {count(unclaimed, 'unclaimed enquiry')}. "
+                    "Type `enquiries`."
+                )
             )
     return replies

@@ -27,9 +27,10 @@ from bot.messages import (
     Text,
     say,
 )
-from bot.pii import guard
+from bot.pii import guard, visible_length
 from bot.store.models import Enquiry, EnquiryMessage, Person
 from bot.turn import BaseFlow, Command, Turn
+from bot.words import shorten
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -115,7 +116,7 @@ class EnquiryFlow(BaseFlow):
                     "deadline",
                     "When do you need it by?",
                     "date",
-                    hint="e.g. 2026-12-15, 15/12/2026 or `in 2 weeks`",
+                    hint="e.g. `friday`, `15 Dec`, `in 2 weeks` or 15/12/2026",
                 ),
                 Input(
                     "patient_decision",
@@ -178,7 +179,7 @@ class EnquiryFlow(BaseFlow):
 
     def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
         """Deadlines in the past are refused."""
-        today = turn.engine.clock.now().date()
+        today = turn.today()
         if field_id == "deadline" and value and dt.date.fromisoformat(value) < today:
             return "That date has passed — when do you need it by?"
         return ""
@@ -214,7 +215,8 @@ class EnquiryFlow(BaseFlow):
         if not library.is_open(desk.hours, now):
             opens = library.next_open(desk.hours, now).astimezone(ZoneInfo(desk.hours.timezone))
             when = (
-                f" The {desk.name} is closed just now; it will be picked up from "
+                f" It is outside the opening hours of the {desk.name} just now; it will be "
+                "picked up from "
                 f"{opens:%A %d %B at %H:%M}."
             )
             if enquiry.patient_decision:
@@ -223,7 +225,8 @@ class EnquiryFlow(BaseFlow):
                     "Practice, NICE) and ask the on-call team."
                 )
         if not posted:  # no channel yet: librarians see it in their queue, and are told so
-            log.warning(
+            # The person is told in the reply; an operator sees it when logging is on.
+            log.info(
                 "no library channel for team %s: %s waits in the queue",
                 desk.slug,
                 enquiry.reference,
@@ -281,8 +284,9 @@ def _create(engine: Engine, s: Session, turn: Turn, values: Mapping[str, str]) -
         created_at=now,
     )
     person = s.get(Person, turn.person_id)
-    if person is not None:  # remembered for next time
-        about = {k: values.get(k, "") for k in ("role", "team", "organisation")}
+    if person is not None:  # remembered for next time; a field left empty never wipes it
+        about = dict(person.profile.get("requester", {}))
+        about.update({k: v for k in ("role", "team", "organisation") if (v := values.get(k, ""))})
         person.profile = {**person.profile, "requester": about}
     s.add(enquiry)
     s.flush()
@@ -358,7 +362,7 @@ def queue(turn: Turn) -> list[Reply]:
         lines = [
             f"{'🔴 ' if e.patient_decision else ''}*{e.reference}* · due {e.deadline:%d %b} · "
             f"{e.status}{' (' + name_of(s, e.assignee_id) + ')' if e.assignee_id else ''} · "
-            f"{PURPOSE_LABEL.get(e.purpose, e.purpose)} — {e.question[:80]}"
+            f"{PURPOSE_LABEL.get(e.purpose, e.purpose)} — {shorten(e.question, 80)}"
             for e in rows
         ]
     if not lines:
@@ -471,7 +475,7 @@ def in_thread(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
 
 def message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
     """Carry one message across: to the requester's DM, or to the card's thread."""
-    if len(text) > 4000:
+    if visible_length(text) > 4000:  # the guard's markers do not count
         return [
             say("That message is over 4,000 characters — please shorten it or send it in parts.")
         ]

@@ -20,6 +20,7 @@ from bot.messages import Actions, Button, Choice, Form, Input, Reply, Text, say
 from bot.pii import guard
 from bot.store.models import Enquiry, Person
 from bot.turn import BaseFlow, Command, Turn
+from bot.words import shorten
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -74,12 +75,12 @@ def claim(turn: Turn) -> list[Reply]:
             return [say(f"{e.reference} is already claimed by {name_of(s, e.assignee_id)}.")]
         _assign(engine, s, e, turn.person_id, turn.display_name, turn.person_id)
         engine.store.audit(s, turn.person_id, "enquiry.claim", {"reference": e.reference})
-    return [
-        say(
-            f"You have {e.reference}. The requester has been told. Reply under the card, press "
-            f"*Reply*, or type `reply {e.reference} <message>` to write to them."
-        )
-    ]
+    how = (
+        f"type `reply {e.reference} <message>`"
+        if turn.inbound.platform == "console"  # the console shows no card to reply under
+        else f"reply under the card, press *Reply*, or type `reply {e.reference} <message>`"
+    )
+    return [say(f"You have {e.reference}. The requester has been told. To write to them, {how}.")]
 
 
 def _assign(engine: Engine, s: Session, e: Enquiry, who: int, name: str, by: int) -> None:
@@ -189,7 +190,8 @@ def _transfer(turn: Turn, s: Session, e: Enquiry, team_slug: str, person: str) -
             Reply(
                 (
                     Text(
-                        f"{turn.display_name} passed you {e.reference}: “{e.question[:300]}” "
+                        f"{turn.display_name} passed you {e.reference}: "
+                        f"“{shorten(e.question, 300)}” "
                         f"(due {e.deadline:%a %d %b})."
                     ),
                     Actions((Button("Show", f"enquiry {e.reference}", "primary"),)),

@@ -14,6 +14,7 @@ from bot.features.delivery import notify_channel, notify_person
 from bot.features.enquiry_card import refresh_card
 from bot.messages import Actions, Button, Reply, Text
 from bot.store.models import Enquiry, Person
+from bot.words import count, shorten
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -69,6 +70,7 @@ def sweep(engine: Engine) -> list[str]:
                 assignee = s.get(Person, e.assignee_id)
                 if assignee is not None:
                     e.reminded_at = engine.store.now()
+                    when = "today" if left == 0 else "in " + count(left, "working day")
                     notify_person(
                         engine.store,
                         s,
@@ -77,8 +79,8 @@ def sweep(engine: Engine) -> list[str]:
                             (
                                 Text(
                                     f"Reminder: {e.reference} is due {e.deadline:%a %d %b} "
-                                    f"({'today' if left == 0 else f'in {left} working day(s)'})"
-                                    f" — “{e.question[:200]}”."
+                                    f"({when})"
+                                    f" — “{shorten(e.question, 200)}”."
                                 ),
                                 Actions(
                                     (

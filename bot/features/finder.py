@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.content import Catalogue, Tool
@@ -19,6 +20,28 @@ class Suggestion:
     tool: Tool
     score: float
     why: str
+
+
+# "Handover" alone means a leaver handing over their role; beside words about shifts, patients or
+# safety it means passing patients between shifts: a team's routine to review, not a leaver's
+# knowledge to keep. Such a need is searched with the shift in place of the handover.
+HANDOVER = re.compile(r"\b(?:handovers?|hand(?:ing)? over|handing-over)\b")
+SHIFT = re.compile(
+    r"\b(?:shifts?|nights?|day shift|ward rounds?|board rounds?|huddles?|"
+    r"safe|safer|safety|patients?|clinical)\b"
+)
+LEAVING = re.compile(
+    r"\b(?:leav\w*|leaver\w*|retir\w*|resign\w*|notice|successor|maternity|"
+    r"new (?:post|job|role)|moving (?:post|on|role))\b"
+)
+
+
+def shift_sense(need: str) -> str:
+    """A need about shift handovers, with the leaver's sense of "handover" taken out."""
+    low = need.lower()
+    if HANDOVER.search(low) and SHIFT.search(low) and not LEAVING.search(low):
+        return HANDOVER.sub("shift", low)
+    return need
 
 
 class ToolFinder:
@@ -48,6 +71,7 @@ class ToolFinder:
 
     def find(self, need: str, limit: int = 3) -> list[Suggestion]:
         """The best tools for a need; empty when nothing fits well."""
+        need = shift_sense(need)
         own = set(terms(need))
         if not own:
             return []

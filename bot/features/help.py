@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from bot.messages import Reply, Section, Text
+from bot.messages import Actions, Button, Reply, Section, Text, say
 from bot.turn import Command, Turn
 
 if TYPE_CHECKING:
@@ -17,6 +18,10 @@ ABOUT = (
     "Please never share patient-identifiable information with me."
 )
 
+CONSOLE = (
+    "In this console, planned retros (and their reminders and digests) are sent only while "
+    "`kmb serve` or `kmb worker` runs on the same database; `retro now <project>` asks at once."
+)
 
 # Help is grouped by what people come for; privileged words get their own groups.
 TOPICS = (
@@ -50,12 +55,46 @@ def show(turn: Turn) -> list[Reply]:
         Section(title, (Text("\n".join(groups[title])),)) for title in order if title in groups
     )
     roles = ", ".join(sorted(turn.roles))
+    console = (Text(CONSOLE),) if turn.inbound.platform == "console" else ()
     return [
         Reply(
-            (Text(ABOUT), *sections, Text(f"Your roles: {roles}.")),
+            (Text(ABOUT), *sections, *console, Text(f"Your roles: {roles}.")),
             summary="What kmb can do",
         )
     ]
+
+
+THANKS = frozenset(
+    {"thanks", "thank you", "thankyou", "thx", "ta", "cheers", "many thanks", "thanks kmb"}
+)
+# Words that mean someone wants evidence found: the library team's work, not a command.
+EVIDENCE = re.compile(
+    r"\b(evidence|literature|research|papers?|studies|study|articles?|references|"
+    r"systematic reviews?|guidelines?|search(?:es)?)\b"
+)
+
+
+def small_talk(turn: Turn, text: str) -> list[Reply]:
+    """A friendly answer to thanks; a plain-English request for evidence goes to `librarian`."""
+    low = " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+    if low in THANKS:
+        return [say("You're welcome! Type `help` any time to see what I can do.")]
+    if EVIDENCE.search(low):
+        question = text.strip()[:200]
+        return [
+            Reply(
+                (
+                    Text(
+                        "That sounds like a question for your library team: a librarian can "
+                        "search the evidence for you. Type `librarian` followed by your "
+                        "question (e.g. `librarian evidence on sepsis screening in ED`)."
+                    ),
+                    Actions((Button("Ask a librarian", f"librarian {question}", "primary"),)),
+                ),
+                summary="Ask a librarian",
+            )
+        ]
+    return []
 
 
 def register(engine: Engine) -> None:

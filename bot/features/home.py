@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from bot.messages import Actions, Button, Element, PersonRef, Reply, Section, Text
 from bot.store.models import Enquiry, Membership, Project
+from bot.words import shorten
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -65,7 +66,7 @@ def home(engine: Engine, ref: PersonRef) -> Reply:
         sections.append(Section("Waiting for your answer", (Text("Nothing — you're all done."),)))
     if enquiries:
         lines = "\n".join(
-            f"*{e.reference}* · {e.status} · due {e.deadline:%d %b} — {e.question[:80]}"
+            f"*{e.reference}* · {e.status} · due {e.deadline:%d %b} — {shorten(e.question, 80)}"
             for e in enquiries
         )
         sections.append(Section("Your open enquiries", (Text(lines),)))

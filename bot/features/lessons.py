@@ -10,6 +10,7 @@ from bot.messages import Reply, Section, Text, say
 from bot.search import Index, SynonymMap
 from bot.store.models import Lesson
 from bot.turn import Command, Turn
+from bot.words import shorten
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -43,7 +44,7 @@ def search(turn: Turn) -> list[Reply]:
         if not found:
             return [
                 say(
-                    f"No shared lessons mention “{words[:60]}”. Try other words, or ask a "
+                    f"No shared lessons mention “{shorten(words, 60)}”. Try other words, or ask a "
                     "librarian for published evidence: `librarian`."
                 )
             ]
@@ -55,7 +56,7 @@ def search(turn: Turn) -> list[Reply]:
         )
         for x in found
     ]
-    title = f"Lessons about “{words[:60]}”" if words else "Latest shared lessons"
+    title = f"Lessons about “{shorten(words, 60)}”" if words else "Latest shared lessons"
     return [Reply((Text(title), *sections), summary=title)]
 
 

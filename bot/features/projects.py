@@ -49,7 +49,7 @@ def dates(turn: Turn) -> list[Reply]:
     if not sep or len(words) < 2:
         return [say("Usage: `project dates <project> <start> to <end>`, e.g. 2027-01-04 to …")]
     ref, start_text, end_text = " ".join(words[:-1]), words[-1], tail.strip()
-    today = turn.engine.clock.now().date()
+    today = turn.today()
     start, end = parse_date(start_text, today), parse_date(end_text, today)
     if start is None or end is None:
         return [

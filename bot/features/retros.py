@@ -13,9 +13,11 @@ from sqlmodel import Session, col, func, select
 
 from bot.content import Template
 from bot.messages import Actions, Button, Choice, Facts, Form, Input, Reply, Section, Text, say
-from bot.scheduling import planner
+from bot.scheduling import lease, planner
 from bot.store.models import Answer, Lesson, Membership, Occasion, Person, Project, Prompt
 from bot.turn import BaseFlow, Command, Turn
+from bot.words import count
+from bot.worktime import zone
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 WINDOW_WORKING_DAYS = 5
 MAX_MEMBERS = 200
 DEFAULT_END_TEMPLATE = "retrospect"  # the framework's "after" technique
+CHECKIN = "checkin"  # the mid-project template, planned every few weeks
 MAX_CHECKIN_WEEKS = 26
 CHANNEL_WORDS = ("channel", "this channel", "everyone here", "team", "this team")
 
@@ -51,13 +54,34 @@ def _known(s: Session, platform: str, name: str) -> Person | None:
     return named[0] if len(named) == 1 else None
 
 
+def sender_note(engine: Engine, project_id: int | None = None) -> str:
+    """Where planned reviews come from, for the console: a process must be running to send them.
+
+    The scheduler lease row says whether a `kmb serve` or `kmb worker` is running on this
+    database (its holder renews it every few seconds).
+    """
+    now = f" `retro now {project_id}` asks the team at once." if project_id else ""
+    if lease.running(engine.store):
+        return "Planned reviews are sent by the `kmb serve` or `kmb worker` running now." + now
+    return (
+        "Planned reviews, reminders and digests only go out while `kmb serve` or `kmb worker` "
+        "runs, and neither is running on this database now: start `kmb worker` (in another "
+        "terminal) so they are sent." + now
+    )
+
+
 def _template_name(engine: Engine, slug: str) -> str:
     tpl = engine.catalogue.templates.get(slug)
     return tpl.name if tpl else slug
 
 
 def _template_choices(engine: Engine) -> tuple[Choice, ...]:
-    return tuple(Choice(t.name, t.slug) for t in engine.catalogue.templates.values())
+    """Templates that look back at the end: not a "before" review, not the mid-project one."""
+    return tuple(
+        Choice(t.name, t.slug)
+        for t in engine.catalogue.templates.values()
+        if t.phase != "before" and t.slug != CHECKIN
+    )
 
 
 class ProjectFlow(BaseFlow):
@@ -74,8 +98,8 @@ class ProjectFlow(BaseFlow):
             submit_label="Create project",
             inputs=(
                 Input("name", "What is the project called?", "text", max_length=120),
-                Input("start", "When does it start?", "date", hint="e.g. today or 2026-12-01"),
-                Input("end", "When does it end?", "date", hint="e.g. 2027-03-31"),
+                Input("start", "When does it start?", "date", hint="e.g. `today` or `1 Dec`"),
+                Input("end", "When does it end?", "date", hint="e.g. `end of March`"),
                 Input(
                     "members",
                     "Who is in the team? Names separated by commas (or `this channel`)",
@@ -95,7 +119,8 @@ class ProjectFlow(BaseFlow):
                     "text",
                     required=False,
                     max_length=40,
-                    hint="A Before Action Review opens at the start, your choice at the end.",
+                    hint="A Before Action Review opens at the start (if it is still to come), "
+                    "your choice at the end.",
                 ),
             ),
         )
@@ -106,7 +131,7 @@ class ProjectFlow(BaseFlow):
         if field_id == "end" and value:
             if start and value < start:
                 return "The end date is before the start date — when does it end?"
-            if dt.date.fromisoformat(value) < turn.engine.clock.now().date():
+            if dt.date.fromisoformat(value) < turn.today():
                 return "That date has passed — when does the project end?"
         if (
             field_id == "checkins"
@@ -151,7 +176,7 @@ class ProjectFlow(BaseFlow):
                     "Type `project new` to try again."
                 )
             ]
-        if end < turn.engine.clock.now().date():
+        if end < turn.today():
             return [
                 say(
                     "That project has already ended — nothing was saved. "
@@ -197,12 +222,19 @@ class ProjectFlow(BaseFlow):
                 people.add(person.id)
             for pid in sorted(people):
                 s.add(Membership(project_id=project.id, person_id=pid))
-            occasions = planner.plan(
-                s, project, engine.store.now().date(), engine.settings.kmb_timezone
-            )
+            today = turn.today()
+            occasions = planner.plan(s, project, today, engine.settings.kmb_timezone)
+            skipped = [
+                f"{_template_name(engine, project.start_template)} ({why})"
+                if kind == "before"
+                else why
+                for kind, why in planner.left_out(project, today)
+            ]
             engine.store.audit(s, turn.person_id, "project.create", {"project": project.id})
         tpl = engine.catalogue.templates[values["template"]]
-        team = "the members of this channel and you" if from_channel else f"{len(people)} people"
+        team = (
+            "the members of this channel and you" if from_channel else count(len(people), "person")
+        )
         planned = "; ".join(
             f"{engine.catalogue.templates[o.template].name} {o.opens_on:%d %b %Y}"
             for o in sorted(occasions, key=lambda o: o.opens_at)
@@ -217,7 +249,13 @@ class ProjectFlow(BaseFlow):
                             ("Runs", f"{start:%d %b %Y} to {end:%d %b %Y}"),
                             ("At the end", tpl.name),
                             ("Planned", planned),
+                            *((("Left out", "; ".join(skipped)),) if skipped else ()),
                         )
+                    ),
+                    *(
+                        (Text(sender_note(engine, project.id)),)
+                        if turn.inbound.platform == "console"
+                        else ()
                     ),
                     Actions(
                         (
@@ -361,7 +399,7 @@ class AnswerFlow(BaseFlow):
                             )
                         )
                         shared += 1
-        extra = f" {shared} answer(s) shared as lessons." if shared else ""
+        extra = f" {count(shared, 'answer')} shared as lessons." if shared else ""
         anon = " Your name is hidden from the team." if prompt.anonymous else ""
         if occasion is not None and occasion.status != "open":
             return [
@@ -397,18 +435,18 @@ def _project(s: Session, turn: Turn, ref: str) -> Project | None:
 
 
 def open_prompts(engine: Engine, person_id: int) -> list[tuple[int, str]]:
-    """(prompt id, project name) of a person's prompts in open retros."""
+    """(prompt id, label) of a person's prompts in open retros, oldest first."""
     with engine.store.session() as s:
-        rows = s.exec(
-            select(Prompt.id, Project.name)
-            .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
-            .join(Project, col(Project.id) == Occasion.project_id)
-            .where(
-                Prompt.person_id == person_id, Occasion.status == "open", Prompt.status != "done"
-            )
-            .order_by(col(Prompt.id))
-        ).all()
-    return [(int(pid), name) for pid, name in rows if pid is not None]
+        return _prompts(
+            engine, s, person_id, "open", col(Prompt.status) != "done", order=col(Prompt.id)
+        )
+
+
+def _label(engine: Engine, project: str, template: str, closes: dt.datetime, tz: Any) -> str:
+    """A prompt as a person tells it from another: project, template and when it closes."""
+    return (
+        f"{project} — {_template_name(engine, template)}, until {closes.astimezone(tz):%a %d %b}"
+    )
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -571,23 +609,40 @@ def now(turn: Turn) -> list[Reply]:
     later = "" if sent == asked else f" ({asked - sent} in their own working hours)"
     return [
         say(
-            f"{template.name} started for *{name}*: {asked} people asked{later}, open until "
-            f"{closes.astimezone(cal.zone):%a %d %b}. Type `retro status {project_id}` to "
-            "follow it."
+            f"{template.name} started for *{name}*: {count(asked, 'person')} asked{later}, "
+            f"open until {closes.astimezone(cal.zone):%a %d %b}. "
+            f"Type `retro status {project_id}` to follow it."
         )
     ]
 
 
-def _prompts(s: Session, person_id: int, occasion_status: str, which: Any) -> list[Any]:
-    """(prompt id, project name) of a person's prompts in occasions of a status."""
-    return list(
-        s.exec(
-            select(Prompt.id, Project.name)
-            .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
-            .join(Project, col(Project.id) == Occasion.project_id)
-            .where(Prompt.person_id == person_id, Occasion.status == occasion_status, which)
-        ).all()
+def _prompts(
+    engine: Engine,
+    s: Session,
+    person_id: int,
+    occasion_status: str,
+    which: Any,
+    order: Any = None,
+) -> list[tuple[int, str]]:
+    """(prompt id, label) of a person's prompts in occasions of a status.
+
+    Two prompts of one project (its Before Action Review and its Retrospect) are told apart by
+    their template and closing date.
+    """
+    person = s.get(Person, person_id)
+    tz = zone(person.timezone if person else None, engine.settings.kmb_timezone)
+    query = (
+        select(Prompt.id, Project.name, Occasion.template, Occasion.closes_at)
+        .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
+        .join(Project, col(Project.id) == Occasion.project_id)
+        .where(Prompt.person_id == person_id, Occasion.status == occasion_status, which)
     )
+    rows = s.exec(query.order_by(order) if order is not None else query).all()
+    return [
+        (int(pid), _label(engine, name, template, closes, tz))
+        for pid, name, template, closes in rows
+        if pid is not None
+    ]
 
 
 def answer(turn: Turn) -> list[Reply]:
@@ -595,10 +650,9 @@ def answer(turn: Turn) -> list[Reply]:
     pending = open_prompts(turn.engine, turn.person_id)
     arg = turn.args.strip().removeprefix("answer").strip()
     with turn.engine.store.session() as s:
-        done = _prompts(s, turn.person_id, "open", col(Prompt.status) == "done")
-        late = _prompts(s, turn.person_id, "closed", col(Prompt.status) != "done")
-    closed = [(int(i), n) for i, n in late if i is not None]
-    choices = pending + [(int(i), n) for i, n in done if i is not None] + closed
+        done = _prompts(turn.engine, s, turn.person_id, "open", col(Prompt.status) == "done")
+        closed = _prompts(turn.engine, s, turn.person_id, "closed", col(Prompt.status) != "done")
+    choices = pending + done + closed
     if arg.isdigit():
         chosen = [c for c in choices if c[0] == int(arg)]
         if not chosen:
@@ -690,12 +744,14 @@ def digest_reply(engine: Engine, occasion_id: int, session: Session | None = Non
             )
         sections.append(Section(q["text"], (Text(body),)))
     if data["lessons"]:
-        shared = "\n".join(f"— {x['text']}" for x in data["lessons"])
-        sections.append(Section("Shared as lessons", (Text(shared),)))
+        listed = "\n".join(f"— {x['text']}" for x in data["lessons"])
+        sections.append(Section("Shared as lessons", (Text(listed),)))
+    shared = len(data["lessons"])
+    by = f" by {count(data['shared_by'], 'person')}" if shared else ""
     head = Text(
         f"Digest: {data['template']} for *{data['project']}* — "
         f"{data['answered']} of {data['asked']} answered; "
-        f"{data['shared_by']} shared as lessons."
+        f"{count(shared, 'answer')} shared as lessons{by}."
     )
     return Reply((head, *sections), summary=f"Digest for {data['project']}")
 

@@ -52,8 +52,11 @@ def tool_card(tool: Tool, why: str = "", can_lead: bool = True) -> Section:
 def find(turn: Turn) -> list[Reply]:
     """`tool <need>`: the three best-fitting tools."""
     need = turn.args.strip()
-    if need.lower().startswith("steps"):
-        return steps(turn, need[5:].strip())
+    first, _, rest = need.partition(" ")
+    # `tool steps <name>` shows a tool's steps; "steps to take before a big project starts" (or
+    # "stepsister") names no tool, so it is a need like any other.
+    if first.lower() == "steps" and (not rest.strip() or named(turn.engine, rest)):
+        return steps(turn, rest.strip())
     if not need:
         return [
             say(
@@ -92,12 +95,21 @@ def find(turn: Turn) -> list[Reply]:
     ]
 
 
+def named(engine: Engine, name: str) -> Tool | None:
+    """The tool a name or slug names ("peer assist", "peer-assist", "Peer Assist")."""
+    tools = engine.catalogue.tools
+    key = " ".join(name.lower().split())
+    return tools.get(key.replace(" ", "-")) or next(
+        (t for t in tools.values() if t.name.lower() == key), None
+    )
+
+
 def steps(turn: Turn, slug: str) -> list[Reply]:
     """`tool steps <slug>`: how to run a tool."""
     tools = turn.engine.catalogue.tools
-    tool = tools.get(slug.strip().lower()) or next(
-        (t for t in tools.values() if t.name.lower() == slug.strip().lower()), None
-    )
+    if not slug:
+        return [say("Which tool? e.g. `tool steps peer-assist`. Type `tools` to see them all.")]
+    tool = named(turn.engine, slug)
     if tool is None:
         return [say(f"I don't know a tool called “{slug[:60]}”. Type `tools` to see them all.")]
     numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(tool.steps, start=1))

@@ -70,3 +70,15 @@ class LeaseHolder:
         """The lease row as it stands."""
         with self.store.session() as s:
             return s.get(Lease, self.name)
+
+
+def running(store: Store, name: str = SCHEDULER) -> bool:
+    """True if some process holds the lease now (a `kmb serve` or `kmb worker` is running)."""
+    with store.session() as s:
+        lease = s.get(Lease, name)
+        if lease is None:
+            return False
+        expires = lease.expires_at
+        if expires.tzinfo is None:  # SQLite hands datetimes back without their zone
+            expires = expires.replace(tzinfo=dt.UTC)
+        return expires > store.now()

@@ -59,17 +59,46 @@ def project_calendar(s: Session, project: Project, default_tz: str) -> Calendar:
 # --- the plan ------------------------------------------------------------------------------
 
 
-def desired_slots(project: Project) -> dict[str, tuple[dt.date, str]]:
-    """slot → (date, template) for the KMb framework: before, check-ins, after."""
-    slots = {"before": (project.start_date, project.start_template)}
+def desired_slots(
+    project: Project, today: dt.date | None = None
+) -> dict[str, tuple[dt.date, str]]:
+    """slot → (date, template) for the KMb framework: before, check-ins, after.
+
+    Given `today`, only what still makes sense is planned (see `left_out`): no "before" review
+    once the work has started or when it would arrive with the "after" one, no check-in whose
+    date has passed.
+    """
+    skipped = dict(left_out(project, today)) if today else {}
+    slots = {}
+    if "before" not in skipped:
+        slots["before"] = (project.start_date, project.start_template)
     if project.checkin_weeks > 0:
         n, day = 1, project.start_date + dt.timedelta(weeks=project.checkin_weeks)
         while day < project.end_date and n <= 52:
-            slots[f"checkin:{n}"] = (day, "checkin")
+            if today is None or day >= today:
+                slots[f"checkin:{n}"] = (day, "checkin")
             n += 1
             day += dt.timedelta(weeks=project.checkin_weeks)
     slots["after"] = (project.end_date, project.template)
     return slots
+
+
+def left_out(project: Project, today: dt.date) -> list[tuple[str, str]]:
+    """(slot kind, why) for each review that no longer makes sense on `today`."""
+    out: list[tuple[str, str]] = []
+    if project.start_date < today:
+        out.append(("before", f"the project started on {project.start_date:%a %d %b}"))
+    elif project.start_date == project.end_date:
+        out.append(("before", "it would arrive with the “after” one on the project's only day"))
+    if project.checkin_weeks > 0:
+        first = project.start_date + dt.timedelta(weeks=project.checkin_weeks)
+        past = 0
+        while first < project.end_date and first < today and past < 52:
+            past += 1
+            first += dt.timedelta(weeks=project.checkin_weeks)
+        if past:
+            out.append(("checkin", f"{past} check-in date{'s' if past > 1 else ''} had passed"))
+    return out
 
 
 def window(cal: Calendar, day: dt.date, days: int) -> tuple[dt.datetime, dt.datetime]:
@@ -89,7 +118,7 @@ def plan(s: Session, project: Project, today: dt.date, default_tz: str) -> list[
         if not o.slot.startswith("now:")
     }
     changed: list[Occasion] = []
-    wanted = desired_slots(project)
+    wanted = desired_slots(project, today)
     for slot, (day, template) in wanted.items():
         day = max(day, today)
         opens, closes = window(cal, day, project.window_days)

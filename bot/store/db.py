@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine, select
 
 from bot.clock import Clock
+from bot.pii import redact
 from bot.store.models import AuditEntry, Person, ProcessedEvent, Setting
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class Store:
         self, session: Session, platform: str, external_id: str, display_name: str = ""
     ) -> Person:
         """Find a person, creating them on first contact."""
+        display_name = redact(display_name)  # as stored, so an unchanged name is not rewritten
         person = session.exec(
             _PERSON, params={"platform": platform, "external_id": external_id}
         ).first()

@@ -5,8 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from bot.store.types import FreeJSON, FreeText
+
+
+def _text(default: str | None = None, max_length: int | None = None, **kw: Any) -> Any:
+    """A free-text column: what a person typed or a platform sent, guarded on the way in."""
+    if default is not None:
+        kw["default"] = default
+    return Field(max_length=max_length, sa_type=FreeText(max_length), **kw)
+
+
+def _json(nullable: bool = False) -> Any:
+    """A JSON column whose strings are free text, guarded on the way in."""
+    return Column(FreeJSON, nullable=nullable)
 
 
 def _fk(target: str, ondelete: str, nullable: bool = False) -> Any:
@@ -20,12 +34,12 @@ class Person(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=20)
     external_id: str = Field(max_length=200)
-    display_name: str = Field(default="", max_length=200)
+    display_name: str = _text("", 200)
     timezone: str | None = Field(default=None, max_length=64)
     nation: str = Field(default="england", max_length=20)
     roles: str = Field(default="member", max_length=100)
     reachable: bool = True
-    profile: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    profile: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     created_at: dt.datetime
 
 
@@ -33,7 +47,7 @@ class Project(SQLModel, table=True):
     """A piece of work whose team learns before, during and after it."""
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=120, index=True)
+    name: str = _text(max_length=120, index=True)
     lead_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
     start_date: dt.date
     end_date: dt.date
@@ -43,7 +57,7 @@ class Project(SQLModel, table=True):
     start_template: str = Field(default="bar", max_length=40)
     checkin_weeks: int = 0  # 0: no check-ins
     window_days: int = 5  # working days each occasion stays open
-    channel: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    channel: dict[str, Any] | None = Field(default=None, sa_column=_json(True))
     members_from_channel: bool = False  # the channel's members, resolved by the adapter
 
 
@@ -100,7 +114,7 @@ class Answer(SQLModel, table=True):
     occasion_id: int = Field(sa_column=_fk("occasion.id", "CASCADE"))
     prompt_id: int | None = Field(default=None, sa_column=_fk("prompt.id", "SET NULL", True))
     question_id: str = Field(max_length=40)
-    text: str
+    text: str = _text()
     late: bool = False
     updated_at: dt.datetime
 
@@ -113,9 +127,9 @@ class Lesson(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("answer.id", ondelete="CASCADE"))
     )
     author_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
-    project_name: str = Field(max_length=120)
-    question: str = Field(max_length=300)
-    text: str
+    project_name: str = _text(max_length=120)
+    question: str = _text(max_length=300)
+    text: str = _text()
     created_at: dt.datetime
 
 
@@ -126,28 +140,28 @@ class Enquiry(SQLModel, table=True):
     reference: str = Field(max_length=20, unique=True)
     requester_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
     assignee_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
-    question: str
-    pico: str = ""
+    question: str = _text()
+    pico: str = _text("")
     purpose: str = Field(max_length=40)
     deadline: dt.date
     patient_decision: bool = False
     output: str = Field(default="", max_length=40)
-    date_range: str = ""
-    known_papers: str = ""
+    date_range: str = _text("")
+    known_papers: str = _text("")
     status: str = Field(default="new", max_length=20)
-    outcome: str = ""
+    outcome: str = _text("")
     created_at: dt.datetime
     claimed_at: dt.datetime | None = None
     closed_at: dt.datetime | None = None
-    languages: str = Field(default="", max_length=200)
-    requester_role: str = Field(default="", max_length=120)
-    requester_team: str = Field(default="", max_length=120)
-    organisation: str = Field(default="", max_length=120)
+    languages: str = _text("", 200)
+    requester_role: str = _text("", 120)
+    requester_team: str = _text("", 120)
+    organisation: str = _text("", 120)
     team: str = Field(default="", max_length=40, index=True)  # the library team it is with
     minutes_spent: int | None = None
     read_level: int | None = None  # the READ scale of effort, 1–6
     satisfaction: int | None = None  # the requester's 1–5
-    impact: str = ""
+    impact: str = _text("")
     nudged_at: dt.datetime | None = None  # unclaimed nudge sent to the library channel
     reminded_at: dt.datetime | None = None  # deadline reminder sent to the assignee
     overdue_at: dt.datetime | None = None  # flagged overdue
@@ -161,7 +175,7 @@ class EnquiryMessage(SQLModel, table=True):
     enquiry_id: int = Field(sa_column=_fk("enquiry.id", "CASCADE"))
     author_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
     kind: str = Field(max_length=20)
-    text: str
+    text: str = _text()
     created_at: dt.datetime
 
 
@@ -174,7 +188,7 @@ class ConversationReference(SQLModel, table=True):
     platform: str = Field(max_length=20)
     key: str = Field(max_length=200)
     person_id: int | None = Field(default=None, sa_column=_fk("person.id", "CASCADE", True))
-    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     usable: bool = True
     updated_at: dt.datetime
 
@@ -194,7 +208,7 @@ class Dialog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(sa_column=_fk("person.id", "CASCADE"))
     flow: str = Field(max_length=40)
-    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     updated_at: dt.datetime
 
 
@@ -208,14 +222,12 @@ class OutboxMessage(SQLModel, table=True):
     subject: str = Field(default="", max_length=80, index=True)  # e.g. enquiry:12
     platform: str = Field(max_length=20)
     person_id: int | None = Field(default=None, sa_column=_fk("person.id", "CASCADE", True))
-    conversation: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSON, nullable=False)
-    )
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    conversation: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     due_at: dt.datetime = Field(index=True)
     status: str = Field(default="pending", max_length=20, index=True)
     attempts: int = 0
-    last_error: str = ""
+    last_error: str = _text("")
     created_at: dt.datetime
     sent_at: dt.datetime | None = None
     message_id: str | None = Field(default=None, max_length=200, index=True)  # platform's id
@@ -229,7 +241,7 @@ class Setting(SQLModel, table=True):
     """A setting changed in chat by an admin (e.g. the librarian channel)."""
 
     key: str = Field(primary_key=True, max_length=80)
-    value: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    value: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
 
 
 class AuditEntry(SQLModel, table=True):
@@ -242,7 +254,7 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=60)
     # whom the action was about (a role granted, data exported), so erasure can unlink it
     subject_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
 
 
 class Absence(SQLModel, table=True):
@@ -272,9 +284,7 @@ class CampaignRun(SQLModel, table=True):
     slug: str = Field(max_length=40)
     platform: str = Field(max_length=20)
     channel_id: str = Field(max_length=200)
-    conversation: dict[str, Any] = Field(
-        default_factory=dict, sa_column=Column(JSON, nullable=False)
-    )
+    conversation: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
     active: bool = True
     started_by: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
     created_at: dt.datetime
@@ -288,5 +298,5 @@ class CampaignAnswer(SQLModel, table=True):
     run_id: int = Field(sa_column=_fk("campaign_run.id", "CASCADE"))
     person_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
     day: int
-    text: str
+    text: str = _text()
     created_at: dt.datetime
