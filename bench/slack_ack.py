@@ -7,7 +7,8 @@ concurrency to two servers, each in its own process:
 - a bare `AsyncApp` whose only listener calls `ack()`, served through the same aiohttp route.
 Rounds alternate between the two. Prints requests/s, p50 and p99 of the acknowledgement for
 both (medians over rounds), the ratios, and for kmb the time until each answer reached its
-response URL.
+response URL and how many answers were the right one (the expected words, private, no error:
+any POST to the response URL used to count, even an error message).
 
 Run: python bench/slack_ack.py [--requests 2000] [--concurrency 50] [--rounds 3]
 """
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import json
 import os
 import socket
 import statistics
@@ -163,7 +165,18 @@ async def _load(url: str, fake: str, start: int, count: int, concurrency: int) -
     }
 
 
-async def _answers(fake: str, sent_at: dict[int, float], timeout: float = 60) -> list[float]:
+def expected(n: int) -> str:
+    """What the right answer to request `n` says (an error or a wrong answer does not)."""
+    need = NEEDS[n % len(NEEDS)]
+    if need == "help":
+        return "Find a technique"
+    return f"Tools that fit \u201c{need.removeprefix('tool ')}\u201d"
+
+
+async def _answers(
+    fake: str, sent_at: dict[int, float], timeout: float = 60
+) -> tuple[list[float], int]:
+    """Request→first answer times (ms) and how many answers were the right one, private."""
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as http:
         while True:
@@ -171,8 +184,17 @@ async def _answers(fake: str, sent_at: dict[int, float], timeout: float = 60) ->
                 times: dict[str, float] = await resp.json()
             done = [(times[str(n)] - t) * 1000 for n, t in sent_at.items() if str(n) in times]
             if len(done) == len(sent_at) or time.monotonic() > deadline:
-                return sorted(done)
+                break
             await asyncio.sleep(0.2)
+        async with http.get(f"{fake}/_responses") as resp:
+            bodies: dict[str, list[dict[str, Any]]] = await resp.json()
+    right = 0
+    for n in sent_at:
+        posts = bodies.get(str(n)) or []
+        said = json.dumps(posts, ensure_ascii=False)
+        private = all(p.get("response_type") == "ephemeral" for p in posts)
+        right += bool(posts) and private and expected(n) in said and "Sorry" not in said
+    return sorted(done), right
 
 
 def _spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -216,8 +238,9 @@ async def main(requests: int, concurrency: int, rounds: int) -> None:
             for name, url in urls.items():
                 r = await _load(url, fake, offset, requests, concurrency)
                 if name == "kmb":
-                    e2e = await _answers(fake, r["sent_at"])
+                    e2e, right = await _answers(fake, r["sent_at"])
                     r["answered"] = len(e2e)
+                    r["right"] = right
                     r["e2e_p50"] = statistics.median(e2e) if e2e else float("nan")
                     r["e2e_p99"] = e2e[max(0, int(len(e2e) * 0.99) - 1)] if e2e else float("nan")
                 results[name].append(r)
@@ -245,10 +268,12 @@ async def main(requests: int, concurrency: int, rounds: int) -> None:
     print(f"throughput ratio kmb/bare: {med('kmb', 'rps') / med('bare', 'rps'):.2f}")
     print(f"p99 ratio kmb/bare: {med('kmb', 'p99') / med('bare', 'p99'):.2f}")
     answered = min(r["answered"] for r in results["kmb"])
+    right = min(r["right"] for r in results["kmb"])
     print(
-        f"kmb answers at the response URL: {answered}/{requests} (worst round); "
-        f"request→answer p50 {med('kmb', 'e2e_p50'):.0f} ms, p99 {med('kmb', 'e2e_p99'):.0f} ms"
+        f"kmb answers at the response URL: {answered}/{requests}, the right answer (expected "
+        f"words, private, no error): {right}/{requests} (worst round)"
     )
+    print(f"request→answer p50 {med('kmb', 'e2e_p50'):.0f} ms, p99 {med('kmb', 'e2e_p99'):.0f} ms")
     print("(medians over rounds; goal: kmb p99 <= 50 ms and >= 0.8x the bare app's req/s)")
 
 

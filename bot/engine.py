@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError, OperationalError, PendingRollbackError
 from sqlmodel import select
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Catalogue
 from bot.fields import parse_field
+from bot.inbox import Prepare, Receiver, Shaper
 from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
 from bot.pii import guard_inbound, guard_reply, visible_notice
 from bot.store import Store
@@ -25,6 +28,28 @@ from bot.worktime import learn_timezone
 
 log = logging.getLogger(__name__)
 ThreadHandler = Callable[[Turn, int, str], list[Reply]]
+RETRIES = 3
+# A concurrent writer won a race (a reference number, a first contact): run the turn again.
+RETRYABLE = (IntegrityError, OperationalError, PendingRollbackError)
+APOLOGY = say(
+    "Sorry — something went wrong on my side and nothing was saved. Please try again in a moment."
+)
+
+
+def _prune_inbox(engine: Engine) -> int:
+    from bot import inbox
+
+    return inbox.prune(engine.store)
+
+
+class _Rejected(Exception):
+    """A form came back with errors: roll back, answer with them."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        super().__init__("form rejected")
+        self.replies = replies
+
+
 # One rule for every step-by-step form, told in its first message: a command alone on a line is
 # a command (it is never saved as an answer), and quotes make it an answer.
 FORM_RULES = (
@@ -75,6 +100,12 @@ class Engine:
         self.flows: dict[str, FormFlow] = {}
         self.thread_handlers: dict[str, ThreadHandler] = {}
         self.on_change: list[Callable[[], None]] = []  # e.g. wake the outbox delivery
+        self.on_inbound: list[Callable[[], None]] = []  # wake the inbox workers
+        # Per platform, set by adapters: how a turn's replies are addressed in the outbox, and
+        # what to add to an inbound before its turn runs (e.g. the person's display name).
+        self.shapers: dict[str, Shaper] = {}
+        self.preparers: dict[str, Prepare] = {}
+        self.receiver = Receiver(store)
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
         # Roles held for this process only (`kmb chat --role`), never written to the database
         self.session_roles: dict[tuple[str, str], frozenset[str]] = {}
@@ -85,6 +116,7 @@ class Engine:
         workers = self.settings.kmb_turn_workers or (1 if store.url.startswith("sqlite") else 4)
         self.workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kmb-turn")
         register_all(self)
+        self.every("inbox-prune", _prune_inbox, 3600.0)
 
     # --- registration ------------------------------------------------------------------
 
@@ -107,45 +139,135 @@ class Engine:
 
     # --- the front door ----------------------------------------------------------------
 
-    async def handle(self, inbound: Inbound) -> list[Reply]:
-        """Handle one inbound event; a platform retry of the same event does nothing.
+    async def handle(self, inbound: Inbound, shape: Shaper | None = None) -> list[Reply]:
+        """Handle one inbound event now and return its replies (synchronous answers: a modal
+        submitted, a card invoked, the console). A repeat of the same event does nothing.
 
         The work (database and search) runs in a worker thread so the event loop stays free to
-        acknowledge other requests within the platforms' deadlines.
+        acknowledge other requests within the platforms' deadlines. With `shape`, replies that
+        go somewhere else than the answer (follow-up messages) are queued in the outbox, in the
+        same transaction as the turn's effects and its dedupe key.
         """
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.workers, self.handle_sync, inbound)
+            return await loop.run_in_executor(self.workers, self.handle_sync, inbound, shape)
         finally:
             for callback in self.on_change:
                 callback()
 
-    def handle_sync(self, inbound: Inbound) -> list[Reply]:
-        """`handle`, on the calling thread.
+    def handle_sync(self, inbound: Inbound, shape: Shaper | None = None) -> list[Reply]:
+        """`handle`, on the calling thread: the dedupe key, the effects and any outbox rows
+        commit together, or nothing does (and the platform's retry can succeed)."""
+        from bot import inbox
 
-        Patient identifiers are removed from what came in before any feature sees it (so none
-        can be searched for, truncated into a fragment or echoed), the person is told, and
-        every reply is guarded again on its way out.
-        """
-        event_id = inbound.event_id
-        if event_id and not self.store.claim_event(inbound.platform, event_id):
-            return []
-        inbound, notice = guard_inbound(inbound)
-        try:
-            replies = self._dispatch(inbound)
-            if notice and not any(visible_notice(r.to_text()) for r in replies):
-                replies = [say(notice), *replies]
-            return [guard_reply(r) for r in replies]
-        except Exception:
-            if event_id:
-                self.store.release_event(inbound.platform, event_id)
-            log.exception("failed handling %s", inbound.kind)
+        for attempt in range(RETRIES):
+            try:
+                with self.store.unit() as s:
+                    prefix = f"turn:{uuid.uuid4().hex}"
+                    if inbound.event_id:
+                        item = inbox.record(self.store, s, inbound.platform, inbound.event_id)
+                        if item is None:
+                            return self.already_handled(inbound)
+                        prefix = f"inbox:{item}"
+                    replies = self._turn(inbound)
+                    if inbound.kind == "form" and any(r.errors for r in replies):
+                        raise _Rejected(replies)  # keep nothing: a corrected form may follow
+                    if shape is not None:
+                        inbox.queue_replies(self.store, s, prefix, shape(inbound, {}, replies))
+                    return replies
+            except _Rejected as rejected:
+                return rejected.replies
+            except RETRYABLE:
+                if attempt + 1 < RETRIES:
+                    continue  # a concurrent writer (e.g. the same reference number): once more
+                log.exception("failed handling %s", inbound.kind)
+            except Exception:
+                log.exception("failed handling %s", inbound.kind)
+                break
+        return [APOLOGY]
+
+    def _turn(self, inbound: Inbound, notice: str = "") -> list[Reply]:
+        """Dispatch behind the PII guard: patient identifiers are removed from what came in
+        before any feature sees it (so none can be searched for, truncated into a fragment or
+        echoed), the person is told, and every reply is guarded again on its way out.
+
+        `notice`: what the guard said when the inbound was saved in the inbox (it was guarded
+        there, so guarding it again finds nothing to tell)."""
+        inbound, found = guard_inbound(inbound)
+        notice = notice or found
+        replies = self._dispatch(inbound)
+        if notice and not any(visible_notice(r.to_text()) for r in replies):
+            replies = [say(notice), *replies]
+        return [guard_reply(r) for r in replies]
+
+    def already_handled(self, inbound: Inbound) -> list[Reply]:
+        """What a repeat of something already handled gets: nothing, except a form sent twice,
+        which is told so (its first submission was saved)."""
+        if inbound.kind == "form":
             return [
                 say(
-                    "Sorry — something went wrong on my side and nothing was saved. "
-                    "Please try again in a moment."
+                    "This form was already sent: it was saved when you first submitted it, "
+                    "so nothing was sent twice."
                 )
             ]
+        return []
+
+    async def receive(self, inbound: Inbound, route: Mapping[str, Any] | None = None) -> bool:
+        """Save an inbound in the durable inbox before the platform is acknowledged; False if
+        it was received before. The inbox workers run it (see `bot.inbox`)."""
+        new = await self.receiver.receive(inbound, route)
+        if new:
+            for callback in self.on_inbound:
+                callback()
+        return new
+
+    def process_sync(
+        self, item_id: int, inbound: Inbound, route: Mapping[str, Any], notice: str = ""
+    ) -> bool:
+        """Run one inbox row as a turn: its effects, its replies (as outbox rows) and its done
+        marker commit together. False if another worker had it, or it failed (left pending)."""
+        from bot import inbox
+
+        shape = self.shapers.get(inbound.platform, inbox.default_shape)
+        error = ""
+        for attempt in range(RETRIES):
+            try:
+                with self.store.unit() as s:
+                    if not inbox.take(self.store, s, item_id):
+                        return False
+                    replies = self._turn(inbound, notice)
+                    queue = shape(inbound, route, replies)
+                    inbox.queue_replies(self.store, s, f"inbox:{item_id}", queue)
+                    return True
+            except RETRYABLE as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                if attempt + 1 < RETRIES:
+                    continue
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                break
+        log.error("failed handling inbox row %s (%s): %s", item_id, inbound.kind, error)
+        if inbox.failed(self.store, item_id, error) >= inbox.MAX_ATTEMPTS:
+            self.park_inbound(item_id, inbound, route, error)
+        return False
+
+    def park_inbound(
+        self, item_id: int, inbound: Inbound | None, route: Mapping[str, Any], error: str
+    ) -> None:
+        """Give up on an inbox row that keeps failing: mark it failed and tell the person."""
+        from bot import inbox
+        from bot.store.models import InboxItem
+
+        shape = self.shapers.get(inbound.platform, inbox.default_shape) if inbound else None
+        with self.store.unit() as s:
+            row = s.get(InboxItem, item_id)
+            if row is None or row.status != "pending":
+                return
+            row.status, row.last_error = "failed", error[:500]
+            if inbound is not None and shape is not None:
+                inbox.queue_replies(
+                    self.store, s, f"inbox:{item_id}:failed", shape(inbound, route, [APOLOGY])
+                )
 
     def turn_for(self, inbound: Inbound, args: str = "") -> Turn:
         """Identify the caller (creating them on first contact) and remember where they are."""

@@ -23,16 +23,17 @@ import logging
 import random
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import func, or_, update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.features.delivery import KEY_PREFIX
 from bot.messages import ConversationRef, reply_from_dict
-from bot.sending import SENDING_KEY, Reconciler, Sender, SendResult
+from bot.sending import SENDING_KEY, Reconciler, Responder, Sender, SendResult
 from bot.store import Store
+from bot.store.batch import Batcher
 from bot.store.models import OutboxMessage, Person
 from bot.words import count as counted
 
@@ -173,6 +174,10 @@ class Delivery:
         self._recovered_own = False
         self._next_recovery = 0.0
         self._held: dict[tuple[str, str], dt.datetime] = {}  # (platform, conversation) → until
+        # Sends that finish together are recorded in one transaction (group commit).
+        self._recorder: Batcher[tuple[OutboxMessage, SendResult], None] = Batcher(
+            self._record_many
+        )
         self._monotonic = monotonic
 
     def wake(self) -> None:
@@ -216,7 +221,7 @@ class Delivery:
         )
         if self.store.engine.dialect.name == "postgresql":
             due = due.with_for_update(skip_locked=True)
-        with self.store.session() as s:
+        with self.store.writing(), self.store.session() as s:
             ids = s.exec(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id).in_(due.scalar_subquery()))
@@ -251,7 +256,10 @@ class Delivery:
         return len(rows)
 
     async def _deliver(self, row: OutboxMessage) -> None:
-        conversation, wait_parent = await asyncio.to_thread(self._conversation, row)
+        if row.parent_key:  # the parent's state is in the database
+            conversation, wait_parent = await asyncio.to_thread(self._conversation, row)
+        else:
+            conversation, wait_parent = self._conversation(row)
         if wait_parent:
             await asyncio.to_thread(self._defer, row, PARENT_WAIT.total_seconds())
             return
@@ -259,14 +267,15 @@ class Delivery:
             found = await self._find_sent(row, conversation)
             if found is not None:
                 self.stats.reconciled += 1
-                await asyncio.to_thread(self._record, row, SendResult.sent(found))
+                await self._recorder((row, SendResult.sent(found)))
                 return
         held = self._held.get((row.platform, conversation.id))
         if held is not None and held > self.store.now():  # a 429 said to wait
             await asyncio.to_thread(self._defer, row, (held - self.store.now()).total_seconds())
             return
         pacer = self.pacers[row.platform]
-        wait = pacer.reserve(conversation.id)
+        unpaced = bool((row.conversation.get("via") or {}).get("unpaced"))
+        wait = 0.0 if unpaced else pacer.reserve(conversation.id)
         if wait > HOLD_AT_MOST:  # a busy conversation: free the claim rather than hold it
             await asyncio.to_thread(self._defer, row, wait)
             return
@@ -277,7 +286,7 @@ class Delivery:
             self.stats.throttled += 1
             until = self.store.now() + dt.timedelta(seconds=result.retry_after)
             self._held[(row.platform, conversation.id)] = until
-        await asyncio.to_thread(self._record, row, result)
+        await self._recorder((row, result))
 
     def _conversation(self, row: OutboxMessage) -> tuple[ConversationRef, bool]:
         conv = row.conversation
@@ -316,6 +325,9 @@ class Delivery:
                 if isinstance(target, SendResult):
                     return target
                 return await sender.update(conversation, target, reply)
+            via = row.conversation.get("via")
+            if via and isinstance(sender, Responder):
+                return await sender.respond(conversation, via, reply)
             return await sender.send(conversation, reply)
         except Exception as exc:  # a sender bug or a network error: transient
             log.exception("sending outbox row %s", row.id)
@@ -348,31 +360,41 @@ class Delivery:
         return SendResult.failed("the message to update is still on its way", retry_after=2.0)
 
     def _record(self, row: OutboxMessage, result: SendResult) -> None:
+        self._record_many([(row, result)])
+
+    def _record_many(self, results: Sequence[tuple[OutboxMessage, SendResult]]) -> list[None]:
+        """What happened to several sends, in one transaction."""
         now = self.store.now()
-        with self.store.session() as s:
-            live = s.get(OutboxMessage, row.id)
-            if live is None:
-                return
-            live.attempts += 1
-            live.claimed_by = None
-            if result.ok:
-                live.status, live.sent_at, live.last_error = "sent", now, ""
-                live.message_id = result.message_id
-                self.stats.sent += 1
-                return
-            live.last_error = result.error
-            if result.unreachable and live.person_id is not None:
-                person = s.get(Person, live.person_id)
-                if person is not None:
-                    person.reachable = False
-            if result.permanent or live.attempts >= self.max_attempts:
-                live.status = "parked"
-                self.stats.parked += 1
-                log.warning("parked outbox row %s: %s", live.id, result.error)
-                return
-            self.stats.retried += 1
-            wait = result.retry_after if result.retry_after is not None else backoff(live.attempts)
-            live.status, live.due_at = "pending", now + dt.timedelta(seconds=wait)
+        with self.store.writing(), self.store.session() as s:
+            for row, result in results:
+                self._apply(s, row, result, now)
+        return [None for _ in results]
+
+    def _apply(self, s: Session, row: OutboxMessage, result: SendResult, now: dt.datetime) -> None:
+        """Record one send's outcome inside the caller's transaction."""
+        live = s.get(OutboxMessage, row.id)
+        if live is None:
+            return
+        live.attempts += 1
+        live.claimed_by = None
+        if result.ok:
+            live.status, live.sent_at, live.last_error = "sent", now, ""
+            live.message_id = result.message_id
+            self.stats.sent += 1
+            return
+        live.last_error = result.error
+        if result.unreachable and live.person_id is not None:
+            person = s.get(Person, live.person_id)
+            if person is not None:
+                person.reachable = False
+        if result.permanent or live.attempts >= self.max_attempts:
+            live.status = "parked"
+            self.stats.parked += 1
+            log.warning("parked outbox row %s: %s", live.id, result.error)
+            return
+        self.stats.retried += 1
+        wait = result.retry_after if result.retry_after is not None else backoff(live.attempts)
+        live.status, live.due_at = "pending", now + dt.timedelta(seconds=wait)
 
     async def run(self, stop: asyncio.Event, tick: float = 1.0) -> None:
         """Deliver until `stop` is set: whenever woken, and every `tick` seconds."""

@@ -7,9 +7,10 @@ retry after `retry_after`, back off on a transient error, or park a permanent fa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bot.messages import ConversationRef, Reply
 
@@ -80,4 +81,19 @@ class Reconciler(Protocol):
 
     async def find_sent(self, conversation: ConversationRef, key: str) -> str | None:
         """The platform's message id of the message tagged `key`, or None."""
+        ...
+
+
+@runtime_checkable
+class Responder(Protocol):
+    """A sender that can answer the way the platform asked for (a reply to an inbound).
+
+    `via` is what the adapter stored with the inbound (e.g. Slack's response URL, a trigger to
+    open a form with, "only visible to you"); the outbox passes it back untouched.
+    """
+
+    async def respond(
+        self, conversation: ConversationRef, via: Mapping[str, Any], reply: Reply
+    ) -> SendResult:
+        """Deliver a reply to an inbound as `via` says."""
         ...

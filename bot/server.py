@@ -24,6 +24,7 @@ from prometheus_client import (
 
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.inbox import InboxWorker
 from bot.outbox import Delivery, platform_limits
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
@@ -35,7 +36,7 @@ REGISTRY_KEY = web.AppKey("registry", CollectorRegistry)
 
 
 def make_app(engine: Engine) -> web.Application:
-    """The web application: `/healthz`, `/metrics`, and (later) the platform routes."""
+    """The web application: `/healthz`, `/metrics`, the desk, and (later) the platform routes."""
     registry = CollectorRegistry()
     requests = Counter("kmb_http_requests", "HTTP requests served", ["route"], registry=registry)
     started = Gauge("kmb_start_time_seconds", "When this process started", registry=registry)
@@ -64,6 +65,9 @@ def make_app(engine: Engine) -> web.Application:
     app[REGISTRY_KEY] = registry
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    from bot.desk.web import mount as mount_desk
+
+    mount_desk(app, engine)
     return app
 
 
@@ -195,6 +199,8 @@ class Running:
             if scheduler
             else None
         )
+        # What was received and acknowledged, run as turns (also what a crash left pending).
+        self.inbox = InboxWorker(engine, platforms=list(self.senders))
         self.tick = tick
         self.url = ""
         self._stop = asyncio.Event()
@@ -208,6 +214,7 @@ class Running:
         self.admission: Admission | None = None
         self._listener: asyncio.Server | None = None
         self._delivering: asyncio.Task[None] | None = None
+        self._inboxing: asyncio.Task[None] | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen (port 0: any free one) and start delivering; the base URL."""
@@ -220,8 +227,13 @@ class Running:
         )
         bound = self._listener.sockets[0].getsockname()[1]
         self.url = f"http://{host}:{bound}"
+        from bot.desk.auth import listening
+
+        listening(self.engine, self.url)  # desk links, when KMB_PUBLIC_URL is not set
         self.engine.on_change.append(self.delivery.wake)
+        self.engine.on_inbound.append(self.inbox.wake)
         self._delivering = asyncio.create_task(self.delivery.run(self._stop, self.tick))
+        self._inboxing = asyncio.create_task(self.inbox.run(self._stop, self.tick))
         if self.scheduling is not None:
             await self.scheduling.start()
         return self.url
@@ -231,10 +243,14 @@ class Running:
         if self.scheduling is not None:
             await self.scheduling.stop()
         self._stop.set()
+        if self._inboxing is not None:
+            await self._inboxing
         if self._delivering is not None:
             await self._delivering
         with contextlib.suppress(ValueError):
             self.engine.on_change.remove(self.delivery.wake)
+        with contextlib.suppress(ValueError):
+            self.engine.on_inbound.remove(self.inbox.wake)
         if self._listener is not None:
             self._listener.close()  # no new connections; cleanup closes the open ones
         await self._runner.cleanup()

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from bot.directory import directory_of
 from bot.engine import Engine
+from bot.inbox import InboxWorker
 from bot.outbox import Delivery, platform_limits
 from bot.scheduling.scheduler import Scheduling
 from bot.sending import Sender
@@ -26,7 +27,8 @@ async def work(
     concurrency: int = 32,
     batch: int = 200,
 ) -> Delivery:
-    """Schedule and deliver until SIGTERM/SIGINT (or `stop`); the delivery, for its stats."""
+    """Run the inbox, schedule and deliver until SIGTERM/SIGINT (or `stop`); the delivery, for
+    its stats."""
     settings = engine.settings
     delivery = Delivery(
         engine.store,
@@ -55,8 +57,10 @@ async def work(
         f"{'' if scheduling else ' (scheduler off)'}",
         flush=True,
     )
+    inbox = InboxWorker(engine, platforms=list(senders))
+    engine.on_change.append(delivery.wake)
     try:
-        await delivery.run(stop)
+        await asyncio.gather(delivery.run(stop), inbox.run(stop))
     finally:
         if scheduling is not None:
             await scheduling.stop()

@@ -161,6 +161,9 @@ class SlackWorld:
     async def submit(
         self, view: dict[str, Any], answers: dict[str, str], user: str = "U0ANN"
     ) -> tuple[int, dict[str, Any]]:
+        """Submit a modal as Slack does: with the id and hash Slack gave the view, which stay
+        the same when kmb answers `errors` (a corrected resubmission) or the person presses
+        Submit twice."""
         payload = copy.deepcopy(load("view_submission"))
         payload["user"] |= {"id": user, "username": user.lower(), "name": user.lower()}
         payload["view"] |= {
@@ -169,8 +172,11 @@ class SlackWorld:
             "title": view["title"],
             "blocks": view["blocks"],
             "state": state_for(view, answers),
-            "hash": f"{time.time_ns()}.h",
         }
+        if view.get("id"):
+            payload["view"] |= {"id": view["id"], "root_view_id": view["id"]}
+        if view.get("hash"):
+            payload["view"]["hash"] = view["hash"]
         status, text = await self.interaction(payload)
         return status, (json.loads(text) if text.strip() else {})
 

@@ -14,6 +14,7 @@ from aiohttp import web
 from adapters.teams import BOT_KEY, TeamsBot, TeamsConfig
 from adapters.teams import mount as mount_teams
 from bot.engine import Engine
+from bot.inbox import InboxWorker
 from bot.outbox import Delivery
 from bot.server import make_app
 from bot.testing.fake_connector import FakeConnector
@@ -77,7 +78,7 @@ class Rig:
         changes.setdefault("id", f"{fixture_name}-{next(_counter)}")
         return fixture(fixture_name, serviceUrl=self.connector.url, **changes)
 
-    async def post(
+    async def post_only(
         self, activity: dict[str, Any], headers: dict[str, str] | None = None
     ) -> tuple[int, Any]:
         """POST an activity to /api/messages; the status and JSON body (if any)."""
@@ -88,6 +89,14 @@ class Rig:
             text = await r.text()
             return r.status, (json.loads(text) if text else None)
 
+    async def post(
+        self, activity: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """POST an activity, then let the inbox and the outbox run as `kmb serve` does."""
+        status, body = await self.post_only(activity, headers)
+        await self.work()
+        return status, body
+
     async def says(
         self, text: str, fixture_name: str = "personal_message", **changes: Any
     ) -> list[Any]:
@@ -96,6 +105,12 @@ class Rig:
         status, _ = await self.post(self.activity(fixture_name, text=text, **changes))
         assert status == 200
         return [c.body for c in self.connector.calls[before:]]
+
+    async def work(self) -> None:
+        """Run what was received (the inbox), then send what is due (the outbox)."""
+        while await InboxWorker(self.engine, ["teams"]).run_once():
+            pass
+        await self.deliver()
 
     async def deliver(self) -> int:
         """Run the outbox once through the Teams sender (as `kmb serve` does continuously)."""

@@ -28,6 +28,7 @@ MACHINE = {
     "conversation_reference": {"platform", "key"},
     "processed_event": {"platform", "event_id"},
     "dialog": {"flow"},
+    "inbox": {"platform", "key", "status"},
     "outbox": {
         "dedupe_key",
         "kind",
@@ -43,6 +44,8 @@ MACHINE = {
     "audit_log": {"action"},
     "lease": {"name", "holder"},
     "campaign_run": {"slug", "platform", "channel_id"},
+    "desk_link": {"token_hash"},
+    "desk_session": {"token_hash", "csrf"},
 }
 
 NUMBER = "943 476 5919"

@@ -156,7 +156,7 @@ def test_grants_recorded_before_subject_id_move_their_person_there(database_url:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "m0003e001")
+        command.upgrade(cfg, "desk001")  # the revision before privacy_0001
     with store.engine.begin() as conn:
         conn.execute(
             text(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 from sqlmodel import func, select
 
-from bot.store.models import Enquiry, EnquiryMessage, OutboxMessage, Person
+from bot import inbox
+from bot.store.models import Enquiry, EnquiryMessage, OutboxMessage, Person, Project
 from tests.slack_harness import SlackWorld, load, signed
 
 ENQUIRY = {
@@ -166,8 +168,11 @@ async def test_home_tab_shows_prompts_enquiries_projects_and_actions(slack: Slac
 
 
 def view_of(call: Any) -> dict[str, Any]:
+    """The modal kmb opened, with the id and hash the (fake) Slack gave it."""
     view = call.args["view"]
-    return json.loads(view) if isinstance(view, str) else view
+    view = json.loads(view) if isinstance(view, str) else view
+    made = (call.result or {}).get("view") or {}
+    return {**view, "id": made.get("id"), "hash": made.get("hash")}
 
 
 async def _ask_librarian(slack: SlackWorld) -> dict[str, Any]:
@@ -197,6 +202,53 @@ async def test_enquiry_modal_shows_errors_inline_then_commits_before_closing(
     assert rows(slack, Enquiry) == 1  # committed before the modal closed
     _, again = await slack.submit(view, ENQUIRY)  # a double click
     assert rows(slack, Enquiry) == 1 and "already sent" in json.dumps(again)
+
+
+async def test_a_corrected_project_form_is_created_and_a_double_submit_is_already_sent(
+    slack: SlackWorld,
+) -> None:
+    slack.engine.store.grant("slack", "U0LEAD", "lead")
+    await slack.command("project new", user="U0LEAD")
+    view = view_of((await slack.fake.wait_for("views.open"))[0])
+    form = {"name": "Falls prevention", "start": "2026-11-23", "members": "U0ANN"}
+    form |= {"template": "aar"}
+    # the end date is before the start: flagged on its field, nothing created
+    status, answer = await slack.submit(view, {**form, "end": "2026-11-01"}, user="U0LEAD")
+    assert status == 200 and answer["response_action"] == "errors"
+    assert set(answer["errors"]) == {"end"} and rows(slack, Project) == 0
+    # Slack keeps the view's id and hash after an `errors` answer: the fix is submitted
+    # with both unchanged, and must be processed, not taken for a repeat
+    status, answer = await slack.submit(view, {**form, "end": "2027-02-26"}, user="U0LEAD")
+    assert answer["response_action"] == "update", answer
+    assert rows(slack, Project) == 1
+    assert "Falls prevention" in json.dumps(answer["view"])
+    # the same submission again (a double click): already sent, never a bare "Done."
+    _, again = await slack.submit(view, {**form, "end": "2027-02-26"}, user="U0LEAD")
+    assert rows(slack, Project) == 1 and "already sent" in json.dumps(again)
+    assert "Done." not in json.dumps(again["view"]["blocks"])
+
+
+async def test_a_replayed_signed_slash_command_runs_once(slack: SlackWorld) -> None:
+    slack.engine.store.grant("slack", "U0LEAD", "lead")
+    payload = load("slash_command") | {
+        "text": "project new",
+        "user_id": "U0LEAD",
+        "response_url": slack.fake.response_url(),
+        "trigger_id": "1234.5678.replayed",
+    }
+    body = urlencode(payload)
+    headers = signed(body)
+    for _ in range(3):  # one captured request, sent three times within the signature's life
+        async with slack.http.post(
+            slack.url,
+            data=body.encode(),
+            headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+        ) as resp:
+            assert resp.status == 200
+    await slack.fake.wait_for("views.open")
+    await slack.settle()
+    assert len(slack.fake.of("views.open")) == 1
+    assert inbox.counts(slack.engine.store) == {"done": 1}
 
 
 async def test_enquiry_reaches_the_library_channel_and_claim_updates_the_card(

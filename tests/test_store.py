@@ -6,6 +6,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, func, select
 
+from bot import inbox
 from bot.clock import FakeClock
 from bot.features.delivery import notify_person
 from bot.messages import say
@@ -40,12 +41,34 @@ def test_people_are_unique_per_platform(store: Store) -> None:
         s.add(Person(platform="slack", external_id="U1", created_at=store.now()))
 
 
-def test_processed_events_dedupe_and_release(store: Store) -> None:
-    assert store.claim_event("slack", "Ev1")
-    assert not store.claim_event("slack", "Ev1")
-    assert store.claim_event("teams", "Ev1")
-    store.release_event("slack", "Ev1")
-    assert store.claim_event("slack", "Ev1")
+def test_inbox_keys_dedupe_per_platform_and_can_be_forgotten(store: Store) -> None:
+    # Replaces claim_event/release_event, which committed the key before the work did.
+    def record(platform: str, key: str) -> bool:
+        with store.unit() as s:
+            return inbox.record(store, s, platform, key) is not None
+
+    assert record("slack", "Ev1")
+    assert not record("slack", "Ev1")
+    assert record("teams", "Ev1")
+    inbox.forget(store, "slack", "Ev1")
+    assert record("slack", "Ev1")
+
+
+def test_a_unit_commits_every_session_inside_it_together_or_not_at_all(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.unit() as s:
+        assert inbox.record(store, s, "slack", "Ev2") is not None
+        with store.session() as inner:  # a feature's own session joins the unit
+            store.person(inner, "slack", "U9", "Uma")
+        raise RuntimeError("the turn failed after its effects")
+    with store.session() as s:
+        assert s.exec(select(Person).where(Person.external_id == "U9")).first() is None
+    with store.unit() as s:  # nothing was kept, so the retry is not a duplicate
+        assert inbox.record(store, s, "slack", "Ev2") is not None
+        with store.session() as inner:
+            uma = store.person(inner, "slack", "U9", "Uma")
+        assert uma.id is not None  # flushed on leaving the inner session
+    with store.session() as s:
+        assert s.exec(select(Person).where(Person.external_id == "U9")).one().id == uma.id
 
 
 def test_outbox_dedupe_key_queues_once(store: Store) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 from sqlmodel import func, select
 
-import adapters.teams.handler as teams_handler
+from bot import inbox
 from bot.store.models import ConversationReference, Enquiry
 from tests.teams_rig import Rig, card_of, card_text
 
@@ -85,19 +85,16 @@ async def test_bad_requests_get_clear_answers(engine) -> None:
             assert r.status == 400 and "type" in (await r.json())["error"]
 
 
-async def test_slow_answers_are_preceded_by_a_typing_indicator(engine, monkeypatch) -> None:
-    monkeypatch.setattr(teams_handler, "TYPING_AFTER_S", 0.01)
-    handle = engine.handle
-
-    async def slow_handle(inbound):  # an answer that takes longer than the typing threshold
-        await asyncio.sleep(0.2)
-        return await handle(inbound)
-
-    monkeypatch.setattr(engine, "handle", slow_handle)
+async def test_a_message_is_saved_before_the_200_and_answered_after(engine) -> None:
+    # Replaces the typing-indicator test: the answer no longer happens inside the HTTP turn.
     async with Rig(engine) as rig:
-        out = await rig.says("help")
-        assert out[0]["type"] == "typing"
-        assert "attachments" in out[1]
+        status, _ = await rig.post_only(rig.activity("personal_message", text="help"))
+        assert status == 200 and rig.connector.calls == []
+        assert inbox.counts(engine.store) == {"pending": 1}
+        await rig.work()
+        assert inbox.counts(engine.store) == {"done": 1}
+        (answer,) = rig.connector.calls
+        assert answer.kind == "reply" and "attachments" in answer.body
 
 
 async def test_a_resent_activity_has_one_effect(engine) -> None:
@@ -122,6 +119,24 @@ async def test_a_resent_activity_has_one_effect(engine) -> None:
         with engine.store.session() as s:
             assert s.exec(select(func.count()).select_from(Enquiry)).one() == 1
         assert len(rig.connector.of_kind("update")) == 1
+
+
+async def test_an_undelivered_reply_is_retried_and_a_resent_activity_is_not_run_again(
+    engine, clock
+) -> None:
+    # Once, a failed reply made kmb answer 500 and Teams' retry then got 200 and no reply.
+    async with Rig(engine) as rig:
+        rig.connector.fail_next(502, kinds=("reply",))
+        hello = rig.activity("personal_message", id="hello-1", text="help")
+        status, _ = await rig.post(hello)
+        assert status == 200  # saved: the reply's failure is the outbox's to retry
+        assert [c.body["refused"] for c in rig.connector.of_kind("reply")] == [502]
+        status, _ = await rig.post(hello)  # Teams re-sends the same activity
+        assert status == 200 and inbox.counts(engine.store) == {"done": 1}
+        clock.advance(seconds=10)
+        await rig.deliver()
+        replies = rig.connector.of_kind("reply")
+        assert len(replies) == 2 and "attachments" in replies[-1].body
 
 
 async def test_a_valid_form_is_committed_then_the_card_is_replaced(engine) -> None:

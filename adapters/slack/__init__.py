@@ -59,11 +59,14 @@ def build(engine: Engine) -> tuple[AsyncApp, Listeners, SlackSender]:
         authorize=authorize,
         request_verification_enabled=bool(settings.slack_signing_secret),
         ignoring_self_events_enabled=False,
+        # Slack's 200 only once the listener returned: after the inbox row is committed.
+        process_before_response=True,
         ssl_check_enabled=True,
         url_verification_enabled=True,
     )
     listeners = Listeners(engine, client)
     listeners.register(app)
+    engine.preparers["slack"] = listeners.names.complete  # names and timezones, per turn
     # The outbox's sender tags each post with its key, so a crash never makes it send twice.
     sender = ReconcilingSlackSender(
         TaggingWebClient(token=token, base_url=api_url(settings), timeout=10)

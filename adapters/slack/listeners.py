@@ -1,7 +1,11 @@
-"""Bolt listeners: acknowledge first, hand the engine an `Inbound`, render what it says.
+"""Bolt listeners: save what Slack sent in the inbox, then acknowledge; answer modals at once.
 
-No feature logic lives here. Forms open as modals straight away with the trigger id; replies
-to the caller are ephemeral in channels and plain in DMs; @mentions are answered in a thread.
+No feature logic lives here. Bolt runs with `process_before_response`, so Slack's 200 goes
+out only after the listener returned, i.e. after the inbox row committed. Commands, messages,
+buttons and shortcuts are then run by an inbox worker; how each answer goes back (the response
+URL, "only visible to you", a DM or thread, a modal opened with the trigger) is stored with
+the row as `via`, for `SlackSender.respond`. Modal submissions must be answered in the HTTP
+response, so they run at once, their dedupe key and follow-up messages in one transaction.
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ import asyncio
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, replace
 from typing import Any
 
 import aiohttp
@@ -20,9 +24,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import translate
-from adapters.slack.blocks import home_view, messages_for, result_view
-from adapters.slack.modals import form_in, modal_for
+from adapters.slack.blocks import home_view, result_view
 from bot.engine import Engine
+from bot.inbox import Outgoing
 from bot.messages import ConversationRef, Inbound, Reply
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,7 @@ class Listeners:
         self.client = client
         self.names = Names(client)
         self.session: aiohttp.ClientSession | None = None
+        self.background: set[asyncio.Future[None]] = set()
 
     def register(self, app: AsyncApp) -> None:
         """Attach the listeners to a Bolt app."""
@@ -93,150 +98,117 @@ class Listeners:
     # --- listeners -----------------------------------------------------------------------
 
     async def on_command(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
-        """`/kmb …`: ack within Slack's 3 s, then work and answer through the response URL."""
-        await ack()
-        inbound = await self.names.complete(translate.command(body))
-        replies = await self.engine.handle(inbound)
-        if await self._open_form(replies, body.get("trigger_id"), inbound):
-            replies = [r for r in replies if form_in([r]) is None]
+        """`/kmb …`: saved, then acknowledged; answered through the response URL by a worker."""
+        inbound = translate.command(body)
         url = str(body.get("response_url") or "")
-        for reply in replies:
-            shared = reply.public and inbound.conversation.kind == "channel"
-            for text, blocks in messages_for(reply, origin=inbound.text):
-                await self._respond(
-                    url,
-                    text=text,
-                    blocks=blocks,
-                    response_type="in_channel" if shared else "ephemeral",
-                    replace_original=False,
-                )
+        via = {"mode": "respond", "url": url, "origin": inbound.text, "unpaced": True}
+        await self.engine.receive(inbound, {"via": self._with_trigger(via, body, inbound)})
+        await ack()
 
     async def on_message(self, body: dict[str, Any]) -> None:
-        """A DM, an @mention or a reply in a thread under one of kmb's posts."""
+        """A DM, an @mention or a reply in a thread under one of kmb's posts: saved before
+        Slack gets its 200 (Bolt acknowledges events once this returns)."""
         user = body.get("event", {}).get("user")
         if not user or body.get("event", {}).get("bot_id"):
             return
         inbound = translate.event_message(body)
         if inbound is None:
             return
-        inbound = await self.names.complete(inbound)
-        replies = await self.engine.handle(inbound)
         if not inbound.addressed:  # overheard in a thread: answer only the person, quietly
-            await self._ephemeral(inbound.conversation, inbound.person.external_id, replies)
-            return
-        await self._post(inbound.conversation, replies, origin=inbound.text)
+            via: dict[str, Any] = {"mode": "ephemeral", "user_id": user, "unpaced": True}
+        else:
+            via = {"mode": "post", "origin": inbound.text}
+        await self.engine.receive(inbound, {"via": via})
 
     async def on_home(self, body: dict[str, Any]) -> None:
-        """The Home tab: pending prompts, open enquiries, projects, quick actions."""
+        """The Home tab: pending prompts, open enquiries, projects, quick actions.
+
+        Nothing is saved, so nothing needs to wait for the acknowledgement: it is drawn after.
+        """
         event = body.get("event", {})
         if event.get("tab") != "home" or not event.get("user"):
             return
-        user = event["user"]
+        task = asyncio.ensure_future(self._publish_home(str(event["user"])))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _publish_home(self, user: str) -> None:
         name, tz = await self.names.profile(user)
         ref = replace(translate.person(user, name), timezone=tz)
         reply = await _in_thread(self.engine.home, ref)
         await self._call(self.client.views_publish, user_id=user, view=home_view(reply))
 
     async def on_action(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
-        """A button: ack, run its chat words, open a form or answer the presser."""
-        await ack()
-        inbound = await self.names.complete(translate.action(body))
-        replies = await self.engine.handle(inbound)
-        if await self._open_form(replies, body.get("trigger_id"), inbound):
-            replies = [r for r in replies if form_in([r]) is None]
+        """A button: saved, then acknowledged; a worker runs its chat words and answers."""
+        inbound = translate.action(body)
         conv = inbound.conversation
+        route: dict[str, Any] = {}
         if body.get("container", {}).get("type") == "view":  # Home tab: answer in the DM
             conv = ConversationRef(translate.PLATFORM, inbound.person.external_id, "personal")
+            route["conversation"] = asdict(conv)
+        origin = inbound.action or ""
         if conv.kind == "personal":
-            await self._post(conv, replies, origin=inbound.action or "")
+            via: dict[str, Any] = {"mode": "post", "origin": origin}
         else:
-            await self._ephemeral(
-                conv, inbound.person.external_id, replies, origin=inbound.action or ""
-            )
+            via = {"mode": "ephemeral", "user_id": inbound.person.external_id, "origin": origin}
+            via["unpaced"] = True
+        route["via"] = self._with_trigger(via, body, inbound)
+        await self.engine.receive(inbound, route)
+        await ack()
 
     async def on_submit(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
-        """A modal sent: committed before it closes; errors shown on their fields."""
+        """A modal sent: committed (with its dedupe key) before it closes; errors shown on
+        their fields; follow-up messages queued in the same transaction."""
         inbound = await self.names.complete(translate.submission(body))
-        replies = await self.engine.handle(inbound)
+        where = translate.metadata(body)
+        in_channel = where.get("kind") == "channel" and bool(where.get("channel"))
+        user = inbound.person.external_id
+
+        def follow_ups(
+            inbound: Inbound, _route: Mapping[str, Any], replies: Sequence[Reply]
+        ) -> list[Outgoing]:
+            if in_channel:
+                channel = ConversationRef(translate.PLATFORM, where["channel"], "channel")
+                via = {"mode": "ephemeral", "user_id": user, "unpaced": True}
+                return [Outgoing(channel, r, via) for r in replies]
+            return [Outgoing(inbound.conversation, r, {"mode": "post"}) for r in replies]
+
+        replies = await self.engine.handle(inbound, follow_ups)
         errors = {field: message for r in replies for field, message in r.errors}
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         title = body["view"].get("title", {}).get("text", "kmb")
         await ack(response_action="update", view=result_view(title, replies or []))
-        where = translate.metadata(body)
-        if replies and where.get("kind") == "channel" and where.get("channel"):
-            channel = ConversationRef(translate.PLATFORM, where["channel"], "channel")
-            await self._ephemeral(channel, inbound.person.external_id, replies)
-        elif replies:
-            await self._post(inbound.conversation, replies)
 
     async def on_ask_shortcut(
         self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]
     ) -> None:
         """The message shortcut: turn any message into an enquiry, its text as the question."""
+        inbound = translate.shortcut(body)
+        via = self._with_trigger({"mode": "post", "origin": "librarian"}, body, inbound)
+        await self.engine.receive(inbound, {"via": via})
         await ack()
-        inbound = await self.names.complete(translate.shortcut(body))
-        replies = await self.engine.handle(inbound)
-        if not await self._open_form(replies, body.get("trigger_id"), inbound):
-            await self._post(inbound.conversation, replies, origin="librarian")
 
     async def on_closed(self, ack: Callable[..., Awaitable[None]]) -> None:
         """A modal cancelled: nothing to save (its context expires with the next form)."""
         await ack()
 
+    @staticmethod
+    def _with_trigger(
+        via: dict[str, Any], body: dict[str, Any], inbound: Inbound
+    ) -> dict[str, Any]:
+        """A form in the answer opens as a modal with the request's trigger (valid 3 s).
+
+        Platform-assigned values go under `…_id` keys, which the PII guard leaves as they are.
+        """
+        if body.get("trigger_id"):
+            via["trigger_id"] = str(body["trigger_id"])
+            via["where_channel_id"] = inbound.conversation.id
+            via["where_kind"] = inbound.conversation.kind
+        return via
+
     # --- helpers -------------------------------------------------------------------------
-
-    async def _open_form(
-        self, replies: Sequence[Reply], trigger_id: str | None, inbound: Inbound
-    ) -> bool:
-        form = form_in(replies)
-        if form is None or not trigger_id:
-            return False
-        where = {"channel": inbound.conversation.id, "kind": inbound.conversation.kind}
-        return await self._call(
-            self.client.views_open, trigger_id=trigger_id, view=modal_for(form, where)
-        )
-
-    async def _post(
-        self, conv: ConversationRef, replies: Sequence[Reply], origin: str = ""
-    ) -> None:
-        for reply in replies:
-            for text, blocks in messages_for(reply, origin=origin):
-                await self._call(
-                    self.client.chat_postMessage,
-                    channel=conv.id,
-                    thread_ts=conv.thread,
-                    text=text,
-                    blocks=blocks,
-                    unfurl_links=False,
-                )
-
-    async def _ephemeral(
-        self, conv: ConversationRef, user: str, replies: Sequence[Reply], origin: str = ""
-    ) -> None:
-        for reply in replies:
-            for text, blocks in messages_for(reply, origin=origin):
-                await self._call(
-                    self.client.chat_postEphemeral,
-                    channel=conv.id,
-                    user=user,
-                    thread_ts=conv.thread,
-                    text=text,
-                    blocks=blocks,
-                )
-
-    async def _respond(self, url: str, **message: Any) -> None:
-        """Answer through a slash command's response URL (on the shared HTTP session)."""
-        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            log.warning("ignoring a response URL that is not https: %s", url[:60])
-            return
-        try:
-            async with self.http().post(url, json=message) as resp:
-                if resp.status >= 400:
-                    log.warning("response URL refused: %s", resp.status)
-        except (aiohttp.ClientError, TimeoutError):
-            log.warning("response URL unreachable")
 
     def http(self) -> aiohttp.ClientSession:
         """One HTTP session for this process's calls to Slack (made inside the event loop)."""
@@ -246,7 +218,9 @@ class Listeners:
         return self.session
 
     async def close(self) -> None:
-        """Close the shared HTTP session."""
+        """Close the shared HTTP session (Home tabs still being drawn are dropped)."""
+        for task in list(self.background):
+            task.cancel()
         if self.session is not None:
             await self.session.close()
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import messages_for
+from adapters.slack.modals import form_in, modal_for
 from bot.messages import ConversationRef, PersonRef, Reply
 from bot.sending import SendResult
 
@@ -59,11 +62,13 @@ class SlackSender:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
 
-    async def send(self, conversation: ConversationRef, reply: Reply) -> SendResult:
+    async def send(
+        self, conversation: ConversationRef, reply: Reply, origin: str = ""
+    ) -> SendResult:
         """Post a reply (several messages if it is long); the first message's ts is its id."""
         first: str | None = None
         try:
-            for text, blocks in messages_for(reply):
+            for text, blocks in messages_for(reply, origin=origin):
                 response = await self.client.chat_postMessage(
                     channel=conversation.id,
                     thread_ts=conversation.thread,
@@ -81,6 +86,99 @@ class SlackSender:
                 return SendResult.sent(first)
             return SendResult.failed(f"network: {type(exc).__name__}")
         return SendResult.sent(first)
+
+    async def respond(
+        self, conversation: ConversationRef, via: Mapping[str, Any], reply: Reply
+    ) -> SendResult:
+        """Answer an inbound as it asked: a form opens as a modal with the request's trigger;
+        otherwise through the slash command's response URL, "only visible to you", or posted.
+
+        `origin` (the chat words that were said) lets a form that could not open as a modal
+        be offered as an "Open the form" button instead.
+        """
+        origin = str(via.get("origin") or "")
+        form = form_in([reply])
+        if form is not None and via.get("trigger_id"):
+            where = {
+                "channel": str(via.get("where_channel_id") or conversation.id),
+                "kind": str(via.get("where_kind") or conversation.kind),
+            }
+            try:
+                opened = await self.client.views_open(
+                    trigger_id=str(via["trigger_id"]), view=modal_for(form, where)
+                )
+                return SendResult.sent(str((opened.get("view") or {}).get("id") or "") or None)
+            except SlackApiError as exc:  # e.g. expired_trigger: offer the button instead
+                log.info("views.open refused: %s", exc.response.get("error"))
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                return SendResult.failed(f"network: {type(exc).__name__}")
+        mode = via.get("mode")
+        if mode == "respond":
+            shared = reply.public and conversation.kind == "channel"
+            return await self._to_response_url(
+                str(via.get("url") or ""), reply, origin, "in_channel" if shared else "ephemeral"
+            )
+        if mode == "ephemeral":
+            user = str(via.get("user_id") or "")
+            return await self._ephemeral(conversation, user, reply, origin)
+        return await self.send(conversation, reply, origin)
+
+    async def _to_response_url(
+        self, url: str, reply: Reply, origin: str, response_type: str
+    ) -> SendResult:
+        """A slash command's response URL (valid 30 minutes, five answers)."""
+        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            return SendResult.failed(f"not a Slack response URL: {url[:60]}", permanent=True)
+        session = self.client.session
+        own = session is None
+        if session is None:
+            session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        try:
+            for text, blocks in messages_for(reply, origin=origin):
+                message = {
+                    "text": text,
+                    "blocks": blocks,
+                    "response_type": response_type,
+                    "replace_original": False,
+                }
+                async with session.post(url, json=message) as resp:
+                    await resp.read()
+                    if resp.status in (404, 410):
+                        return SendResult.failed(
+                            f"response URL gone ({resp.status})", permanent=True
+                        )
+                    if resp.status == 429:
+                        retry = resp.headers.get("Retry-After")
+                        return SendResult.failed(
+                            "ratelimited", retry_after=float(retry) if retry else 5.0
+                        )
+                    if resp.status >= 400:
+                        return SendResult.failed(f"response URL answered {resp.status}")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return SendResult.failed(f"network: {type(exc).__name__}")
+        finally:
+            if own:
+                await session.close()
+        return SendResult.sent(None)
+
+    async def _ephemeral(
+        self, conversation: ConversationRef, user: str, reply: Reply, origin: str
+    ) -> SendResult:
+        """Only visible to `user`, in a channel (or thread)."""
+        try:
+            for text, blocks in messages_for(reply, origin=origin):
+                await self.client.chat_postEphemeral(
+                    channel=conversation.id,
+                    user=user,
+                    thread_ts=conversation.thread,
+                    text=text,
+                    blocks=blocks,
+                )
+        except SlackApiError as exc:
+            return failure(exc)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return SendResult.failed(f"network: {type(exc).__name__}")
+        return SendResult.sent(None)
 
     async def update(
         self, conversation: ConversationRef, message_id: str, reply: Reply

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from adapters.slack.modals import form_values
+from bot.inbox import key_of, values_digest
 from bot.messages import ConversationRef, Inbound, PersonRef
 
 PLATFORM = "slack"
@@ -38,7 +39,9 @@ def command(body: dict[str, Any], name: str = "") -> Inbound:
         person(user, name or body.get("user_name", "")),
         conv,
         text=unslack(body.get("text", "")).strip() or "help",
-        # Slack never retries a slash command (each has its own trigger), so no dedupe row
+        # Slack never retries a slash command, but a captured one can be replayed: each
+        # invocation has its own trigger id (and response URL), so a replay is recognised.
+        event_id=key_of("command", str(body.get("trigger_id") or body.get("response_url", ""))),
     )
 
 
@@ -50,7 +53,7 @@ def event_message(body: dict[str, Any], name: str = "") -> Inbound | None:
     text = unslack(event.get("text") or "")  # null in a signed but odd event: no text
     channel = event.get("channel") or ""
     thread = event.get("thread_ts")
-    event_id = body.get("event_id")
+    event_id = body.get("event_id") or key_of("message", channel, str(event.get("ts", "")))
     if event.get("type") == "app_mention":
         conv = ConversationRef(PLATFORM, channel, "channel", thread or event.get("ts"))
         text = MENTION.sub("", text).strip()
@@ -114,13 +117,16 @@ def submission(body: dict[str, Any], name: str = "") -> Inbound:
         if where.get("kind") == "channel" and where.get("channel")
         else ConversationRef(PLATFORM, user["id"], "personal")
     )
+    values = form_values(view.get("state", {}))
     return Inbound(
         "form",
         person(user["id"], name or user.get("name") or user.get("username", "")),
         conv,
         action=flow,
-        value=form_values(view.get("state", {})),
-        event_id=f"view:{view.get('id')}:{view.get('hash')}",
+        value=values,
+        # Slack keeps a view's id and hash when kmb answers `errors`: the values tell a
+        # corrected resubmission from the same submission sent twice.
+        event_id=key_of("view", str(view.get("id")), str(view.get("hash")), values_digest(values)),
     )
 
 

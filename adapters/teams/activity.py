@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bot.inbox import key_of
 from bot.messages import ConversationKind, ConversationRef, Inbound, PersonRef
 
 from .refs import PLATFORM, base_id
@@ -20,7 +21,6 @@ from .refs import PLATFORM, base_id
 _AT = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _KINDS: dict[str, ConversationKind] = {"personal": "personal", "channel": "channel"}
-_MAX_EVENT_ID = 200
 
 
 def conversation_of(activity: Mapping[str, Any]) -> ConversationRef:
@@ -82,11 +82,13 @@ def client_timezone(activity: Mapping[str, Any]) -> str | None:
 
 
 def event_id(activity: Mapping[str, Any]) -> str | None:
-    """The id a re-sent activity repeats: Teams re-posts with the same activity id."""
+    """The id a re-sent activity repeats: Teams re-posts with the same activity id, which is
+    unique within its conversation (so the key is both)."""
     ident = activity.get("id")
     if not ident:
         return None
-    return str(ident)[:_MAX_EVENT_ID]
+    conversation = base_id(str((activity.get("conversation") or {}).get("id", "")))
+    return key_of(conversation, str(ident))
 
 
 def to_inbound(activity: Mapping[str, Any]) -> Inbound | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -18,9 +19,11 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
 from adapters import wire
+from bot import inbox
 from bot.engine import Engine
 from bot.features.delivery import subject_of_thread
 from bot.features.help import ABOUT
+from bot.inbox import Outgoing
 from bot.messages import Inbound, PersonRef, Reply, Text
 
 from . import cards, extension, shape
@@ -29,13 +32,16 @@ from .refs import PLATFORM, References, reference_of
 from .sender import TeamsSender
 
 log = logging.getLogger(__name__)
-TYPING_AFTER_S = 1.5  # Teams wants an answer within 2 s, or a typing indicator first
 WELCOME = (
     "Hello, I'm kmb. " + ABOUT,
     "To start, type `help` for everything I can do, `tool` followed by what you need (for "
     "example `tool capture lessons from a finished project`), or `librarian` to ask the "
     "library team for an evidence search.",
 )
+
+
+def _welcome_key(conversation_id: str) -> str:
+    return inbox.key_of("welcome", conversation_id)
 
 
 class _BotError(Exception):
@@ -63,6 +69,7 @@ class TeamsBot:
         self.refs = References(engine.store)
         self.sender = TeamsSender(adapter, engine.store, self.refs, app_id)
         self.background: set[asyncio.Task[None]] = set()
+        engine.shapers[PLATFORM] = self.address_replies
 
     # --- HTTP ----------------------------------------------------------------------------
 
@@ -120,7 +127,8 @@ class TeamsBot:
     # --- turns ---------------------------------------------------------------------------
 
     async def turn(self, ctx: TurnContext, raw: dict[str, Any]) -> None:
-        """Handle one authenticated activity."""
+        """Handle one authenticated activity: messages and submitted cards are saved in the
+        inbox before the 200 and answered by a worker; invokes are answered at once."""
         kind = raw.get("type")
         if raw.get("serviceUrl") and (raw.get("conversation") or {}).get("id"):
             self.refs.save("conv", reference_of(raw)["conversation"]["id"], reference_of(raw))
@@ -131,21 +139,22 @@ class TeamsBot:
             await self._invoke(ctx, raw)
             return
         inbound = to_inbound(raw)
-        if inbound is None:
+        if inbound is None or not inbound.event_id:
             return
-        inbound = self._in_thread(inbound)
-        replies = await self._answer(ctx, inbound)
-        if not replies:
-            return
-        if (
-            inbound.kind == "form"
-            and raw.get("replyToId")
-            and await self._replace(
-                ctx, str(raw["replyToId"]), self._form_result(inbound, replies)
-            )
-        ):
-            return
-        await ctx.send_activities([Activity().deserialize(cards.activity(r)) for r in replies])
+        await self.engine.receive(self._in_thread(inbound))
+
+    def address_replies(
+        self, inbound: Inbound, route: Mapping[str, Any], replies: Sequence[Reply]
+    ) -> list[Outgoing]:
+        """Where a turn's replies go: a submitted card is replaced by its outcome (or by the
+        form again, with its errors); anything else is posted in the conversation."""
+        conv = inbound.conversation
+        reply_to = str((inbound.raw or {}).get("replyToId") or "")
+        if inbound.kind == "form" and reply_to and replies:
+            return [Outgoing(conv, self._form_result(inbound, list(replies)), update_of=reply_to)]
+        activity = str((inbound.raw or {}).get("id") or "")
+        via = {"reply_to_id": activity} if activity else None
+        return [Outgoing(conv, r, via) for r in replies]
 
     def _in_thread(self, inbound: Inbound) -> Inbound:
         """In Teams kmb only hears channel messages that @mention it, so under one of kmb's
@@ -161,13 +170,6 @@ class TeamsBot:
             subject = subject_of_thread(self.engine.store, s, conv)
         return replace(inbound, addressed=False) if subject else inbound
 
-    async def _answer(self, ctx: TurnContext, inbound: Inbound) -> list[Reply]:
-        task = asyncio.ensure_future(self.engine.handle(inbound))
-        done, _ = await asyncio.wait({task}, timeout=TYPING_AFTER_S)
-        if not done:
-            await ctx.send_activity(Activity(type=ActivityTypes.typing))
-        return await task
-
     def _form_result(self, inbound: Inbound, replies: list[Reply]) -> Reply:
         """What replaces a submitted form card: the form again with errors, or the outcome."""
         rejected = next((r for r in replies if r.errors), None)
@@ -177,16 +179,6 @@ class TeamsBot:
         if rejected is not None and isinstance(spec.get("kmb_spec"), dict):
             return cards.form_again(spec["kmb_spec"], inbound.value, rejected)
         return cards.merged(replies)
-
-    async def _replace(self, ctx: TurnContext, message_id: str, reply: Reply) -> bool:
-        update = Activity().deserialize(cards.activity(reply))
-        update.id = message_id
-        try:
-            await ctx.update_activity(update)
-            return True
-        except Exception:
-            log.warning("could not replace card %s; sending a new message", message_id)
-            return False
 
     async def _invoke(self, ctx: TurnContext, raw: dict[str, Any]) -> None:
         """`adaptiveCard/action` (Action.Execute): the answer replaces the card. The message
@@ -234,7 +226,7 @@ class TeamsBot:
             self.refs.mark_unusable("conv", conversation.id)
             if team.get("id"):
                 self.refs.mark_unusable("team", str(team["id"]))
-            self.engine.store.release_event(PLATFORM, f"welcome:{conversation.id}"[:200])
+            inbox.forget(self.engine.store, PLATFORM, _welcome_key(conversation.id))
             return
         installed = action.startswith("add") or any(m["id"] == bot_id for m in added)
         if team.get("id"):
@@ -250,20 +242,33 @@ class TeamsBot:
             await self._welcome(ctx, raw)
 
     async def _welcome(self, ctx: TurnContext, raw: dict[str, Any]) -> None:
-        """Exactly one welcome per personal install, however many install events arrive."""
+        """Exactly one welcome per personal install, however many install events arrive: the
+        welcome is queued in the outbox in the same transaction as its dedupe key."""
+        await asyncio.get_running_loop().run_in_executor(
+            self.engine.workers, self._queue_welcome, raw
+        )
+        for callback in self.engine.on_change:
+            callback()
+
+    def _queue_welcome(self, raw: dict[str, Any]) -> None:
         conversation = conversation_of(raw)
-        if not self.engine.store.claim_event(PLATFORM, f"welcome:{conversation.id}"[:200]):
-            return
         user = next(
             (m for m in raw.get("membersAdded") or () if m.get("id") != raw["recipient"]["id"]),
             raw.get("from") or {},
         )
         person = PersonRef(PLATFORM, str(user.get("id", "")), str(user.get("name") or ""))
-        replies = [Reply(tuple(Text(p) for p in WELCOME), summary="Welcome to kmb")]
-        if person.external_id:
-            self.engine.turn_for(Inbound("message", person, conversation))
-            replies += self.engine.greet(person)
-        await ctx.send_activities([Activity().deserialize(cards.activity(r)) for r in replies])
+        store = self.engine.store
+        with store.unit() as s:
+            item = inbox.record(store, s, PLATFORM, _welcome_key(conversation.id))
+            if item is None:
+                return
+            replies = [Reply(tuple(Text(p) for p in WELCOME), summary="Welcome to kmb")]
+            if person.external_id:
+                self.engine.turn_for(Inbound("message", person, conversation))
+                replies += self.engine.greet(person)
+            inbox.queue_replies(
+                store, s, f"inbox:{item}", [Outgoing(conversation, r) for r in replies]
+            )
 
     def _remember_member(self, reference: dict[str, Any], member: dict[str, Any]) -> None:
         self.refs.save(

@@ -10,6 +10,7 @@ unreachable (the person blocked or removed kmb), 404 as permanent.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from botbuilder.core import TurnContext
@@ -89,6 +90,19 @@ class TeamsSender:
             return SendResult.failed("kmb was removed from this conversation", unreachable=True)
         return await self._continue(data, conversation.thread, reply, None)
 
+    async def respond(
+        self, conversation: ConversationRef, via: Mapping[str, Any], reply: Reply
+    ) -> SendResult:
+        """Answer an activity: a reply to it (`via["reply_to_id"]`), in its conversation."""
+        found = self.refs.load("conv", conversation.id)
+        if found is None:
+            return await self.send(conversation, reply)
+        data, usable = found
+        if not usable:
+            return SendResult.failed("kmb was removed from this conversation", unreachable=True)
+        reply_to = str(via.get("reply_to_id") or "") or None
+        return await self._continue(data, conversation.thread, reply, None, reply_to)
+
     async def update(
         self, conversation: ConversationRef, message_id: str, reply: Reply
     ) -> SendResult:
@@ -148,7 +162,12 @@ class TeamsSender:
         return found
 
     async def _continue(
-        self, data: dict[str, Any], thread: str | None, reply: Reply, message_id: str | None
+        self,
+        data: dict[str, Any],
+        thread: str | None,
+        reply: Reply,
+        message_id: str | None,
+        reply_to: str | None = None,
     ) -> SendResult:
         reference = ConversationReference().deserialize(data)
         if thread:
@@ -162,7 +181,7 @@ class TeamsSender:
                 await ctx.update_activity(outgoing)
                 sent.append(message_id)
             else:
-                ctx.activity.id = None  # a new post, not a reply to the continuation event
+                ctx.activity.id = reply_to  # None: a new post, not a reply to the continuation
                 response = await ctx.send_activity(outgoing)
                 sent.append(response.id if response else None)
 

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 def register_all(engine: Engine) -> None:
     """Register every feature's commands and flows."""
+    from bot.desk import chat as desk
     from bot.features import (
         admin,
         campaigns,
@@ -38,5 +39,6 @@ def register_all(engine: Engine) -> None:
         privacy,
         admin,
         outbox_view,
+        desk,
     ):
         module.register(engine)

@@ -71,7 +71,7 @@ def notify_person(
     conversation = (
         ref.data if ref else asdict(ConversationRef(person.platform, person.external_id))
     )
-    _enqueue(
+    enqueue(
         store,
         session,
         dedupe_key,
@@ -98,7 +98,7 @@ def notify_channel(
     With `parent_key`, the post goes in the thread under the message queued with that key,
     once that message is delivered (where the platform has threads).
     """
-    _enqueue(
+    enqueue(
         store,
         session,
         dedupe_key,
@@ -130,7 +130,7 @@ def update_posted(
         return
     # Sent, or on its way: update it by its platform id (looked up at delivery if not known yet)
     target = original.message_id or f"{KEY_PREFIX}{original_key}"
-    _enqueue(
+    enqueue(
         store,
         session,
         dedupe_key,
@@ -170,7 +170,7 @@ def subject_of_thread(store: Store, session: Session, conversation: Conversation
     return ""
 
 
-def _enqueue(
+def enqueue(
     store: Store,
     session: Session,
     key: str,
@@ -185,26 +185,31 @@ def _enqueue(
     target_id: str | None = None,
     parent_key: str | None = None,
 ) -> None:
+    """Queue one outbox row inside the caller's transaction (once per key)."""
     now = store.now()
     # Queued twice (or concurrently) under one key: one row is enough. No savepoint: with
     # pysqlite one released before any write would commit outside the caller's transaction.
-    session.execute(
-        insert_ignoring(store.engine, OutboxMessage).values(
-            dedupe_key=key,
-            kind=kind,
-            subject=subject,
-            target_id=target_id,
-            parent_key=parent_key,
-            platform=platform,
-            person_id=person_id,
-            conversation=conversation,
-            payload=reply_to_dict(reply),
-            due_at=due_at or now,
-            status="pending",
-            attempts=0,
-            last_error="",
-            created_at=now,
-        )
+    # The values go as parameters of one statement, so it is compiled once, not per message
+    # (flushed first, as the ORM would, so rows it refers to exist).
+    session.flush()
+    session.connection().execute(
+        insert_ignoring(store.engine, OutboxMessage),
+        {
+            "dedupe_key": key,
+            "kind": kind,
+            "subject": subject,
+            "target_id": target_id,
+            "parent_key": parent_key,
+            "platform": platform,
+            "person_id": person_id,
+            "conversation": conversation,
+            "payload": reply_to_dict(reply),
+            "due_at": due_at or now,
+            "status": "pending",
+            "attempts": 0,
+            "last_error": "",
+            "created_at": now,
+        },
     )
 
 

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, event, text
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine, select
 
 from bot.clock import Clock
 from bot.pii import redact
-from bot.store.models import AuditEntry, Person, ProcessedEvent, Setting
+from bot.store.models import AuditEntry, Person, Setting
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -71,10 +72,34 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self.clock = clock
+        # The unit of work open on this thread (or task), if any: see `unit`.
+        self._unit: ContextVar[Session | None] = ContextVar(f"kmb_unit_{id(self)}", default=None)
+        # SQLite has one writer at a time; kmb's own busy writers (turns, the inbox, the outbox)
+        # queue on this lock instead of on SQLite's busy handler, which sleeps in steps of up
+        # to 100 ms and so made acknowledgements wait far longer than the write they waited on.
+        self._writer = threading.RLock() if url.startswith("sqlite") else None
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold this process's SQLite write turn (nothing to hold on PostgreSQL)."""
+        if self._writer is None:
+            yield
+            return
+        with self._writer:
+            yield
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session committed on success and rolled back on error."""
+        """A session committed on success and rolled back on error.
+
+        Inside a `unit` it is the unit's session: what is done here commits (or not) with the
+        rest of the turn. It is flushed on the way out, so new rows have their ids.
+        """
+        joined = self._unit.get()
+        if joined is not None:
+            yield joined
+            joined.flush()
+            return
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -82,6 +107,34 @@ class Store:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """One transaction for a whole turn: every `session()` opened inside joins it.
+
+        A turn's effects, its outbox rows and its inbox row's done marker commit together or
+        not at all; an exception anywhere rolls all of it back. Units do not nest: a unit
+        opened inside another joins it.
+        """
+        if self._unit.get() is not None:
+            with self.session() as joined:
+                yield joined
+            return
+        with self.writing(), Session(self.engine, expire_on_commit=False) as session:
+            token = self._unit.set(session)
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                self._unit.reset(token)
+
+    @property
+    def in_unit(self) -> bool:
+        """True while a unit of work is open here."""
+        return self._unit.get() is not None
 
     def upgrade(self) -> None:
         """Create or upgrade the schema to the newest migration."""
@@ -170,22 +223,6 @@ class Store:
             return person
 
     # --- events, settings, audit ----------------------------------------------------------
-
-    def claim_event(self, platform: str, event_id: str) -> bool:
-        """Record an inbound event id; False if it was already handled."""
-        try:
-            with self.session() as s:
-                s.add(ProcessedEvent(platform=platform, event_id=event_id, at=self.now()))
-            return True
-        except IntegrityError:
-            return False
-
-    def release_event(self, platform: str, event_id: str) -> None:
-        """Forget an event id whose handling failed, so the platform's retry can succeed."""
-        with self.session() as s:
-            row = s.get(ProcessedEvent, (platform, event_id))
-            if row is not None:
-                s.delete(row)
 
     def get_setting(self, key: str) -> dict[str, Any] | None:
         """A setting's value, or None."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from bot.store.types import FreeJSON, FreeText
@@ -136,6 +136,9 @@ class Lesson(SQLModel, table=True):
 class Enquiry(SQLModel, table=True):
     """A request to the library team."""
 
+    # The desk's queue: open ones, soonest deadline first. (Not created_at: statistics read a
+    # period's rows, mostly all of them, and on SQLite a scan beats an index by ten times.)
+    __table_args__ = (Index("ix_enquiry_status_deadline", "status", "deadline"),)
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=20, unique=True)
     requester_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
@@ -200,6 +203,36 @@ class ProcessedEvent(SQLModel, table=True):
     platform: str = Field(primary_key=True, max_length=20)
     event_id: str = Field(primary_key=True, max_length=200)
     at: dt.datetime
+
+
+class InboxItem(SQLModel, table=True):
+    """Something a platform sent, saved before kmb acknowledged it: a 2xx means this row exists.
+
+    Keyed by the platform's own id for it (Slack `event_id`, a trigger id, a view's id, hash and
+    values; a Teams activity id in its conversation), so a retry or replay finds the row and is
+    not handled twice. `pending` rows are worked through by `bot.inbox`; a row becomes `done` in
+    the same transaction as its turn's effects and outbox rows. Synchronous turns (modal
+    submissions, card invokes) insert their row as `done`, with their effects.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "key", name="uq_inbox_platform_key"),
+        Index("ix_inbox_status_due", "status", "due_at"),  # what the workers look for
+        # Ids never come back after a row is pruned: replies' outbox keys are made of them.
+        {"sqlite_autoincrement": True},
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    key: str = Field(max_length=200)
+    status: str = Field(default="pending", max_length=20)  # pending | done | failed
+    # What was sent, guarded at the door like every other free text (ids are machine keys).
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
+    attempts: int = 0
+    last_error: str = _text("")
+    received_at: dt.datetime
+    due_at: dt.datetime
+    done_at: dt.datetime | None = None
 
 
 class Dialog(SQLModel, table=True):
@@ -300,3 +333,29 @@ class CampaignAnswer(SQLModel, table=True):
     day: int
     text: str = _text()
     created_at: dt.datetime
+
+
+class DeskLink(SQLModel, table=True):
+    """A one-time sign-in link to the web desk, sent in chat: only its token's hash is kept."""
+
+    __tablename__ = "desk_link"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    person_id: int = Field(sa_column=_fk("person.id", "CASCADE"))
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    used_at: dt.datetime | None = None
+
+
+class DeskSession(SQLModel, table=True):
+    """A signed-in web desk session (the cookie holds the token; this row only its hash)."""
+
+    __tablename__ = "desk_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    person_id: int = Field(sa_column=_fk("person.id", "CASCADE"))
+    csrf: str = Field(max_length=64)  # the token every form posted in this session carries
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime  # the latest it may last, however active
+    flash: str = _text(default="", max_length=2000)  # what the last action did, shown once

@@ -26,9 +26,12 @@ from bot.store.models import (
     CampaignAnswer,
     CampaignRun,
     ConversationReference,
+    DeskLink,
+    DeskSession,
     Dialog,
     Enquiry,
     EnquiryMessage,
+    InboxItem,
     Lesson,
     Membership,
     OutboxMessage,
@@ -347,6 +350,37 @@ def _erase_refs(s: Session, p: Subject) -> None:
             s.add(row)
 
 
+def _inbox_query(p: Subject) -> Any:
+    """Inbound events that came from them or name them (the platform's raw payload)."""
+    about = [
+        cast(InboxItem.payload, String).contains(json.dumps(n)[1:-1], autoescape=True)
+        for n in p.names
+    ]
+    return (
+        select(InboxItem)
+        .where(InboxItem.platform == p.platform, or_(*about) if about else False)
+        .order_by(col(InboxItem.id))
+    )
+
+
+def _inbox_rows(s: Session, p: Subject) -> list[InboxItem]:
+    names = [_word(n) for n in p.names]
+    return [
+        r
+        for r in s.exec(_inbox_query(p)).all()
+        if any(n.search(json.dumps(r.payload, ensure_ascii=False)) for n in names)
+    ]
+
+
+def _inbox(s: Session, p: Subject) -> Rows:
+    return _dump(_inbox_rows(s, p))
+
+
+def _erase_inbox(s: Session, p: Subject) -> None:
+    for row in _inbox_rows(s, p):
+        s.delete(row)
+
+
 def _by(model: Any, column: str) -> tuple[Callable[..., Rows], Callable[..., None]]:
     """Rows whose `column` is the person: exported as they are, deleted on erasure."""
     c = getattr(model, column)
@@ -461,6 +495,22 @@ RULES: tuple[Rule, ...] = (
         _unlinked(CampaignRun, "started_by")[1],
         key="campaign_runs",
         impersonal=("conversation",),
+    ),
+    Rule(
+        "inbox",
+        ("key", "payload"),
+        "events they sent, or that name them, deleted (handled ones hold no payload)",
+        _inbox,
+        _erase_inbox,
+        key="inbound_events",
+    ),
+    Rule("desk_link", ("person_id",), "deleted", *_by(DeskLink, "person_id"), key="desk_links"),
+    Rule(
+        "desk_session",
+        ("person_id",),
+        "deleted",
+        *_by(DeskSession, "person_id"),
+        key="desk_sessions",
     ),
     Rule("occasion", (), "holds no personal data"),
     Rule("processed_event", (), "holds no personal data (platform event ids only)"),

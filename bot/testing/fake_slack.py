@@ -29,6 +29,7 @@ class Call:
     method: str
     args: dict[str, Any]
     token: str = ""
+    result: dict[str, Any] | None = None  # what the fake answered (e.g. a view's id and hash)
 
     @property
     def blocks(self) -> list[dict[str, Any]]:
@@ -66,11 +67,13 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.responses: list[dict[str, Any]] = []  # what arrived at response URLs
         self.response_times: dict[str, float] = {}  # response URL id → arrival (epoch s)
+        self.response_bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)  # id → posts
         self.failures: dict[str, deque[Failure]] = defaultdict(deque)
         self.limits: Limits | None = None
         self.rate_limited = 0
         self.members: dict[str, list[str]] = {}
         self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)  # posts per channel
+        self.views: dict[str, dict[str, Any]] = {}  # open modals by view id (id, hash, view)
         self._ts = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -84,6 +87,7 @@ class FakeSlack:
         """Listen on a loopback port (0: any free one)."""
         app = web.Application()
         app.router.add_get("/_times", self._times)
+        app.router.add_get("/_responses", self._responses)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{id}", self._respond)
         app.router.add_get("/socket", self._socket)
@@ -202,9 +206,15 @@ class FakeSlack:
         """When each response URL was answered (for benchmarks in another process)."""
         return web.json_response(self.response_times)
 
+    async def _responses(self, request: web.Request) -> web.Response:
+        """What arrived at each response URL (for benchmarks checking the answers)."""
+        return web.json_response(self.response_bodies)
+
     async def _respond(self, request: web.Request) -> web.Response:
-        self.responses.append(await request.json())
-        self.response_times[request.match_info["id"]] = time.time()
+        body = await request.json()
+        self.responses.append(body)
+        self.response_bodies[request.match_info["id"]].append(body)
+        self.response_times.setdefault(request.match_info["id"], time.time())
         self.changed.set()
         return web.Response(text="ok")
 
@@ -241,7 +251,8 @@ class FakeSlack:
         args = await self._args(request)
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") or str(args.get("token", ""))
-        self.calls.append(Call(method, args, token))
+        call = Call(method, args, token)
+        self.calls.append(call)
         self.changed.set()
         if token not in (self.token, "xapp-test"):
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -262,7 +273,8 @@ class FakeSlack:
                 status=429,
                 headers={"Retry-After": str(wait)},
             )
-        return web.json_response(self._answer(method, args))
+        call.result = self._answer(method, args)
+        return web.json_response(call.result)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method in ("chat.postMessage", "chat.update"):
@@ -290,7 +302,14 @@ class FakeSlack:
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"{1700000000 + next(self._ts)}.000200"}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
-            return {"ok": True, "view": {"id": f"V{next(self._ts):06d}", "hash": "h"}}
+            # As Slack: a view keeps its id for life; its hash changes only when the app
+            # updates it (an `errors` answer to a submission changes neither).
+            view = args.get("view") or {}
+            view = json.loads(view) if isinstance(view, str) else dict(view)
+            view_id = str(args.get("view_id") or f"V{next(self._ts):06d}")
+            view_hash = f"{time.time_ns()}.{uuid.uuid4().hex[:8]}"
+            self.views[view_id] = {"id": view_id, "hash": view_hash, "view": view}
+            return {"ok": True, "view": {**view, "id": view_id, "hash": view_hash}}
         if method == "users.info":
             user = str(args.get("user"))
             info = self.users.get(user, {})

@@ -4,7 +4,7 @@ Role grants recorded before this revision kept the person's id inside `detail`; 
 `subject_id`, so an erasure unlinks those entries too.
 
 Revision ID: privacy_0001
-Revises: m0003e001
+Revises: desk001
 Create Date: 2026-12-01 10:30:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "privacy_0001"
-down_revision: str | Sequence[str] | None = "m0003e001"
+down_revision: str | Sequence[str] | None = "desk001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
