@@ -1,4 +1,4 @@
-"""The `kmb` command line: serve, worker, chat, content check, db upgrade, roles, slack."""
+"""The `kmb` command line: serve, chat, content, roles, exports, erasure, audit, retention."""
 
 from __future__ import annotations
 
@@ -44,12 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
     export = sub.add_parser("export", help="export for reports and returns")
-    export.add_argument("what", choices=["enquiries", "project"])
-    export.add_argument("id", nargs="?", type=int, help="the project's id (export project ID)")
+    export.add_argument("what", choices=["enquiries", "project", "person"])
+    export.add_argument(
+        "id", nargs="?", help="export project ID; export person ID or PLATFORM:ID (e.g. slack:U0…)"
+    )
     export.add_argument("--since", help="YYYY-MM-DD: enquiries made from then")
     export.add_argument("--until", help="YYYY-MM-DD: up to (not including); default tomorrow")
     export.add_argument(
-        "--format", choices=["csv", "md", "json"], help="enquiries: csv; project: md, csv, json"
+        "--format",
+        choices=["csv", "md", "json"],
+        help="enquiries: csv; project: md, csv, json; person: json",
     )
     export.add_argument("--out", type=Path, help="file to write (default: print)")
     slack = sub.add_parser("slack", help="Slack set-up")
@@ -68,10 +72,18 @@ def _parser() -> argparse.ArgumentParser:
     teams.add_argument(
         "--terms-url", help="your trust's terms of use (https://); default $KMB_TERMS_URL"
     )
-    roles = sub.add_parser("roles", help="grant or list roles")
-    roles.add_argument("action", choices=["grant", "list"])
+    roles = sub.add_parser("roles", help="grant, revoke or list roles")
+    roles.add_argument("action", choices=["grant", "revoke", "list"])
     roles.add_argument("role", nargs="?", choices=ROLES)
     roles.add_argument("who", nargs="?", help="PLATFORM:ID, e.g. console:sam")
+    erase = sub.add_parser("erase", help="erase a person (a request made outside chat)")
+    erase.add_argument("what", choices=["person"])
+    erase.add_argument("id", help="ID or PLATFORM:ID, e.g. slack:U0123ABCD")
+    erase.add_argument("--yes", action="store_true", help="confirm: it cannot be undone")
+    audit = sub.add_parser("audit", help="the audit log: who did what, when")
+    audit.add_argument("--since", help="YYYY-MM-DD: entries from then (default: all)")
+    retention = sub.add_parser("retention", help="the retention policy and its next run")
+    retention.add_argument("--run", action="store_true", help="apply it now (it runs daily)")
     return p
 
 
@@ -120,10 +132,21 @@ def _main(argv: list[str] | None) -> int:
         print(f"database is up to date: {shown(settings.database_url)}")
         return 0
     if args.cmd == "export" and args.what == "project":
-        if args.id is None:
+        if args.id is None or not args.id.isdigit():
             print("usage: kmb export project ID [--format md|csv|json]", file=sys.stderr)
             return 2
-        return _export_project(build(settings), args.id, args.format or "md", args.out)
+        return _export_project(build(settings), int(args.id), args.format or "md", args.out)
+    if args.cmd == "export" and args.what == "person":
+        if args.id is None or (args.format or "json") != "json":
+            print("usage: kmb export person ID|PLATFORM:ID [--out FILE]", file=sys.stderr)
+            return 2
+        return _export_person(build(settings), args.id, args.out)
+    if args.cmd == "erase":
+        return _erase_person(build(settings), args.id, args.yes)
+    if args.cmd == "audit":
+        return _audit(build(settings), args.since)
+    if args.cmd == "retention":
+        return _retention(build(settings), args.run)
     if args.cmd == "export":
         if not args.since or (args.format or "csv") != "csv":
             print("usage: kmb export enquiries --since YYYY-MM-DD [--format csv]", file=sys.stderr)
@@ -137,7 +160,7 @@ def _main(argv: list[str] | None) -> int:
         engine = build(settings)
         print(describe(settings.database_url, fresh), file=sys.stderr)  # stdout: kmb's replies
         if args.role:
-            engine.store.grant(console.PLATFORM, args.user, args.role)
+            _session_role(engine, console.PLATFORM, args.user, args.role)
         console.main(engine, args.user)
         return 0
     if args.cmd == "serve":
@@ -243,6 +266,8 @@ def _export_project(engine: object, project_id: int, fmt: str, out: Path | None)
     except ExportError as exc:
         print(f"kmb export: {exc}", file=sys.stderr)
         return 1
+    with engine.store.session() as s:
+        engine.store.audit(s, None, "export.project", {"project": project_id, "format": fmt})
     if out is None:
         sys.stdout.write(text)
     else:
@@ -267,6 +292,9 @@ def _export(engine: object, since: str, until: str | None, out: Path | None) -> 
         print("kmb export: dates are YYYY-MM-DD, e.g. --since 2026-04-01", file=sys.stderr)
         return 2
     text = to_csv(rows(engine, start, end))
+    with engine.store.session() as s:
+        detail = {"since": start.isoformat(), "until": end.isoformat()}
+        engine.store.audit(s, None, "export.enquiries", detail)
     if out is None:
         print(text, end="")
     else:
@@ -366,11 +394,129 @@ def _roles(engine: object, action: str, role: str | None, who: str | None) -> in
                 print(f"{p.platform}:{p.external_id}\t{p.roles}")
         return 0
     if not role or not who or ":" not in who:
-        print("usage: kmb roles grant ROLE PLATFORM:ID", file=sys.stderr)
+        print(f"usage: kmb roles {action} ROLE PLATFORM:ID", file=sys.stderr)
         return 2
     platform, _, external = who.partition(":")
-    engine.store.grant(platform, external, role)
-    print(f"{who} now has the {role} role")
+    if action == "grant":
+        engine.store.grant(platform, external, role)
+        print(f"{who} now has the {role} role")
+        return 0
+    if role == "member":
+        print("kmb roles: everyone is a member; revoke lead, librarian or admin", file=sys.stderr)
+        return 2
+    person = engine.store.revoke(platform, external, role)
+    if person is None:
+        print(f"kmb roles: {who} does not have the {role} role", file=sys.stderr)
+        return 1
+    print(f"{who} no longer has the {role} role (now: {person.roles})")
+    return 0
+
+
+def _session_role(engine: object, platform: str, user: str, role: str) -> None:
+    """`kmb chat --role`: the role for this session only, said plainly and audited."""
+    from bot.engine import Engine
+
+    assert isinstance(engine, Engine)
+    engine.session_roles[(platform, user)] = frozenset({role})
+    with engine.store.session() as s:
+        person = engine.store.person(s, platform, user)
+        engine.store.audit(s, None, "role.session", {"role": role}, subject_id=person.id)
+    print(
+        f"kmb chat: you have the {role} role for this session only. "
+        f"`kmb roles grant {role} {platform}:{user}` gives it for good.",
+        file=sys.stderr,
+    )
+
+
+def _person_id(engine: object, who: str) -> int | None:
+    """A person's id from `ID` or `PLATFORM:ID`."""
+    from sqlmodel import select
+
+    from bot.engine import Engine
+    from bot.store.models import Person
+
+    assert isinstance(engine, Engine)
+    if who.isdigit():
+        return int(who)
+    platform, _, external = who.partition(":")
+    with engine.store.session() as s:
+        return s.exec(
+            select(Person.id).where(Person.platform == platform, Person.external_id == external)
+        ).first()
+
+
+def _erase_person(engine: object, who: str, confirmed: bool) -> int:
+    from bot.engine import Engine
+    from bot.features.privacy import erase
+
+    assert isinstance(engine, Engine)
+    if not confirmed:
+        print(
+            f"kmb erase: this deletes everything kmb holds about {who} and cannot be undone; "
+            "run it again with --yes",
+            file=sys.stderr,
+        )
+        return 2
+    person_id = _person_id(engine, who)
+    if person_id is None or not erase(engine, person_id):
+        print(f"kmb erase: no person {who}", file=sys.stderr)
+        return 1
+    print(f"erased {who}: anonymous answers stay, linked to no one")
+    return 0
+
+
+def _export_person(engine: object, who: str, out: Path | None) -> int:
+    import json
+
+    from bot.engine import Engine
+    from bot.features.privacy import export
+
+    assert isinstance(engine, Engine)
+    person_id = _person_id(engine, who)
+    try:
+        if person_id is None:
+            raise LookupError(f"no person {who}")
+        data = export(engine, person_id)
+    except LookupError as exc:
+        print(f"kmb export: {exc}", file=sys.stderr)
+        return 1
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
+    return 0
+
+
+def _audit(engine: object, since: str | None) -> int:
+    import datetime as dt
+
+    from bot.audit import audit_lines
+    from bot.engine import Engine
+
+    assert isinstance(engine, Engine)
+    try:
+        start = dt.date.fromisoformat(since) if since else None
+    except ValueError:
+        print("kmb audit: --since is YYYY-MM-DD, e.g. --since 2026-11-01", file=sys.stderr)
+        return 2
+    for line in audit_lines(engine.store, start):
+        print(line)
+    return 0
+
+
+def _retention(engine: object, run: bool) -> int:
+    from bot.engine import Engine
+    from bot.retention import report, run_retention
+
+    assert isinstance(engine, Engine)
+    if run:
+        removed = run_retention(engine)
+        for kind, n in removed.items():
+            print(f"{kind}: {n} removed")
+        return 0
+    print("\n".join(report(engine)))
     return 0
 
 

@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     port: int = 3978
     kmb_timezone: str = "Europe/London"
     kmb_content_dir: str = ""
+    kmb_retention: str = ""  # overrides content/retention.yaml, e.g. "audit=1095,lessons=null"
     kmb_public_url: str = ""  # where people reach kmb (desk links); default: where serve listens
     kmb_turn_workers: int = 0  # threads handling turns; 0: 1 on SQLite, 4 on PostgreSQL
     kmb_slack_workspace_per_second: float = 50.0  # outbox pacing: Slack's workspace budget

@@ -129,6 +129,8 @@ class Engine:
         self.preparers: dict[str, Prepare] = {}
         self.receiver = Receiver(store)
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
+        # Roles held for this process only (`kmb chat --role`), never written to the database
+        self.session_roles: dict[tuple[str, str], frozenset[str]] = {}
         self.finder = ToolFinder(catalogue)
         # Who is in a channel, where someone is: the adapters' directory, set by the process
         # that mounts them (serve, worker). Asked from turns on the loop that owns its sockets.
@@ -346,7 +348,7 @@ class Engine:
                 inbound=inbound,
                 person_id=person.id,
                 display_name=person.display_name,
-                roles=frozenset(person.roles.split(",")),
+                roles=self.roles_of(person),
                 args=args,
             )
 
@@ -692,6 +694,11 @@ class Engine:
         from bot.features.home import home
 
         return guard_reply(home(self, ref))
+
+    def roles_of(self, person: Person) -> frozenset[str]:
+        """A person's stored roles plus any held for this session only."""
+        extra = self.session_roles.get((person.platform, person.external_id), frozenset())
+        return frozenset(person.roles.split(",")) | extra
 
     def person(self, ref: PersonRef) -> Person:
         """The stored person for a reference (created on first contact)."""

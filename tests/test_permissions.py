@@ -12,6 +12,7 @@ CASES = [
     ("close ENQ-2026-0001", "librarian", ["member", "lead"]),
     ("admin librarian-channel", "admin", ["member", "lead", "librarian"]),
     ("admin grant admin console:me", "admin", ["member", "lead", "librarian"]),
+    ("admin revoke lead console:me", "admin", ["member", "lead", "librarian"]),
 ]
 
 

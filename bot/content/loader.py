@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.content.models import Campaign, Library, Synonyms, Template, Tool
+from bot.content.models import Campaign, Library, Retention, Synonyms, Template, Tool
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,6 +37,7 @@ class Catalogue:
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     synonyms: list[list[str]] = field(default_factory=list)
     library: Library | None = None
+    retention: Retention = field(default_factory=Retention)
 
 
 def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
@@ -125,6 +126,9 @@ def load_catalogue(root: Path | None = None) -> Catalogue:
     lib_path = root / "library.yaml"
     if lib_path.exists():
         cat.library = _load(lib_path, Library, problems, root, lines)
+    retention_path = root / "retention.yaml"
+    if retention_path.exists():
+        cat.retention = _load(retention_path, Retention, problems, root, lines) or Retention()
     syn_path = root / "synonyms.yaml"
     if syn_path.exists():
         syn = _load(syn_path, Synonyms, problems, root, lines)

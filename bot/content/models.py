@@ -198,3 +198,20 @@ class Library(_Strict):
         if self.default not in slugs:
             raise ValueError(f"default team '{self.default}' is not one of the teams")
         return self
+
+
+class Retention(_Strict):
+    """How long each kind of record is kept, in days (content/retention.yaml); None: for ever.
+
+    What happens at the end (delete or anonymise) is fixed per kind, in `bot.retention`.
+    """
+
+    closed_enquiries: int | None = Field(default=730, ge=1)
+    retro_answers: int | None = Field(default=1095, ge=1)
+    lessons: int | None = Field(default=2190, ge=1)
+    campaign_answers: int | None = Field(default=365, ge=1)
+    sent_outbox: int | None = Field(default=30, ge=1)
+    processed_events: int | None = Field(default=7, ge=1)
+    dialogs: int | None = Field(default=30, ge=1)
+    absences: int | None = Field(default=90, ge=1)
+    audit: int | None = Field(default=2190, ge=1)

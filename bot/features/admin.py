@@ -52,7 +52,9 @@ def route(turn: Turn) -> list[Reply]:
                 f"Rules added in chat:\n{listed}" if listed else "No rules added in chat yet.",
             )
         ]
-    problem = library.add_rule(turn.engine, parts[0].lower(), parts[1].lower(), parts[2])
+    problem = library.add_rule(
+        turn.engine, parts[0].lower(), parts[1].lower(), parts[2], turn.person_id
+    )
     if problem:
         return [say(problem)]
     return [say(f"Enquiries matching {parts[1]} “{parts[2][:60]}” now go to {parts[0]}.")]
@@ -69,8 +71,45 @@ def grant(turn: Turn) -> list[Reply]:
             )
         ]
     platform, _, external = parts[1].partition(":")
-    turn.engine.store.grant(platform, external, parts[0])
+    turn.engine.store.grant(platform, external, parts[0], turn.person_id)
     return [say(f"{external} on {platform} now has the {parts[0]} role.")]
+
+
+def revoke(turn: Turn) -> list[Reply]:
+    """`admin revoke ROLE PLATFORM:ID`: take a role away (never the last admin's)."""
+    from sqlmodel import col, func, select
+
+    from bot.store.models import Person
+
+    parts = turn.args.split()
+    taken = tuple(r for r in ROLES if r != "member")
+    if len(parts) != 2 or parts[0] not in taken or ":" not in parts[1]:
+        return [
+            say(
+                f"Usage: `admin revoke <{'|'.join(taken)}> <platform>:<id>`, "
+                "e.g. `admin revoke librarian console:sam`."
+            )
+        ]
+    role, (platform, _, external) = parts[0], parts[1].partition(":")
+    store = turn.engine.store
+    if role == "admin":
+        with store.session() as s:
+            others = s.exec(
+                select(func.count())
+                .select_from(Person)
+                .where(col(Person.roles).contains("admin"))
+                .where((Person.platform != platform) | (Person.external_id != external))
+            ).one()
+        if not others:
+            return [
+                say(
+                    "That is the last admin: kmb would have no one to manage it. Grant the role "
+                    "to someone else first (or use `kmb roles revoke` on the server)."
+                )
+            ]
+    if store.revoke(platform, external, role, turn.person_id) is None:
+        return [say(f"{external} on {platform} does not have the {role} role.")]
+    return [say(f"{external} on {platform} no longer has the {role} role.")]
 
 
 def register(engine: Engine) -> None:
@@ -104,11 +143,21 @@ def register(engine: Engine) -> None:
     )
     engine.command(
         Command(
+            "admin revoke",
+            revoke,
+            "take a role away",
+            "admin revoke ROLE PLATFORM:ID",
+            role="admin",
+        )
+    )
+    engine.command(
+        Command(
             "admin",
             lambda t: [
                 say(
                     "Admin words: `admin librarian-channel [team]`, `admin route …`, "
-                    "`admin handoff …`, `admin mail`, `admin grant ROLE PLATFORM:ID`."
+                    "`admin handoff …`, `admin mail`, `admin grant ROLE PLATFORM:ID`, "
+                    "`admin revoke ROLE PLATFORM:ID`."
                 )
             ],
             "settings in chat",

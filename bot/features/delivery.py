@@ -264,7 +264,7 @@ def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
                 "Type `retro` to answer."
             )
         )
-    roles = set(person.roles.split(","))
+    roles = engine.roles_of(person)
     if ref.platform == "console" and _waits_for_a_sender(engine, person.id):
         from bot.features.retros import sender_note
 

@@ -75,6 +75,7 @@ def claim(turn: Turn) -> list[Reply]:
         if e.assignee_id and e.assignee_id != turn.person_id:
             return [say(f"{e.reference} is already claimed by {name_of(s, e.assignee_id)}.")]
         _assign(engine, s, e, turn.person_id, turn.display_name, turn.person_id)
+        engine.store.audit(s, turn.person_id, "enquiry.claim", {"reference": e.reference})
     how = (
         f"type `reply {e.reference} <message>`"
         if turn.inbound.platform == "console"  # the console shows no card to reply under
@@ -181,6 +182,8 @@ def _transfer(turn: Turn, s: Session, e: Enquiry, team_slug: str, person: str) -
         target = _librarian(turn, person)
         assert target is not None and target.id is not None
         _assign(engine, s, e, target.id, target.display_name, turn.person_id)
+        detail = {"reference": e.reference}
+        engine.store.audit(s, turn.person_id, "enquiry.transfer", detail, subject_id=target.id)
         notify_person(
             engine.store,
             s,
@@ -204,6 +207,8 @@ def _transfer(turn: Turn, s: Session, e: Enquiry, team_slug: str, person: str) -
         return [say(f"{e.reference} is already with the {desk.name}.")]
     old_channel = library.channel(engine, e.team)
     e.team, e.status, e.assignee_id, e.nudged_at = desk.slug, "new", None, None
+    detail = {"reference": e.reference, "team": desk.slug}
+    engine.store.audit(s, turn.person_id, "enquiry.transfer", detail)
     record(engine, s, e, turn.person_id, "transferred", f"Transferred to the {desk.name}")
     n = _count(s, e)
     refresh_card(engine, s, e, f"transfer:{n}", note=f"Transferred to the {desk.name}.")
@@ -351,6 +356,7 @@ def _close(turn: Turn, s: Session, e: Enquiry, values: Mapping[str, str]) -> lis
     e.minutes_spent = int(minutes) if minutes.isdigit() else None
     e.read_level = int(read) if read.isdigit() and 1 <= int(read) <= 6 else None
     record(engine, s, e, turn.person_id, "closed", f"Closed: {e.outcome or 'done'}")
+    engine.store.audit(s, turn.person_id, "enquiry.close", {"reference": e.reference})
     refresh_card(engine, s, e, "closed")
     handoff.closed_in_chat(engine, s, e, turn.display_name)
     requester = s.get(Person, e.requester_id) if e.requester_id else None

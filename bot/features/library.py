@@ -74,7 +74,9 @@ def route(engine: Engine, values: Mapping[str, str]) -> str:
     return library(engine).default
 
 
-def add_rule(engine: Engine, team_slug: str, kind: str, value: str) -> str:
+def add_rule(
+    engine: Engine, team_slug: str, kind: str, value: str, actor_id: int | None = None
+) -> str:
     """An admin's routing rule; an error message, or an empty string when it was added."""
     if team_slug not in {t.slug for t in library(engine).teams}:
         names = ", ".join(t.slug for t in library(engine).teams)
@@ -84,9 +86,11 @@ def add_rule(engine: Engine, team_slug: str, kind: str, value: str) -> str:
     if not value.strip():
         return "Say what it should match, e.g. `admin route clinical-librarians keyword sepsis`."
     current = (engine.store.get_setting(RULES) or {}).get("rules", [])
-    current.append({"team": team_slug, "kind": kind, "value": value.strip()[:120]})
+    rule = {"team": team_slug, "kind": kind, "value": value.strip()[:120]}
+    current.append(rule)
     with engine.store.session() as s:
         engine.store.set_setting(s, RULES, {"rules": current})
+        engine.store.audit(s, actor_id, "admin.route", rule)
     return ""
 
 

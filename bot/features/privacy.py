@@ -6,123 +6,92 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, update
-from sqlmodel import col, select
-
 from bot.messages import Form, Input, Reply, Text, say
-from bot.store.models import (
-    Answer,
-    AuditEntry,
-    ConversationReference,
-    Dialog,
-    Enquiry,
-    EnquiryMessage,
-    Lesson,
-    Membership,
-    OutboxMessage,
-    Person,
-    Project,
-    Prompt,
-)
+from bot.store import personal
 from bot.turn import BaseFlow, Command, Turn
 
 if TYPE_CHECKING:
     from bot.engine import Engine
 
 
-def _row(obj: Any) -> dict[str, Any]:
-    data: dict[str, Any] = obj.model_dump(mode="json")
+def export(engine: Engine, person_id: int, actor_id: int | None = None) -> dict[str, Any]:
+    """Everything kmb holds about one person (every table's rule), audited as an export."""
+    with engine.store.session() as s:
+        data = personal.export(s, person_id)
+        if data is None:
+            raise LookupError(f"no person with id {person_id}")
+        engine.store.audit(s, actor_id, "person.export", {}, subject_id=person_id)
     return data
 
 
-def export(engine: Engine, person_id: int) -> dict[str, Any]:
-    """Everything kmb holds about one person."""
-    with engine.store.session() as s:
-        person = s.get(Person, person_id)
-        prompts = s.exec(select(Prompt).where(Prompt.person_id == person_id)).all()
-        prompt_ids = [p.id for p in prompts]
-        enquiries = s.exec(select(Enquiry).where(Enquiry.requester_id == person_id)).all()
-        return {
-            "person": _row(person),
-            "memberships": [
-                _row(m)
-                for m in s.exec(select(Membership).where(Membership.person_id == person_id))
-            ],
-            "projects_led": [
-                _row(p) for p in s.exec(select(Project).where(Project.lead_id == person_id))
-            ],
-            "prompts": [_row(p) for p in prompts],
-            "answers": [
-                _row(a)
-                for a in s.exec(select(Answer).where(col(Answer.prompt_id).in_(prompt_ids)))
-            ],
-            "lessons": [
-                _row(x) for x in s.exec(select(Lesson).where(Lesson.author_id == person_id))
-            ],
-            "enquiries": [_row(e) for e in enquiries],
-            "enquiry_messages": [
-                _row(m)
-                for m in s.exec(
-                    select(EnquiryMessage).where(
-                        or_(
-                            col(EnquiryMessage.author_id) == person_id,
-                            col(EnquiryMessage.enquiry_id).in_([e.id for e in enquiries]),
-                        )
-                    )
-                )
-                if m.kind != "note"
-            ],
-            "conversation_references": [
-                _row(c)
-                for c in s.exec(
-                    select(ConversationReference).where(
-                        ConversationReference.person_id == person_id
-                    )
-                )
-            ],
-        }
+# Slack draws at most 3,000 characters a section and Teams about 24 KB a card: the JSON goes
+# in pieces cut between its lines (still valid JSON when put back together), a few a message.
+PIECE = 2800
+PIECES_PER_MESSAGE = 3
+MOST_IN_CHAT = 120_000  # beyond this, chat is the wrong channel: the operator exports a file
 
 
 def my_data(turn: Turn) -> list[Reply]:
-    """`my data`: the export as JSON."""
-    data = json.dumps(export(turn.engine, turn.person_id), indent=2, ensure_ascii=False)
-    return [Reply((Text("Everything kmb holds about you:"), Text(data)), summary="Your data")]
+    """`my data`: the export as JSON (in pieces on Slack and Teams)."""
+    data = export(turn.engine, turn.person_id, turn.person_id)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    head = Text("Everything kmb holds about you:")
+    if turn.inbound.platform == "console":
+        return [Reply((head, Text(text)), summary="Your data")]
+    if len(text) > MOST_IN_CHAT:
+        counts = ", ".join(
+            f"{len(rows)} {key.replace('_', ' ')}"
+            for key, rows in data.items()
+            if isinstance(rows, list) and rows
+        )
+        person = data["person"]
+        who = f"{person['platform']}:{person['external_id']}"
+        return [
+            say(
+                f"kmb holds {counts} about you — {len(text) // 1000:,} KB as JSON, too much for "
+                "chat to carry.",
+                f"Ask your kmb admin for your export: `kmb export person {who}` writes all of it "
+                "to a file. Your request has been recorded.",
+                summary="Your data",
+            )
+        ]
+    pieces = _pieces(text)
+    replies = []
+    for n in range(0, len(pieces), PIECES_PER_MESSAGE):
+        texts = tuple(Text(p) for p in pieces[n : n + PIECES_PER_MESSAGE])
+        replies.append(Reply(((head, *texts) if n == 0 else texts), summary="Your data"))
+    return replies
 
 
-def erase(engine: Engine, person_id: int) -> None:
-    """Erase a person in one transaction; anonymous answers stay, unlinkable."""
+def _pieces(text: str) -> list[str]:
+    """Cut between lines, at most PIECE characters each (a longer line is cut where it must)."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > PIECE:
+            pieces += [current] if current else []
+            current, pieces = "", [*pieces, line[:PIECE]]
+            line = line[PIECE:]
+        if len(current) + len(line) > PIECE:
+            pieces.append(current)
+            current = ""
+        current += line
+    return [*pieces, current] if current else pieces
+
+
+def erase(engine: Engine, person_id: int, actor_id: int | None = None) -> bool:
+    """Erase a person in one transaction, then scrub the database files; anonymous answers
+    stay, unlinkable. False when there is no such person."""
     with engine.store.session() as s:
-        prompts = s.exec(select(Prompt).where(Prompt.person_id == person_id)).all()
-        named = [p.id for p in prompts if not p.anonymous]
-        anonymous = [p.id for p in prompts if p.anonymous]
-        s.execute(delete(Answer).where(col(Answer.prompt_id).in_(named)))
-        s.execute(
-            update(Answer).where(col(Answer.prompt_id).in_(anonymous)).values(prompt_id=None)
-        )
-        s.execute(delete(Lesson).where(col(Lesson.author_id) == person_id))
-        s.execute(delete(Enquiry).where(col(Enquiry.requester_id) == person_id))
-        s.execute(delete(Prompt).where(col(Prompt.person_id) == person_id))
-        s.execute(delete(Membership).where(col(Membership.person_id) == person_id))
-        s.execute(delete(Dialog).where(col(Dialog.person_id) == person_id))
-        s.execute(
-            delete(ConversationReference).where(col(ConversationReference.person_id) == person_id)
-        )
-        s.execute(delete(OutboxMessage).where(col(OutboxMessage.person_id) == person_id))
-        # What others own keeps existing, with the link to this person cut.
-        s.execute(update(Project).where(col(Project.lead_id) == person_id).values(lead_id=None))
-        s.execute(
-            update(Enquiry).where(col(Enquiry.assignee_id) == person_id).values(assignee_id=None)
-        )
-        s.execute(
-            update(EnquiryMessage)
-            .where(col(EnquiryMessage.author_id) == person_id)
-            .values(author_id=None)
-        )
-        s.execute(
-            update(AuditEntry).where(col(AuditEntry.actor_id) == person_id).values(actor_id=None)
-        )
-        s.execute(delete(Person).where(col(Person.id) == person_id))
-        engine.store.audit(s, None, "person.erase", {})
+        counts = personal.erase(s, person_id, engine.store.now())
+        if counts is None:
+            return False
+        # Who asked stays unrecorded when it was the person themselves: the entry says only
+        # that an erasure happened, when, and how many rows of each table it touched.
+        actor = None if actor_id == person_id else actor_id
+        engine.store.audit(s, actor, "person.erase", {"rows": counts})
+    engine.store.scrub_files()
+    return True
 
 
 class DeleteFlow(BaseFlow):
@@ -139,8 +108,9 @@ class DeleteFlow(BaseFlow):
                 Input(
                     "confirm",
                     "This erases your projects' answers (except anonymous ones, which "
-                    "stay unlinked), your lessons, enquiries and settings. It can't be undone. "
-                    "Delete everything?",
+                    "stay unlinked), your lessons, enquiries and their messages, drafts, "
+                    "out-of-office dates, settings and kmb's copies of messages to or about "
+                    "you. It can't be undone. Delete everything?",
                     "yesno",
                 ),
             ),
@@ -151,17 +121,22 @@ class DeleteFlow(BaseFlow):
         """Erase on yes."""
         if values.get("confirm") != "yes":
             return [say("Nothing was deleted.")]
-        erase(turn.engine, turn.person_id)
+        erase(turn.engine, turn.person_id, turn.person_id)
         return [
             say(
                 "Done: everything kmb held about you has been deleted. Anonymous answers "
-                "remain, with no link to you. If you talk to kmb again, you start afresh."
+                "remain, with no link to you. If you talk to kmb again, you start afresh.",
+                "Messages already delivered stay in Slack or Teams under your organisation's "
+                "settings; kmb has replaced the cards it posted about your enquiries.",
             )
         ]
 
 
 def register(engine: Engine) -> None:
-    """Add the privacy words."""
+    """Add the privacy words and the daily retention chore."""
+    from bot import retention
+
+    retention.register(engine)
     engine.flow(DeleteFlow())
     engine.command(Command("my data", my_data, "everything kmb holds about you, as JSON"))
     engine.command(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -17,6 +19,8 @@ from bot.clock import Clock
 from bot.pii import redact
 from bot.store.models import AuditEntry, Person, Setting
 
+log = logging.getLogger(__name__)
+AFTER_COMMIT = "kmb.after_commit"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -37,6 +41,8 @@ def make_engine(url: str) -> Engine:
                 cur.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes
             cur.execute("PRAGMA busy_timeout=10000")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows are overwritten with zeros, so erased text leaves the file itself
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine
@@ -117,7 +123,9 @@ class Store:
             with self.session() as joined:
                 yield joined
             return
+        after: list[Callable[[], object]] = []
         with self.writing(), Session(self.engine, expire_on_commit=False) as session:
+            session.info[AFTER_COMMIT] = after
             token = self._unit.set(session)
             try:
                 yield session
@@ -127,6 +135,16 @@ class Store:
                 raise
             finally:
                 self._unit.reset(token)
+        for run in after:  # work that must not hold the turn's write (e.g. a WAL checkpoint)
+            run()
+
+    def after_commit(self, run: Callable[[], object]) -> None:
+        """Run `run` once the open unit of work has committed (at once when there is none)."""
+        unit = self._unit.get()
+        if unit is None:
+            run()
+        else:
+            unit.info[AFTER_COMMIT].append(run)
 
     @property
     def in_unit(self) -> bool:
@@ -191,14 +209,32 @@ class Store:
             person.display_name = display_name
         return person
 
-    def grant(self, platform: str, external_id: str, role: str) -> Person:
+    def grant(
+        self, platform: str, external_id: str, role: str, actor_id: int | None = None
+    ) -> Person:
         """Give a person a role (creating the person if needed)."""
         with self.session() as s:
             person = self.person(s, platform, external_id)
             roles = set(person.roles.split(","))
             roles.add(role)
             person.roles = ",".join(sorted(r for r in roles if r))
-            self.audit(s, None, "role.grant", {"person": person.id, "role": role})
+            self.audit(s, actor_id, "role.grant", {"role": role}, subject_id=person.id)
+            return person
+
+    def revoke(
+        self, platform: str, external_id: str, role: str, actor_id: int | None = None
+    ) -> Person | None:
+        """Take a role away; None when there is no such person or they do not hold it."""
+        with self.session() as s:
+            person = s.exec(
+                _PERSON, params={"platform": platform, "external_id": external_id}
+            ).first()
+            roles = set(person.roles.split(",")) if person else set()
+            if person is None or role not in roles:
+                return None
+            roles.discard(role)
+            person.roles = ",".join(sorted(r for r in roles | {"member"} if r))
+            self.audit(s, actor_id, "role.revoke", {"role": role}, subject_id=person.id)
             return person
 
     # --- events, settings, audit ----------------------------------------------------------
@@ -218,7 +254,46 @@ class Store:
             row.value = value
 
     def audit(
-        self, session: Session, actor_id: int | None, action: str, detail: dict[str, Any]
+        self,
+        session: Session,
+        actor_id: int | None,
+        action: str,
+        detail: dict[str, Any],
+        subject_id: int | None = None,
     ) -> None:
-        """Append to the audit log inside the caller's transaction."""
-        session.add(AuditEntry(at=self.now(), actor_id=actor_id, action=action, detail=detail))
+        """Append to the audit log inside the caller's transaction (`subject_id`: about whom)."""
+        session.add(
+            AuditEntry(
+                at=self.now(),
+                actor_id=actor_id,
+                action=action,
+                detail=detail,
+                subject_id=subject_id,
+            )
+        )
+
+    def scrub_files(self) -> bool:
+        """Push erased rows out of SQLite's write-ahead log into the (zeroed) main file.
+
+        With `secure_delete` on, a deleted row's bytes are zeroed in its page; the checkpoint
+        copies those pages into the database file and truncates the `-wal` file, which would
+        otherwise keep the earlier page images until the next checkpoint. PostgreSQL keeps
+        dead tuples until autovacuum reclaims them; its files are not readable by users.
+        False when readers kept the checkpoint from finishing (SQLite's own comes later).
+        """
+        if self.engine.dialect.name != "sqlite" or ":memory:" in self.url:
+            return True
+        if self.in_unit:  # the turn's own transaction holds the write: checkpoint after it
+            self.after_commit(self.scrub_files)
+            return True
+        with self.engine.connect() as conn:
+            for _ in range(20):  # busy while another connection reads: try again shortly
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+                if busy is None or not busy[0]:
+                    return True
+                time.sleep(0.05)
+        log.warning(
+            "readers kept the WAL checkpoint from finishing: erased rows stay in the -wal "
+            "file until SQLite's next checkpoint"
+        )
+        return False

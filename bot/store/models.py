@@ -285,6 +285,8 @@ class AuditEntry(SQLModel, table=True):
     at: dt.datetime
     actor_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
     action: str = Field(max_length=60)
+    # whom the action was about (a role granted, data exported), so erasure can unlink it
+    subject_id: int | None = Field(default=None, sa_column=_fk("person.id", "SET NULL", True))
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=_json())
 
 
