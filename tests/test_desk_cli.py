@@ -38,6 +38,9 @@ async def test_a_link_from_kmb_chat_signs_in_to_kmb_serve(tmp_path: Path) -> Non
     env.pop("KMB_PUBLIC_URL", None)
     kmb = [sys.executable, "-m", "bot"]
     subprocess.run([*kmb, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=60)
+    # `kmb chat --role` lasts for that chat only, so the desk (another process) needs the grant.
+    grant = [*kmb, "roles", "grant", "librarian", "console:sam"]
+    subprocess.run(grant, env=env, check=True, capture_output=True, timeout=60)
     serve = subprocess.Popen(
         [*kmb, "serve", "--no-scheduler"],
         env=env,
@@ -56,7 +59,7 @@ async def test_a_link_from_kmb_chat_signs_in_to_kmb_serve(tmp_path: Path) -> Non
                 assert serve.poll() is None
                 await asyncio.sleep(0.1)  # polling a child process, not the code under test
         said = subprocess.run(
-            [*kmb, "chat", "--user", "sam", "--role", "librarian"],
+            [*kmb, "chat", "--user", "sam"],
             input="desk\n",
             env=env,
             capture_output=True,
