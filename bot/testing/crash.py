@@ -45,7 +45,7 @@ TOKEN = "xoxb-test"
 LIBRARIAN = "U0LIB"
 TEAMS_LIBRARIAN = "29:crash-librarian"
 TEAMS_CONVERSATION = "a:crash-personal-librarian"
-ENQUIRY = "ENQ-2026-0001"
+ENQUIRY = f"ENQ-{SystemClock().now().year}-0001"  # the seeded enquiry: this (UTC) year
 KINDS = ("dm", "btn", "modal", "teams")
 NOTE = re.compile(r"\b(dm|btn|modal|teams)-(\d+)\b")
 
