@@ -24,6 +24,7 @@ from bot.fields import parse_field
 from bot.inbox import Prepare, Receiver, Shaper
 from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
 from bot.pii import guard_inbound, guard_reply, visible_notice
+from bot.platforms import Platforms
 from bot.store import Store
 from bot.store.models import Dialog, Person
 from bot.turn import Command, FormFlow, Turn
@@ -126,6 +127,7 @@ class Engine:
         # Per platform, set by adapters: how a turn's replies are addressed in the outbox, and
         # what to add to an inbound before its turn runs (e.g. the person's display name).
         self.shapers: dict[str, Shaper] = {}
+        self.platforms = Platforms()  # what each platform can do, declared by its adapter
         self.preparers: dict[str, Prepare] = {}
         self.receiver = Receiver(store)
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
