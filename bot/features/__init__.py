@@ -18,12 +18,14 @@ def register_all(engine: Engine) -> None:
         enquiry_desk,
         enquiry_stats,
         help,
+        home,
         lessons,
         outbox_view,
         privacy,
         projects,
         retros,
         tools,
+        welcome,
     )
     from bot.handoff import admin as handoff_admin
 
@@ -42,5 +44,7 @@ def register_all(engine: Engine) -> None:
         outbox_view,
         desk,
         handoff_admin,
+        home,
+        welcome,
     ):
         module.register(engine)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
 
+from bot.conversations import remember_conversation as remember_conversation  # moved
 from bot.messages import ConversationRef, PersonRef, Reply, reply_from_dict, reply_to_dict, say
 from bot.store import Store
 from bot.store.db import insert_ignoring
@@ -25,31 +26,6 @@ KEY_PREFIX = "key:"  # an update's target named by the original's dedupe key
 
 if TYPE_CHECKING:
     from bot.engine import Engine
-
-
-def remember_conversation(
-    store: Store, session: Session, person: Person, conversation: ConversationRef
-) -> None:
-    """Store (or refresh) where to reach a person privately."""
-    key = f"person:{person.id}"
-    row = session.exec(
-        select(ConversationReference).where(
-            ConversationReference.platform == person.platform, ConversationReference.key == key
-        )
-    ).first()
-    data = asdict(conversation)
-    if row is None:
-        session.add(
-            ConversationReference(
-                platform=person.platform,
-                key=key,
-                person_id=person.id,
-                data=data,
-                updated_at=store.now(),
-            )
-        )
-    elif row.data != data or not row.usable:
-        row.data, row.usable, row.updated_at = data, True, store.now()
 
 
 def notify_person(

@@ -22,6 +22,7 @@ from bot.messages import (
     Element,
     Facts,
     Form,
+    Inbound,
     Input,
     Reply,
     Section,
@@ -537,10 +538,17 @@ def to_requester(engine: Engine, s: Session, e: Enquiry, name: str, text: str, k
         )
 
 
+def from_shortcut(engine: Engine, inbound: Inbound) -> list[Reply]:
+    """A message shortcut ("Ask a librarian about this"): an enquiry, the message its question."""
+    text = " ".join(inbound.text.split())
+    return engine.route(engine.turn_for(inbound), f"librarian {text[:1900]}".strip())
+
+
 def register(engine: Engine) -> None:
     """Add the enquiry words."""
     engine.flow(EnquiryFlow())
     engine.thread("enquiry", in_thread)
+    engine.on("shortcut", from_shortcut)
     engine.command(
         Command(
             "librarian",
