@@ -266,7 +266,7 @@ def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
         )
     roles = engine.roles_of(person)
     if ref.platform == "console" and _waits_for_a_sender(engine, person.id):
-        from bot.features.retros import sender_note
+        from bot.features.project_form import sender_note
 
         replies.append(say(sender_note(engine)))
     if roles & {"librarian", "admin"}:

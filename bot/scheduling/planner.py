@@ -316,7 +316,7 @@ def remind(engine: Engine, prompt_id: int) -> bool:
 
 def close_occasion(engine: Engine, occasion_id: int) -> bool:
     """Close a window: the digest to the project's channel (threaded) and to the lead."""
-    from bot.features.retros import digest_reply
+    from bot.features.digests import digest_reply
 
     store, now = engine.store, engine.store.now()
     with store.session() as s:
