@@ -334,7 +334,7 @@ class Engine:
 
     def turn_for(self, inbound: Inbound, args: str = "") -> Turn:
         """Identify the caller (creating them on first contact) and remember where they are."""
-        from bot.features.delivery import remember_conversation
+        from bot.outbox import remember_conversation
 
         ref = inbound.person
         with self.store.session() as s:
@@ -441,7 +441,7 @@ class Engine:
 
     def _thread(self, inbound: Inbound) -> list[Reply] | None:
         """A message in a thread under one of kmb's posts goes to that post's feature."""
-        from bot.features.delivery import subject_of_thread
+        from bot.outbox import subject_of_thread
 
         with self.store.session() as s:
             subject = subject_of_thread(self.store, s, inbound.conversation)
@@ -673,13 +673,13 @@ class Engine:
 
     def greet(self, ref: PersonRef) -> list[Reply]:
         """What a person should see when they open kmb: messages waiting and things to do."""
-        from bot.features.delivery import greeting
+        from bot.features.greeting import greeting
 
         return [guard_reply(r) for r in greeting(self, ref)]
 
     def greet_pending(self, ref: PersonRef) -> list[Reply]:
         """Messages queued for a person since they last looked (console delivery)."""
-        from bot.features.delivery import take_for_person
+        from bot.outbox import take_for_person
 
         with self.store.session() as s:
             person_id = s.exec(

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.features.delivery import notify_channel, notify_person
 from bot.messages import Actions, Button, PersonRef, Reply, Text
+from bot.outbox import notify_channel, notify_person
 from bot.store.models import Absence, Membership, Occasion, Person, Project, Prompt
 from bot.worktime import Calendar, learn_timezone
 
