@@ -22,12 +22,13 @@ from bot.config import Settings
 from bot.content import Catalogue
 from bot.conversations import Conversations, install_key, remember_conversation
 from bot.directory import Directory, NoDirectory
-from bot.features.delivery import greeting, subject_of_thread, take_for_person
 from bot.features.finder import ToolFinder
+from bot.features.greeting import greeting
 from bot.features.help import small_talk
 from bot.fields import parse_field
 from bot.inbox import Prepare, Receiver, Shaper
 from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
+from bot.outbox import subject_of_thread, take_for_person
 from bot.pii import guard_inbound, guard_reply, visible_notice
 from bot.platforms import Platforms
 from bot.store import Store

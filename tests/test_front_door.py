@@ -14,9 +14,9 @@ from sqlmodel import func, select
 
 from bot.conversations import Conversations, remember_conversation
 from bot.engine import Engine
-from bot.features.delivery import notify_channel
 from bot.inbox import Outgoing, Route
 from bot.messages import ConversationRef, Form, Inbound, PersonRef, Reply, say
+from bot.outbox import notify_channel
 from bot.store import Store
 from bot.store.models import ConversationReference, Enquiry, OutboxMessage, Person
 from bot.turn import Turn

@@ -13,7 +13,9 @@ def register_all(engine: Engine) -> None:
     from bot.desk import chat as desk
     from bot.features import (
         admin,
+        availability,
         campaigns,
+        digests,
         enquiries,
         enquiry_desk,
         enquiry_stats,
@@ -36,7 +38,9 @@ def register_all(engine: Engine) -> None:
         enquiry_desk,
         enquiry_stats,
         retros,
+        digests,
         projects,
+        availability,
         campaigns,
         lessons,
         privacy,
