@@ -6,9 +6,10 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from bot.forms import BaseFlow, NoContext
 from bot.messages import Form, Input, Reply, Text, say
 from bot.store import personal
-from bot.turn import BaseFlow, Command, Turn
+from bot.turn import Command, Turn
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -94,12 +95,13 @@ def erase(engine: Engine, person_id: int, actor_id: int | None = None) -> bool:
     return True
 
 
-class DeleteFlow(BaseFlow):
+class DeleteFlow(BaseFlow[NoContext]):
     """A confirmation before erasing."""
 
     id = "delete-my-data"
+    context_type = NoContext
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: NoContext) -> Form:
         """One yes/no question."""
         return Form(
             self.id,
@@ -117,7 +119,7 @@ class DeleteFlow(BaseFlow):
             submit_label="Delete",
         )
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: NoContext, values: Mapping[str, str]) -> list[Reply]:
         """Erase on yes."""
         if values.get("confirm") != "yes":
             return [say("Nothing was deleted.")]
@@ -142,7 +144,7 @@ def register(engine: Engine) -> None:
     engine.command(
         Command(
             "delete my data",
-            lambda t: t.engine.start_form(t, "delete-my-data", {}),
+            lambda t: t.engine.start_form(t, "delete-my-data", NoContext()),
             "erase what kmb holds about you (after a confirm)",
         )
     )

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from sqlmodel import select
 
 from bot.directory import DirectoryError
 from bot.features.members import LOOKUP_S, is_platform_id, known_person, lookup_zones
 from bot.features.project_access import template_name
+from bot.forms import BaseFlow, Context
 from bot.messages import Actions, Button, Choice, Facts, Form, Input, PersonRef, Reply, Text, say
 from bot.scheduling import lease, planner
 from bot.store.models import Membership, Project
-from bot.turn import BaseFlow, Turn
+from bot.turn import Turn
 from bot.words import count
 
 if TYPE_CHECKING:
@@ -54,12 +55,20 @@ def _template_choices(engine: Engine) -> tuple[Choice, ...]:
     )
 
 
-class ProjectFlow(BaseFlow):
+@dataclass(frozen=True)
+class ProjectContext(Context):
+    """A new project's form: the end-of-project template it was started with, if any."""
+
+    template: str = ""
+
+
+class ProjectFlow(BaseFlow[ProjectContext]):
     """Creating a project: name, dates, members and the template for its end."""
 
     id = "project"
+    context_type = ProjectContext
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: ProjectContext) -> Form:
         """The project form."""
         return Form(
             id=self.id,
@@ -81,7 +90,7 @@ class ProjectFlow(BaseFlow):
                     "Which questions at the end?",
                     "choice",
                     choices=_template_choices(turn.engine),
-                    initial=str(ctx.get("template", "") or DEFAULT_END_TEMPLATE),
+                    initial=ctx.template or DEFAULT_END_TEMPLATE,
                 ),
                 Input(
                     "checkins",
@@ -96,9 +105,16 @@ class ProjectFlow(BaseFlow):
             ),
         )
 
-    def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
+    def check(
+        self,
+        turn: Turn,
+        ctx: ProjectContext,
+        field_id: str,
+        value: str,
+        answers: Mapping[str, str],
+    ) -> str:
         """End after start; a sensible member list."""
-        start = ctx.get("_values", {}).get("start")
+        start = answers.get("start")
         if field_id == "end" and value:
             if start and value < start:
                 return "The end date is before the start date — when does it end?"
@@ -136,7 +152,7 @@ class ProjectFlow(BaseFlow):
                     )
         return ""
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: ProjectContext, values: Mapping[str, str]) -> list[Reply]:
         """Create the project and its memberships in one transaction."""
         start = dt.date.fromisoformat(values["start"])
         end = dt.date.fromisoformat(values["end"])
@@ -276,4 +292,4 @@ def new(turn: Turn) -> list[Reply]:
         if hint
         else ""
     )
-    return turn.engine.start_form(turn, "project", {"template": tpl})
+    return turn.engine.start_form(turn, "project", ProjectContext(tpl))
