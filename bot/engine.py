@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError, OperationalError, PendingRollbackError
 from sqlmodel import select
 
 from bot import inbox
+from bot.chatwords import ChatWords
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Catalogue
@@ -24,7 +22,6 @@ from bot.conversations import Conversations, install_key, remember_conversation
 from bot.directory import Directory, NoDirectory
 from bot.features.finder import ToolFinder
 from bot.features.greeting import greeting
-from bot.features.help import small_talk
 from bot.forms import Context, FormFlow, FormRunner
 from bot.inbox import Prepare, Receiver, Shaper
 from bot.messages import Inbound, PersonRef, Reply, say
@@ -32,7 +29,8 @@ from bot.outbox import subject_of_thread, take_for_person
 from bot.pii import guard_inbound, guard_reply, visible_notice
 from bot.platforms import Platforms
 from bot.store import Store
-from bot.store.models import InboxItem, Person
+from bot.store.models import Person
+from bot.transactions import Transactions
 from bot.turn import Command, Turn
 from bot.worktime import learn_timezone
 
@@ -41,24 +39,10 @@ T = TypeVar("T")
 ThreadHandler = Callable[[Turn, int, str], list[Reply]]
 # What kmb does when told something that is not said to it: installed, removed, home opened…
 EventHandler = Callable[["Engine", Inbound], list[Reply]]
-RETRIES = 3
-# A concurrent writer won a race (a reference number, a first contact): run the turn again.
-RETRYABLE = (IntegrityError, OperationalError, PendingRollbackError)
-APOLOGY = say(
-    "Sorry — something went wrong on my side and nothing was saved. Please try again in a moment."
-)
 
 
 def _prune_inbox(engine: Engine) -> int:
     return inbox.prune(engine.store)
-
-
-class _Rejected(Exception):
-    """A form came back with errors: roll back, answer with them."""
-
-    def __init__(self, replies: list[Reply]) -> None:
-        super().__init__("form rejected")
-        self.replies = replies
 
 
 @dataclass(frozen=True)
@@ -101,8 +85,8 @@ class Engine:
         self.catalogue = catalogue
         self.clock = clock
         self.settings = settings or Settings()
-        self.commands: list[Command] = []
-        self.forms = FormRunner(store, self)
+        self.words = ChatWords()
+        self.forms = FormRunner(store, self.words)
         self.thread_handlers: dict[str, ThreadHandler] = {}
         self.event_handlers: dict[str, EventHandler] = {}
         self._references: dict[str, Conversations] = {}
@@ -115,6 +99,7 @@ class Engine:
         self.platforms = Platforms()  # what each platform can do, declared by its adapter
         self.preparers: dict[str, Prepare] = {}
         self.receiver = Receiver(store)
+        self.transactions = Transactions(store, self._turn, self.shapers)
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
         # Roles held for this process only (`kmb chat --role`), never written to the database
         self.session_roles: dict[tuple[str, str], frozenset[str]] = {}
@@ -135,8 +120,16 @@ class Engine:
 
     def command(self, command: Command) -> None:
         """Add a chat word."""
-        self.commands.append(command)
-        self.commands.sort(key=lambda c: -len(c.words.split()))
+        self.words.add(command)
+
+    @property
+    def commands(self) -> list[Command]:
+        """The registered chat words, longest first."""
+        return self.words.commands
+
+    def route(self, turn: Turn, text: str) -> list[Reply]:
+        """Run the command the text names (or answer that nothing does)."""
+        return self.words.route(turn, text)
 
     def flow(self, flow: FormFlow[Any]) -> None:
         """Add a form flow."""
@@ -195,33 +188,20 @@ class Engine:
                 observe(inbound, elapsed)
 
     def handle_sync(self, inbound: Inbound, shape: Shaper | None = None) -> list[Reply]:
-        """`handle`, on the calling thread: the dedupe key, the effects and any outbox rows
-        commit together, or nothing does (and the platform's retry can succeed)."""
-        for attempt in range(RETRIES):
-            try:
-                with self.store.unit() as s:
-                    prefix = f"turn:{uuid.uuid4().hex}"
-                    if inbound.event_id:
-                        item = inbox.record(self.store, s, inbound.platform, inbound.event_id)
-                        if item is None:
-                            return self.already_handled(inbound)
-                        prefix = f"inbox:{item}"
-                    replies = self._turn(inbound)
-                    if inbound.kind == "form" and any(r.errors for r in replies):
-                        raise _Rejected(replies)  # keep nothing: a corrected form may follow
-                    if shape is not None:
-                        inbox.queue_replies(self.store, s, prefix, shape(inbound, {}, replies))
-                    return replies
-            except _Rejected as rejected:
-                return rejected.replies
-            except RETRYABLE:
-                if attempt + 1 < RETRIES:
-                    continue  # a concurrent writer (e.g. the same reference number): once more
-                log.exception("failed handling %s", inbound.kind)
-            except Exception:
-                log.exception("failed handling %s", inbound.kind)
-                break
-        return [APOLOGY]
+        """`handle`, on the calling thread, as one transaction (see `bot.transactions`)."""
+        return self.transactions.handle(inbound, shape)
+
+    def process_sync(
+        self, item_id: int, inbound: Inbound, route: Mapping[str, Any], notice: str = ""
+    ) -> bool:
+        """Run one inbox row as a turn, as one transaction (see `bot.transactions`)."""
+        return self.transactions.process(item_id, inbound, route, notice)
+
+    def park_inbound(
+        self, item_id: int, inbound: Inbound | None, route: Mapping[str, Any], error: str
+    ) -> None:
+        """Give up on an inbox row that keeps failing: mark it failed and tell the person."""
+        self.transactions.park(item_id, inbound, route, error)
 
     def _turn(self, inbound: Inbound, notice: str = "") -> list[Reply]:
         """Dispatch behind the PII guard: patient identifiers are removed from what came in
@@ -237,18 +217,6 @@ class Engine:
             replies = [say(notice), *replies]
         return [guard_reply(r) for r in replies]
 
-    def already_handled(self, inbound: Inbound) -> list[Reply]:
-        """What a repeat of something already handled gets: nothing, except a form sent twice,
-        which is told so (its first submission was saved)."""
-        if inbound.kind == "form":
-            return [
-                say(
-                    "This form was already sent: it was saved when you first submitted it, "
-                    "so nothing was sent twice."
-                )
-            ]
-        return []
-
     async def receive(self, inbound: Inbound, route: Mapping[str, Any] | None = None) -> bool:
         """Save an inbound in the durable inbox before the platform is acknowledged; False if
         it was received before. The inbox workers run it (see `bot.inbox`)."""
@@ -257,49 +225,6 @@ class Engine:
             for callback in self.on_inbound:
                 callback()
         return new
-
-    def process_sync(
-        self, item_id: int, inbound: Inbound, route: Mapping[str, Any], notice: str = ""
-    ) -> bool:
-        """Run one inbox row as a turn: its effects, its replies (as outbox rows) and its done
-        marker commit together. False if another worker had it, or it failed (left pending)."""
-        shape = self.shapers.get(inbound.platform, inbox.default_shape)
-        error = ""
-        for attempt in range(RETRIES):
-            try:
-                with self.store.unit() as s:
-                    if not inbox.take(self.store, s, item_id):
-                        return False
-                    replies = self._turn(inbound, notice)
-                    queue = shape(inbound, route, replies)
-                    inbox.queue_replies(self.store, s, f"inbox:{item_id}", queue)
-                    return True
-            except RETRYABLE as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                if attempt + 1 < RETRIES:
-                    continue
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                break
-        log.error("failed handling inbox row %s (%s): %s", item_id, inbound.kind, error)
-        if inbox.failed(self.store, item_id, error) >= inbox.MAX_ATTEMPTS:
-            self.park_inbound(item_id, inbound, route, error)
-        return False
-
-    def park_inbound(
-        self, item_id: int, inbound: Inbound | None, route: Mapping[str, Any], error: str
-    ) -> None:
-        """Give up on an inbox row that keeps failing: mark it failed and tell the person."""
-        shape = self.shapers.get(inbound.platform, inbox.default_shape) if inbound else None
-        with self.store.unit() as s:
-            row = s.get(InboxItem, item_id)
-            if row is None or row.status != "pending":
-                return
-            row.status, row.last_error = "failed", error[:500]
-            if inbound is not None and shape is not None:
-                inbox.queue_replies(
-                    self.store, s, f"inbox:{item_id}:failed", shape(inbound, route, [APOLOGY])
-                )
 
     def use_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop turns run from (and the adapters' connections live on)."""
@@ -383,57 +308,6 @@ class Engine:
             return [say("Type `help` to see what I can do, or `tool` followed by what you need.")]
         return self.route(turn, text)
 
-    def route(self, turn: Turn, text: str) -> list[Reply]:
-        """Run the command the text names."""
-        low = text.lower()
-        for cmd in self.commands:
-            n = len(cmd.words.split())
-            head = " ".join(low.split()[:n])
-            if head == cmd.words:
-                turn.args = " ".join(text.split()[n:])
-                if cmd.role and not turn.has(cmd.role):
-                    return [self.refusal(cmd)]
-                return cmd.handler(turn)
-        return self.small_talk(turn, text) or [self.not_understood(text, turn)]
-
-    def small_talk(self, turn: Turn, text: str) -> list[Reply]:
-        """Thanks, and a request for evidence in plain words, get a useful answer.
-
-        A first word that is nearly a command ("lesons about sepsis research") is a typo, so
-        it gets "did you mean" rather than small talk.
-        """
-        mine = [c.words for c in self.commands if not c.role or turn.has(c.role)]
-        first = text.lower().split()[:1]
-        if first and difflib.get_close_matches(first[0], mine, n=1, cutoff=0.8):
-            return []
-        return small_talk(turn, text)
-
-    def refusal(self, cmd: Command) -> Reply:
-        """A clear refusal for a privileged word."""
-        return say(
-            f"Sorry, `{cmd.words}` is for people with the {cmd.role} role. "
-            "Ask your kmb admin if you need it. Type `help` for what you can do."
-        )
-
-    def not_understood(self, text: str, turn: Turn | None = None) -> Reply:
-        """Never silence: the closest command the caller may run, and a pointer to help."""
-        words = [
-            c.words
-            for c in self.commands
-            if not c.hidden and (not c.role or (turn is not None and turn.has(c.role)))
-        ]
-        first = " ".join(text.lower().split()[:2])
-        close = difflib.get_close_matches(
-            first, words, n=1, cutoff=0.5
-        ) or difflib.get_close_matches(text.lower().split()[0], words, n=1, cutoff=0.5)
-        hint = (
-            f" Did you mean `{close[0]}`?"
-            if close
-            else " To find a technique, try `tool` followed by what you need."
-        )
-        shown = text if len(text) <= 60 else text[:57] + "…"
-        return say(f"I didn't understand “{shown}”.{hint} Type `help` to see everything I can do.")
-
     # --- threads -------------------------------------------------------------------------
 
     def _thread(self, inbound: Inbound) -> list[Reply] | None:
@@ -446,7 +320,7 @@ class Engine:
         conv = inbound.conversation
         if inbound.kind != "message" or not conv.thread:
             return None
-        if inbound.addressed and conv.kind != "personal" and self.is_chat_word(inbound.text):
+        if inbound.addressed and conv.kind != "personal" and self.words.is_chat_word(inbound.text):
             return None
         with self.store.session() as s:
             subject = subject_of_thread(self.store, s, conv)
@@ -455,11 +329,6 @@ class Engine:
         if handler is None or not ident.isdigit():
             return None
         return handler(self.turn_for(inbound), int(ident), " ".join(inbound.text.split()))
-
-    def is_chat_word(self, text: str) -> bool:
-        """True if the text starts with one of kmb's chat words."""
-        head = " ".join(text.lower().split()[:3])
-        return any(head == c.words or head.startswith(c.words + " ") for c in self.commands)
 
     # --- forms (the runner keeps their state in a row) ------------------------------------
 
@@ -487,18 +356,6 @@ class Engine:
     ) -> list[Reply]:
         """Validate a whole form (as a rich platform submits it) and commit it."""
         return self.forms.submit(turn, flow_id, values, ctx)
-
-    def command_for(self, turn: Turn, text: str) -> Command | None:
-        """The command a whole line names exactly (one the caller may run), if any."""
-        low = " ".join(text.lower().split())
-        return next(
-            (
-                c
-                for c in self.commands
-                if c.words == low and not c.hidden and (not c.role or turn.has(c.role))
-            ),
-            None,
-        )
 
     # --- greeting ------------------------------------------------------------------------
 
