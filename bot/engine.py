@@ -79,8 +79,6 @@ class Engine:
     def __init__(
         self, store: Store, catalogue: Catalogue, clock: Clock, settings: Settings | None = None
     ) -> None:
-        from bot.features import register_all
-
         self.store = store
         self.catalogue = catalogue
         self.clock = clock
@@ -113,7 +111,6 @@ class Engine:
         # overlap a few turns' database waits.
         workers = self.settings.kmb_turn_workers or (1 if store.url.startswith("sqlite") else 4)
         self.workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kmb-turn")
-        register_all(self)
         self.every("inbox-prune", _prune_inbox, 3600.0)
 
     # --- registration ------------------------------------------------------------------
