@@ -80,7 +80,7 @@ def claim(turn: Turn) -> list[Reply]:
         engine.store.audit(s, turn.person_id, "enquiry.claim", {"reference": e.reference})
     how = (
         f"type `reply {e.reference} <message>`"
-        if turn.inbound.platform == "console"  # the console shows no card to reply under
+        if not turn.can.buttons  # no card to reply under, no button to press
         else f"reply under the card, press *Reply*, or type `reply {e.reference} <message>`"
     )
     return [say(f"You have {e.reference}. The requester has been told. To write to them, {how}.")]

@@ -37,7 +37,7 @@ def my_data(turn: Turn) -> list[Reply]:
     data = export(turn.engine, turn.person_id, turn.person_id)
     text = json.dumps(data, indent=2, ensure_ascii=False)
     head = Text("Everything kmb holds about you:")
-    if turn.inbound.platform == "console":
+    if not turn.can.message_limit:  # a terminal prints it whole
         return [Reply((head, Text(text)), summary="Your data")]
     if len(text) > MOST_IN_CHAT:
         counts = ", ".join(

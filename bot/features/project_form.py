@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import select
 
 from bot.directory import DirectoryError
-from bot.features.members import LOOKUP_S, is_platform_id, known_person, lookup_zones
+from bot.features.members import LOOKUP_S, known_person, lookup_zones
 from bot.features.project_access import template_name
 from bot.forms import BaseFlow, Context
 from bot.messages import Actions, Button, Choice, Facts, Form, Input, PersonRef, Reply, Text, say
@@ -137,12 +137,12 @@ class ProjectFlow(BaseFlow[ProjectContext]):
             if len(names) > MAX_MEMBERS:
                 return f"That's {len(names)} people; a project can have up to {MAX_MEMBERS}."
             platform = turn.inbound.platform
-            if platform != "console":  # on Slack and Teams a name must be someone kmb can reach
+            if turn.can.reachable_people:  # a name must be someone kmb can reach
                 with turn.engine.store.session() as s:
                     unknown = [
                         n
                         for n in names
-                        if not is_platform_id(platform, n) and not known_person(s, platform, n)
+                        if not turn.can.is_person_id(n) and not known_person(s, platform, n)
                     ]
                 if unknown:
                     listed = ", ".join(f"“{n[:40]}”" for n in unknown[:5])
@@ -216,7 +216,7 @@ class ProjectFlow(BaseFlow[ProjectContext]):
             assert project.id is not None
             people = {turn.person_id}
             for name in names:
-                person = known_person(s, platform, name) if platform != "console" else None
+                person = known_person(s, platform, name) if turn.can.reachable_people else None
                 person = person or engine.store.person(s, platform, name)
                 if not person.timezone and zones.get(person.external_id):
                     person.timezone = zones[person.external_id]
@@ -266,7 +266,7 @@ class ProjectFlow(BaseFlow[ProjectContext]):
                     ),
                     *(
                         (Text(sender_note(engine, project.id)),)
-                        if turn.inbound.platform == "console"
+                        if not turn.can.always_reachable
                         else ()
                     ),
                     Actions(
