@@ -466,22 +466,6 @@ def reply(turn: Turn) -> list[Reply]:
     return message(turn, enquiry_id, text)
 
 
-def in_thread(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
-    """A message in the thread under an enquiry's card or under its DM to the requester."""
-    if not text.strip():
-        return []
-    low = text.lower()
-    if low.startswith(("note:", "note ")) and turn.has("librarian"):
-        with turn.engine.store.session() as s:
-            e = s.get(Enquiry, enquiry_id)
-            reference = e.reference if e else ""
-        from bot.features.enquiry_desk import note
-
-        turn.args = f"{reference} {text[5:].strip()}"
-        return note(turn)
-    return message(turn, enquiry_id, text)
-
-
 def message(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
     """Carry one message across: to the requester's DM, or to the card's thread."""
     if visible_length(text) > 4000:  # the guard's markers do not count
@@ -551,7 +535,6 @@ def from_shortcut(engine: Engine, inbound: Inbound) -> list[Reply]:
 def register(engine: Engine) -> None:
     """Add the enquiry words."""
     engine.flow(EnquiryFlow())
-    engine.thread("enquiry", in_thread)
     engine.on("shortcut", from_shortcut)
     engine.command(
         Command(

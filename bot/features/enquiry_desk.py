@@ -10,17 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from bot import handoff
 from bot.features import library
 from bot.features.enquiries import find, message, name_of, record, split_ref
 from bot.features.enquiry_card import announce, refresh_card
+from bot.features.enquiry_promises import SWEEP_EVERY_S, sweep
 from bot.forms import BaseFlow, EnquiryContext
 from bot.messages import Actions, Button, Choice, Form, Input, Reply, Text, say
 from bot.outbox import notify_person
 from bot.pii import guard
-from bot.store.models import Enquiry, Person
+from bot.store.models import Enquiry, EnquiryMessage, Person
 from bot.turn import Command, Turn
 from bot.words import shorten
 
@@ -107,10 +108,6 @@ def _assign(engine: Engine, s: Session, e: Enquiry, who: int, name: str, by: int
 
 
 def _count(s: Session, e: Enquiry) -> int:
-    from sqlmodel import func
-
-    from bot.store.models import EnquiryMessage
-
     return int(
         s.exec(
             select(func.count())
@@ -471,10 +468,23 @@ def feedback(turn: Turn) -> list[Reply]:
     return _open_form(turn, FeedbackFlow.id, ref)
 
 
+def in_thread(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
+    """A message in the thread under an enquiry's card or under its DM to the requester."""
+    if not text.strip():
+        return []
+    low = text.lower()
+    if low.startswith(("note:", "note ")) and turn.has("librarian"):
+        with turn.engine.store.session() as s:
+            e = s.get(Enquiry, enquiry_id)
+            reference = e.reference if e else ""
+        turn.args = f"{reference} {text[5:].strip()}"
+        return note(turn)
+    return message(turn, enquiry_id, text)
+
+
 def register(engine: Engine) -> None:
     """Add the librarian's words and the rating."""
-    from bot.features.enquiry_promises import SWEEP_EVERY_S, sweep
-
+    engine.thread("enquiry", in_thread)
     for flow in (TransferFlow(), ReplyFlow(), NoteFlow(), CloseFlow(), FeedbackFlow()):
         engine.flow(flow)
     engine.every("enquiry-promises", sweep, SWEEP_EVERY_S)

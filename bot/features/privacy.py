@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from bot import retention
 from bot.forms import BaseFlow, NoContext
 from bot.messages import Form, Input, Reply, Text, say
 from bot.store import personal
@@ -136,8 +137,6 @@ class DeleteFlow(BaseFlow[NoContext]):
 
 def register(engine: Engine) -> None:
     """Add the privacy words and the daily retention chore."""
-    from bot import retention
-
     retention.register(engine)
     engine.flow(DeleteFlow())
     engine.command(Command("my data", my_data, "everything kmb holds about you, as JSON"))
