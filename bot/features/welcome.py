@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.conversations import Conversations, install_key
+from bot.conversations import install_key
 from bot.features.help import ABOUT
 from bot.inbox import forget
 from bot.messages import Inbound, Reply, Text
@@ -50,7 +50,7 @@ def installed(engine: Engine, inbound: Inbound) -> list[Reply]:
 def uninstalled(engine: Engine, inbound: Inbound) -> list[Reply]:
     """kmb removed: stop sending there, and welcome again after a reinstall."""
     conv = inbound.conversation
-    refs = Conversations(engine.store, conv.platform)
+    refs = engine.references(conv.platform)  # the instance whose write memo it must clear
     refs.mark_unusable_now("conv", conv.id)
     if inbound.value.get("team"):  # kmb removed from a whole team
         refs.mark_unusable_now("team", inbound.value["team"])
