@@ -9,13 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from bot.content import Template
-from bot.features.project_access import (
-    find_project,
-    latest_occasion,
-    may_see,
-    template_name,
-    unknown_project,
-)
+from bot.features.project_access import find_project, latest_occasion, template_name
 from bot.messages import Actions, Button, Choice, Form, Input, Reply, Text, say
 from bot.scheduling import planner
 from bot.store.models import Answer, Lesson, Occasion, Person, Project, Prompt
@@ -230,11 +224,9 @@ def now(turn: Turn) -> list[Reply]:
     engine = turn.engine
     ref, tpl = _split_template(engine, turn.args)
     with engine.store.session() as s:
-        p = find_project(s, turn, ref)
-        if p is None or not may_see(s, turn, p):
-            return [unknown_project(ref)]
-        if p.lead_id != turn.person_id and not turn.has("admin"):
-            return [say(f"Only the project's lead can start a retro for {p.name}.")]
+        p = find_project(s, turn, ref, "Only the project's lead can start a retro for {name}.")
+        if isinstance(p, Reply):
+            return [p]
         if p.status != "active":
             return [say(f"{p.name} is {p.status}. Type `resume {p.id}` first.")]
         template = tpl or engine.catalogue.templates[p.template]
@@ -336,8 +328,8 @@ def status(turn: Turn) -> list[Reply]:
     """`retro status <project>`: participation without revealing anonymous authors."""
     with turn.engine.store.session() as s:
         p = find_project(s, turn, turn.args)
-        if p is None or not may_see(s, turn, p):
-            return [unknown_project(turn.args)]
+        if isinstance(p, Reply):
+            return [p]
         occasion = latest_occasion(s, p)
         if occasion is None:
             return [
