@@ -72,7 +72,9 @@ def files_notice(inbound: Inbound) -> Reply:
 
 
 class Engine:
-    """Routes chat words to features and runs multi-step forms whose state is a row."""
+    """The front door: routes each inbound (a chat word, a form, a thread reply, an install,
+    the home view…) to the feature that handles it. Forms run in `bot.forms`, chat words in
+    `bot.chatwords`, each turn's transaction in `bot.transactions`."""
 
     EVENTS = frozenset({"installed", "uninstalled", "home", "shortcut"})
 
