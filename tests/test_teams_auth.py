@@ -1,7 +1,8 @@
 """The authenticated path, offline: a local RSA key, OpenID metadata and keys served in a thread.
 
-botbuilder fetches signing keys with a blocking `requests.get` on the event loop, so the key
-server runs in its own thread. Every bad token is refused with 401, never 500.
+The Agents SDK fetches signing keys with PyJWT's (blocking) key client in a worker thread, so
+the key server may be a plain threaded HTTP server. Every bad token is refused with 401, never
+500.
 """
 
 from __future__ import annotations
@@ -15,10 +16,6 @@ from typing import Any
 
 import jwt
 import pytest
-from botframework.connector.auth import (
-    MicrosoftAppCredentials,
-    ServiceClientCredentialsFactory,
-)
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
@@ -30,24 +27,13 @@ ISSUER = "https://api.botframework.com"
 KID = "local-key-1"
 
 
-class _LocalCredentials(MicrosoftAppCredentials):  # type: ignore[misc]
-    """Outbound credentials that never call Entra ID: a fixed token for the fake connector."""
+class LocalTokens:
+    """Outbound tokens that never call Entra ID: a fixed token for the fake connector."""
 
-    def get_access_token(self, force_refresh: bool = False) -> str:
+    async def get_access_token(
+        self, resource_url: str, scopes: list[str], force_refresh: bool = False
+    ) -> str:
         return "local-outbound-token"
-
-
-class LocalCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
-    """Accepts kmb's app id; makes outbound credentials that stay on this machine."""
-
-    async def is_valid_app_id(self, app_id: str) -> bool:
-        return app_id == APP_ID
-
-    async def is_authentication_disabled(self) -> bool:
-        return False
-
-    async def create_credentials(self, app_id: str, *args: Any, **kwargs: Any) -> Any:
-        return _LocalCredentials(app_id, "unused", None, ISSUER)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +101,7 @@ def _config(openid: str) -> TeamsConfig:
         app_password="not-used-offline",
         tenant_id="00000000-0000-0000-0000-00000000c0de",
         openid_metadata_url=openid,
-        credentials_factory=LocalCredentialsFactory(),
+        token_provider=LocalTokens(),
         connector_hosts=("127.0.0.1",),  # the fake connector stands in for Microsoft's
     )
 

@@ -5,7 +5,7 @@ tenant and the bot's own account. Each conversation kmb hears from is kept in th
 `conversation_reference` table under `conv:<id>` (channel thread suffixes removed), each team
 member kmb learns of under `member:<user id>` (so a 1:1 chat can be created with them), and each
 team kmb is installed in under `team:<team id>`. The JSON uses the Bot Framework's own field
-names, so it round-trips through botbuilder's `ConversationReference` unchanged.
+names, so it reads as the Agents SDK's `ConversationReference` (and read botbuilder's before).
 """
 
 from __future__ import annotations

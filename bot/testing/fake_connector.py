@@ -4,7 +4,7 @@ Point an activity's `serviceUrl` (or a stored conversation reference) at `FakeCo
 every call kmb makes to Teams lands here: replies, proactive posts, card updates, new 1:1
 conversations and member listings are recorded in `calls`. `fail_next` injects the refusals
 Teams answers with (429 with Retry-After, 412, 502, 504, 403 MessageWritesBlocked, 404), so the
-sender's mapping of each one can be checked. It knows nothing of botbuilder: it speaks HTTP.
+sender's mapping of each one can be checked. It knows nothing of any SDK: it speaks HTTP.
 """
 
 from __future__ import annotations
