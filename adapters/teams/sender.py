@@ -4,8 +4,10 @@ A send starts from a stored reference, so it works after a restart; it goes thro
 SDK's connector client (`KeptClients`: one per service URL, kept). A person kmb has never
 chatted with, but who is in a team where kmb is installed, gets a 1:1 conversation created with
 the team's tenant; it is stored for next time. Refusals are reported, never raised: 429 with
-its Retry-After, 412/502/504 as transient, 403 MessageWritesBlocked as unreachable (the person
-blocked or removed kmb), 404 as permanent.
+its Retry-After, 412/502/504 as transient, a 403 that says the person blocked or removed kmb
+(`ConversationBlockedByUser`, `BotNotInConversationRoster`, `ForbiddenOperationException`: not
+installed for them; `MessageWritesBlocked` as the docs once named it) as unreachable, 404 as
+permanent.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ from .refs import PLATFORM, References
 
 log = logging.getLogger(__name__)
 TRANSIENT = frozenset({412, 500, 502, 503, 504})
+UNREACHABLE = frozenset(
+    {
+        "MessageWritesBlocked",
+        "ConversationBlockedByUser",
+        "BotNotInConversationRoster",
+        "ForbiddenOperationException",
+    }
+)
 
 
 def failure(exc: BaseException) -> SendResult:
@@ -55,8 +65,8 @@ def failure(exc: BaseException) -> SendResult:
         )
     if status in TRANSIENT:
         return SendResult.failed(f"{status} {code or text}")
-    if status == 403 and "MessageWritesBlocked" in (code + text):
-        return SendResult.failed("403 MessageWritesBlocked", unreachable=True)
+    if status == 403 and (code in UNREACHABLE or "MessageWritesBlocked" in text):
+        return SendResult.failed(f"403 {code or 'MessageWritesBlocked'}", unreachable=True)
     if status == 404:
         return SendResult.failed(f"404 conversation not found {code}".strip(), permanent=True)
     if status is not None and 400 <= int(status) < 500:
