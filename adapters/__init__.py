@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.engine import Engine
-from bot.sending import Sender
+from bot.outbox import Sender
 
 
 def mount(app: web.Application, engine: Engine, teams: bool = True) -> dict[str, Sender]:

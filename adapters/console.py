@@ -35,7 +35,7 @@ async def run(engine: Engine, user: str, stdin: TextIO, stdout: TextIO) -> None:
     """Greet, then answer each line until end of input."""
     ref = PersonRef(PLATFORM, user, user)
     interactive = stdin.isatty()
-    for reply in engine.greet(ref):
+    for reply in await engine.greeting(ref):
         print(render(reply), file=stdout, end="\n\n")
     if interactive:
         print(
@@ -54,7 +54,7 @@ async def run(engine: Engine, user: str, stdin: TextIO, stdout: TextIO) -> None:
         for reply in await engine.handle(to_inbound(line, user)):
             print(render(reply), file=stdout, end="\n\n")
         # Messages queued for this person (e.g. a retro prompt they started) arrive at once.
-        for reply in engine.greet_pending(ref):
+        for reply in await engine.pending(ref):
             print(render(reply), file=stdout, end="\n\n")
         stdout.flush()
 

@@ -16,22 +16,31 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError, OperationalError, PendingRollbackError
 from sqlmodel import select
 
+from bot import inbox
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Catalogue
+from bot.conversations import Conversations, install_key, remember_conversation
 from bot.directory import Directory, NoDirectory
+from bot.features.finder import ToolFinder
+from bot.features.greeting import greeting
+from bot.features.help import small_talk
 from bot.fields import parse_field
 from bot.inbox import Prepare, Receiver, Shaper
 from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
+from bot.outbox import subject_of_thread, take_for_person
 from bot.pii import guard_inbound, guard_reply, visible_notice
+from bot.platforms import Platforms
 from bot.store import Store
-from bot.store.models import Dialog, Person
+from bot.store.models import Dialog, InboxItem, Person
 from bot.turn import Command, FormFlow, Turn
 from bot.worktime import learn_timezone
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ThreadHandler = Callable[[Turn, int, str], list[Reply]]
+# What kmb does when told something that is not said to it: installed, removed, home opened…
+EventHandler = Callable[["Engine", Inbound], list[Reply]]
 RETRIES = 3
 # A concurrent writer won a race (a reference number, a first contact): run the turn again.
 RETRYABLE = (IntegrityError, OperationalError, PendingRollbackError)
@@ -41,8 +50,6 @@ APOLOGY = say(
 
 
 def _prune_inbox(engine: Engine) -> int:
-    from bot import inbox
-
     return inbox.prune(engine.store)
 
 
@@ -107,11 +114,12 @@ def files_notice(inbound: Inbound) -> Reply:
 class Engine:
     """Routes chat words to features and runs multi-step forms whose state is a row."""
 
+    EVENTS = frozenset({"installed", "uninstalled", "home", "shortcut"})
+
     def __init__(
         self, store: Store, catalogue: Catalogue, clock: Clock, settings: Settings | None = None
     ) -> None:
         from bot.features import register_all
-        from bot.features.finder import ToolFinder
 
         self.store = store
         self.catalogue = catalogue
@@ -120,12 +128,15 @@ class Engine:
         self.commands: list[Command] = []
         self.flows: dict[str, FormFlow] = {}
         self.thread_handlers: dict[str, ThreadHandler] = {}
+        self.event_handlers: dict[str, EventHandler] = {}
+        self._references: dict[str, Conversations] = {}
         self.on_change: list[Callable[[], None]] = []  # e.g. wake the outbox delivery
         self.on_turn: list[Callable[[Inbound, float], None]] = []  # e.g. the latency histogram
         self.on_inbound: list[Callable[[], None]] = []  # wake the inbox workers
         # Per platform, set by adapters: how a turn's replies are addressed in the outbox, and
         # what to add to an inbound before its turn runs (e.g. the person's display name).
         self.shapers: dict[str, Shaper] = {}
+        self.platforms = Platforms()  # what each platform can do, declared by its adapter
         self.preparers: dict[str, Prepare] = {}
         self.receiver = Receiver(store)
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
@@ -163,7 +174,27 @@ class Engine:
         """Handle messages in threads under kmb's posts about `kind` (e.g. `enquiry`)."""
         self.thread_handlers[kind] = handler
 
+    def on(self, kind: str, handler: EventHandler) -> None:
+        """Handle an inbound of a kind that is not a chat turn (`installed`, `home`, …)."""
+        self.event_handlers[kind] = handler
+
+    def references(self, platform: str) -> Conversations:
+        """A platform's stored conversation references (one instance per platform)."""
+        found = self._references.get(platform)
+        if found is None:
+            found = self._references[platform] = Conversations(self.store, platform, self.workers)
+        return found
+
     # --- the front door ----------------------------------------------------------------
+
+    @staticmethod
+    def named(inbound: Inbound) -> Inbound:
+        """The inbound with the event id the core gives it: a personal install is one event
+        however many times the platform reports it (one welcome per install)."""
+        conv = inbound.conversation
+        if inbound.kind == "installed" and conv.kind == "personal":
+            return replace(inbound, event_id=install_key(conv.id))
+        return inbound
 
     async def handle(self, inbound: Inbound, shape: Shaper | None = None) -> list[Reply]:
         """Handle one inbound event now and return its replies (synchronous answers: a modal
@@ -177,6 +208,7 @@ class Engine:
         loop = asyncio.get_running_loop()
         self._loop = loop
         started = time.perf_counter()
+        inbound = self.named(inbound)
         try:
             return await loop.run_in_executor(self.workers, self.handle_sync, inbound, shape)
         finally:
@@ -189,8 +221,6 @@ class Engine:
     def handle_sync(self, inbound: Inbound, shape: Shaper | None = None) -> list[Reply]:
         """`handle`, on the calling thread: the dedupe key, the effects and any outbox rows
         commit together, or nothing does (and the platform's retry can succeed)."""
-        from bot import inbox
-
         for attempt in range(RETRIES):
             try:
                 with self.store.unit() as s:
@@ -246,7 +276,7 @@ class Engine:
     async def receive(self, inbound: Inbound, route: Mapping[str, Any] | None = None) -> bool:
         """Save an inbound in the durable inbox before the platform is acknowledged; False if
         it was received before. The inbox workers run it (see `bot.inbox`)."""
-        new = await self.receiver.receive(inbound, route)
+        new = await self.receiver.receive(self.named(inbound), route)
         if new:
             for callback in self.on_inbound:
                 callback()
@@ -257,8 +287,6 @@ class Engine:
     ) -> bool:
         """Run one inbox row as a turn: its effects, its replies (as outbox rows) and its done
         marker commit together. False if another worker had it, or it failed (left pending)."""
-        from bot import inbox
-
         shape = self.shapers.get(inbound.platform, inbox.default_shape)
         error = ""
         for attempt in range(RETRIES):
@@ -286,9 +314,6 @@ class Engine:
         self, item_id: int, inbound: Inbound | None, route: Mapping[str, Any], error: str
     ) -> None:
         """Give up on an inbox row that keeps failing: mark it failed and tell the person."""
-        from bot import inbox
-        from bot.store.models import InboxItem
-
         shape = self.shapers.get(inbound.platform, inbox.default_shape) if inbound else None
         with self.store.unit() as s:
             row = s.get(InboxItem, item_id)
@@ -332,8 +357,6 @@ class Engine:
 
     def turn_for(self, inbound: Inbound, args: str = "") -> Turn:
         """Identify the caller (creating them on first contact) and remember where they are."""
-        from bot.features.delivery import remember_conversation
-
         ref = inbound.person
         with self.store.session() as s:
             person = self.store.person(s, ref.platform, ref.external_id, ref.display_name)
@@ -353,12 +376,14 @@ class Engine:
             )
 
     def _dispatch(self, inbound: Inbound) -> list[Reply]:
-        conv = inbound.conversation
-        said_in_thread = conv.thread and inbound.kind == "message"
-        if said_in_thread and (not inbound.addressed or conv.kind == "personal"):
-            threaded = self._thread(inbound)
-            if threaded is not None:
-                return [*threaded, files_notice(inbound)] if inbound.files else threaded
+        handler = self.event_handlers.get(inbound.kind)
+        if handler is not None:
+            return handler(self, inbound)
+        if inbound.kind in self.EVENTS:
+            return []  # nothing registered for it (e.g. no home view in this build)
+        threaded = self._thread(inbound)
+        if threaded is not None:
+            return [*threaded, files_notice(inbound)] if inbound.files else threaded
         if not inbound.addressed:
             return []  # overheard in a channel and not about anything of ours
         if inbound.files:
@@ -401,8 +426,6 @@ class Engine:
         A first word that is nearly a command ("lesons about sepsis research") is a typo, so
         it gets "did you mean" rather than small talk.
         """
-        from bot.features.help import small_talk
-
         mine = [c.words for c in self.commands if not c.role or turn.has(c.role)]
         first = text.lower().split()[:1]
         if first and difflib.get_close_matches(first[0], mine, n=1, cutoff=0.8):
@@ -438,16 +461,29 @@ class Engine:
     # --- dialogs (multi-step forms whose state is a row) ---------------------------------
 
     def _thread(self, inbound: Inbound) -> list[Reply] | None:
-        """A message in a thread under one of kmb's posts goes to that post's feature."""
-        from bot.features.delivery import subject_of_thread
+        """A message in a thread under one of kmb's posts goes to that post's feature, unless
+        it is a chat word said to kmb in a channel (`@kmb help` under a card is a command).
 
+        The one place this is decided, for every platform: adapters only say what the
+        platform said (the thread, whether kmb was @mentioned); the lookup runs once.
+        """
+        conv = inbound.conversation
+        if inbound.kind != "message" or not conv.thread:
+            return None
+        if inbound.addressed and conv.kind != "personal" and self.is_chat_word(inbound.text):
+            return None
         with self.store.session() as s:
-            subject = subject_of_thread(self.store, s, inbound.conversation)
+            subject = subject_of_thread(self.store, s, conv)
         kind, _, ident = subject.partition(":")
         handler = self.thread_handlers.get(kind)
         if handler is None or not ident.isdigit():
             return None
         return handler(self.turn_for(inbound), int(ident), " ".join(inbound.text.split()))
+
+    def is_chat_word(self, text: str) -> bool:
+        """True if the text starts with one of kmb's chat words."""
+        head = " ".join(text.lower().split()[:3])
+        return any(head == c.words or head.startswith(c.words + " ") for c in self.commands)
 
     def _dialog(self, person_id: int) -> Dialog | None:
         """The step-by-step form a person is in (whole forms shown on rich platforms aside)."""
@@ -671,14 +707,10 @@ class Engine:
 
     def greet(self, ref: PersonRef) -> list[Reply]:
         """What a person should see when they open kmb: messages waiting and things to do."""
-        from bot.features.delivery import greeting
-
         return [guard_reply(r) for r in greeting(self, ref)]
 
     def greet_pending(self, ref: PersonRef) -> list[Reply]:
         """Messages queued for a person since they last looked (console delivery)."""
-        from bot.features.delivery import take_for_person
-
         with self.store.session() as s:
             person_id = s.exec(
                 select(Person.id).where(
@@ -689,11 +721,17 @@ class Engine:
             return []
         return [guard_reply(r) for r in take_for_person(self.store, person_id)]
 
-    def home(self, ref: PersonRef) -> Reply:
-        """A person's home view: prompts waiting, open enquiries, projects, quick actions."""
-        from bot.features.home import home
+    async def greeting(self, ref: PersonRef) -> list[Reply]:
+        """`greet`, off the event loop."""
+        return await self.off_loop(lambda: self.greet(ref))
 
-        return guard_reply(home(self, ref))
+    async def pending(self, ref: PersonRef) -> list[Reply]:
+        """`greet_pending`, off the event loop."""
+        return await self.off_loop(lambda: self.greet_pending(ref))
+
+    async def off_loop(self, work: Callable[[], T]) -> T:
+        """Database work for an adapter, on the turn threads (never on the event loop)."""
+        return await asyncio.get_running_loop().run_in_executor(self.workers, work)
 
     def roles_of(self, person: Person) -> frozenset[str]:
         """A person's stored roles plus any held for this session only."""

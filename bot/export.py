@@ -23,7 +23,7 @@ class ExportError(ValueError):
 
 def project_data(engine: Engine, project_id: int) -> dict[str, Any]:
     """The project and every occasion that has opened, with its digest data."""
-    from bot.features.retros import digest_data
+    from bot.features.digests import digest_data
 
     with engine.store.session() as s:
         project = s.get(Project, project_id)

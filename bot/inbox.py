@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, text, update
 from sqlmodel import Session, col, select
 
-from bot.features.delivery import enqueue
 from bot.messages import ConversationRef, Inbound, PersonRef, Reply
+from bot.outbox import enqueue
 from bot.pii import guard_inbound
 from bot.store import Store
 from bot.store.batch import Batcher
@@ -91,6 +91,10 @@ def inbound_to_dict(inbound: Inbound) -> dict[str, Any]:
         "raw": inbound.raw,
         "addressed": inbound.addressed,
         "files": list(inbound.files),
+        "members": [
+            {"platform": m.platform, "external_id": m.external_id, "display_name": m.display_name}
+            for m in inbound.members
+        ],
     }
 
 
@@ -107,6 +111,7 @@ def inbound_from_dict(data: Mapping[str, Any]) -> Inbound:
         raw=data.get("raw"),
         addressed=bool(data.get("addressed", True)),
         files=tuple(str(f) for f in data.get("files") or ()),
+        members=tuple(PersonRef(**m) for m in data.get("members") or ()),
     )
 
 

@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-InboundKind = Literal["message", "command", "button", "form"]
+# "installed"/"uninstalled": kmb added to (removed from) a personal chat or a team/channel;
+# "home": the platform's home view opened (Slack's App Home); "shortcut": a message shortcut
+# or message action, the quoted message's text in `text`.
+InboundKind = Literal[
+    "message", "command", "button", "form", "installed", "uninstalled", "home", "shortcut"
+]
 ConversationKind = Literal["personal", "channel", "group"]
 # "people": platform ids (or, typed, names) separated by commas; rich platforms show a picker.
 InputKind = Literal[
@@ -41,7 +46,8 @@ class ConversationRef:
 
 @dataclass(frozen=True)
 class Inbound:
-    """One thing a person did: a message, a command, a button press or a form submission."""
+    """One thing a platform told kmb: a message, a command, a button press, a form submitted,
+    kmb installed or removed, the home view opened, a message shortcut."""
 
     kind: InboundKind
     person: PersonRef
@@ -53,6 +59,7 @@ class Inbound:
     raw: Any = None
     addressed: bool = True  # False: overheard in a channel thread, not said to kmb
     files: tuple[str, ...] = ()  # names of files attached (kmb never passes files on)
+    members: tuple[PersonRef, ...] = ()  # "installed": the people added with kmb (a team)
 
     @property
     def platform(self) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.messages import Inbound
-from bot.sending import SendResult
+from bot.outbox import SendResult
 from bot.store import Store
 from bot.store.models import Enquiry, Lease, OutboxMessage
 

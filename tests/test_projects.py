@@ -159,8 +159,8 @@ async def test_admin_outbox_lists_and_retries_parked(chat, engine) -> None:
     admin = chat("ada", role="admin")
     assert "The outbox is empty" in await admin.says("admin outbox")
     with engine.store.session() as s:
-        from bot.features.delivery import notify_channel
         from bot.messages import say
+        from bot.outbox import notify_channel
 
         notify_channel(engine.store, s, {"platform": "slack", "id": "C1"}, say("x"), "k:1")
         row = s.exec(select(OutboxMessage)).one()

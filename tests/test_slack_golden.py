@@ -16,8 +16,9 @@ from sqlmodel import select
 
 from adapters.slack.blocks import home_view, messages_for
 from adapters.slack.modals import modal_for
+from adapters.slack.translate import home_opened
 from bot.engine import Engine
-from bot.messages import ConversationRef, Form, PersonRef, reply_from_dict
+from bot.messages import ConversationRef, Form, Reply, reply_from_dict
 from bot.store.models import OutboxMessage
 from bot.testing import Chatter
 
@@ -62,6 +63,12 @@ def _queued(engine: Engine, key: str) -> list[Any]:
     return messages_for(reply_from_dict(row.payload))
 
 
+async def opened_home(engine: Engine, user: str, name: str = "") -> Reply:
+    """The Home tab's reply, as Slack's app_home_opened brings it through the front door."""
+    [reply] = await engine.handle(home_opened(user, name))
+    return reply
+
+
 async def test_enquiry_card_as_posted_and_as_claimed(engine: Engine) -> None:
     await _enquiry(engine)
     golden("enquiry_card_new", _queued(engine, "enquiry:1:new"))
@@ -83,7 +90,7 @@ async def test_tool_steps_message(engine: Engine) -> None:
 
 
 async def test_home_tab_for_a_new_person(engine: Engine) -> None:
-    golden("home_new_person", home_view(engine.home(PersonRef("slack", "U0NEW", "New"))))
+    golden("home_new_person", home_view(await opened_home(engine, "U0NEW", "New")))
 
 
 @pytest.mark.parametrize("words", ["nonsense words"])

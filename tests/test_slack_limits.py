@@ -11,10 +11,11 @@ from adapters.slack.blocks import home_view, messages_for
 from adapters.slack.modals import modal_for
 from bot.clock import FakeClock
 from bot.engine import Engine
-from bot.messages import Actions, Button, Form, Input, PersonRef, Reply, Section, Text
+from bot.messages import Actions, Button, Form, Input, Reply, Section, Text
 from bot.store import Store
 from bot.testing import Chatter
 from tests.test_slack import valid_message
+from tests.test_slack_golden import opened_home
 
 
 def all_valid(reply: Reply, origin: str = "") -> list[tuple[str, list[dict[str, Any]]]]:
@@ -130,7 +131,7 @@ async def test_every_reply_kmb_gives_in_a_session_is_valid_block_kit(engine: Eng
         for element in reply.elements:
             if isinstance(element, Form):
                 View(**modal_for(element, {})).validate_json()
-    View(**home_view(engine.home(PersonRef("slack", "U0LIB")))).validate_json()
+    View(**home_view(await opened_home(engine, "U0LIB"))).validate_json()
 
 
 async def test_a_busy_home_tab_is_valid_and_shows_everything(engine: Engine) -> None:
@@ -152,7 +153,7 @@ async def test_a_busy_home_tab_is_valid_and_shows_everything(engine: Engine) -> 
     ann = Chatter(engine, "U0ANN", "slack")
     await ann.says("librarian")
     await ann.submits("enquiry", ENQUIRY)
-    view = home_view(engine.home(PersonRef("slack", "U0ANN")))
+    view = home_view(await opened_home(engine, "U0ANN"))
     View(**view).validate_json()
     shown = str(view)
     for part in ("Falls prevention", "ENQ-2026-0001", "retro answer", "Find a tool"):

@@ -134,9 +134,9 @@ class Listeners:
 
     async def _publish_home(self, user: str) -> None:
         name, tz = await self.names.profile(user)
-        ref = replace(translate.person(user, name), timezone=tz)
-        reply = await _in_thread(self.engine.home, ref)
-        await self._call(self.client.views_publish, user_id=user, view=home_view(reply))
+        replies = await self.engine.handle(translate.home_opened(user, name, tz))
+        if replies:
+            await self._call(self.client.views_publish, user_id=user, view=home_view(replies[0]))
 
     async def on_action(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         """A button: saved, then acknowledged; a worker runs its chat words and answers."""
@@ -238,10 +238,6 @@ class Listeners:
         except Exception:
             log.exception("Slack call failed")
         return False
-
-
-async def _in_thread(func: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.to_thread(func, *args)
 
 
 def _any_kmb_action() -> re.Pattern[str]:

@@ -146,13 +146,22 @@ def submission(body: dict[str, Any], name: str = "") -> Inbound:
 
 
 def shortcut(body: dict[str, Any], name: str = "") -> Inbound:
-    """A message shortcut: `librarian <the message's text>`, privately for the presser."""
+    """A message shortcut: the quoted message's text, privately for the presser."""
     user = body["user"]
     text = " ".join(unslack(str((body.get("message") or {}).get("text", ""))).split())
     return Inbound(
-        "button",
+        "shortcut",
         person(user["id"], name or user.get("name") or user.get("username", "")),
         ConversationRef(PLATFORM, user["id"], "personal"),
-        action=f"librarian {text[:1900]}".strip(),
+        text=text,
         event_id=f"shortcut:{body.get('trigger_id')}",
+    )
+
+
+def home_opened(user_id: str, name: str = "", timezone: str | None = None) -> Inbound:
+    """The App Home's Home tab opened by a person (drawn for them; nothing to dedupe)."""
+    return Inbound(
+        "home",
+        PersonRef(PLATFORM, user_id, name, timezone),
+        ConversationRef(PLATFORM, user_id, "personal"),
     )

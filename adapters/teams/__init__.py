@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.engine import Engine
 
+from .capabilities import TEAMS
 from .connection import TeamsConfig, connect
 from .handler import TeamsBot
 from .sender import TeamsSender
@@ -26,6 +27,7 @@ BOT_KEY = web.AppKey("teams_bot", TeamsBot)
 def mount(app: web.Application, engine: Engine, config: TeamsConfig | None = None) -> TeamsSender:
     """Serve Teams at `POST /api/messages`; the sender the outbox delivers through."""
     config = config or TeamsConfig.from_settings(engine.settings)
+    engine.platforms.declare("teams", TEAMS)
     connection = connect(config)
     bot = TeamsBot(engine, connection, config.app_id, config.connector_hosts)
     app[BOT_KEY] = bot

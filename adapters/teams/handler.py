@@ -9,9 +9,10 @@ SDK's default turn-error handler).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +21,6 @@ from microsoft_agents.hosting.core import ClaimsIdentity, TurnContext
 
 from adapters import wire
 from bot.engine import Engine
-from bot.features.delivery import subject_of_thread
 from bot.inbox import Outgoing
 from bot.messages import Inbound, Reply
 
@@ -30,7 +30,7 @@ from .auth import Unauthorized
 from .connection import Connection
 from .install import Installations
 from .invoke import Invokes, form_result
-from .refs import PLATFORM, References, reference_of
+from .refs import PLATFORM, reference_of
 from .sender import TeamsSender
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,10 @@ class TeamsBot:
         self.adapter.on_turn_error = None  # a failed turn raises: a 500, nothing in the chat
         self.authenticated = connection.authenticator is not None
         self.connector_hosts = connector_hosts
-        self.refs = References(engine.store)
+        self.refs = engine.references(PLATFORM)
         self.sender = TeamsSender(connection.clients, engine.store, self.refs, app_id)
-        self.installations = Installations(engine, self.refs, self.sender)
+        self.installations = Installations(engine, self.refs, self.sender, self.address_replies)
+        self._saved: dict[str, str] = {}  # conversation id -> the reference last saved
         self.invokes = Invokes(engine)
         self.background = self.installations.background
         engine.shapers[PLATFORM] = self.address_replies
@@ -120,9 +121,9 @@ class TeamsBot:
         """Handle one authenticated activity: messages and submitted cards are saved in the
         inbox before the 200 and answered by a worker; invokes are answered at once."""
         kind = raw.get("type")
-        if raw.get("serviceUrl") and (raw.get("conversation") or {}).get("id"):
-            self.refs.save("conv", reference_of(raw)["conversation"]["id"], reference_of(raw))
-        if kind in ("conversationUpdate", "installationUpdate"):
+        installs = kind in ("conversationUpdate", "installationUpdate")
+        await self._remember(raw, again=installs)
+        if installs:
             await self.installations.handle(raw)
             return
         if kind == "invoke":
@@ -134,7 +135,20 @@ class TeamsBot:
         inbound = to_inbound(raw)
         if inbound is None or not inbound.event_id:
             return
-        await self.engine.receive(self._in_thread(inbound))
+        await self.engine.receive(inbound)
+
+    async def _remember(self, raw: dict[str, Any], again: bool) -> None:
+        """Keep where this conversation is answered: off the event loop, not queued behind
+        the turns on the engine's threads, and only when it changed (most activities repeat
+        the reference the last one stored)."""
+        if not (raw.get("serviceUrl") and (raw.get("conversation") or {}).get("id")):
+            return
+        reference = reference_of(raw)
+        ident = reference["conversation"]["id"]
+        stamp = json.dumps(reference, sort_keys=True, default=str)
+        if again or self._saved.get(ident) != stamp:
+            await asyncio.to_thread(self.refs.save_now, "conv", ident, reference)
+            self._saved[ident] = stamp
 
     def address_replies(
         self, inbound: Inbound, route: Mapping[str, Any], replies: Sequence[Reply]
@@ -142,25 +156,14 @@ class TeamsBot:
         """Where a turn's replies go: a submitted card is replaced by its outcome (or by the
         form again, with its errors); anything else is posted in the conversation."""
         conv = inbound.conversation
+        if inbound.kind in ("installed", "uninstalled"):  # the welcome: a post of its own
+            return [Outgoing(conv, r) for r in replies]
         reply_to = str((inbound.raw or {}).get("replyToId") or "")
         if inbound.kind == "form" and reply_to and replies:
             return [Outgoing(conv, form_result(inbound, list(replies)), update_of=reply_to)]
         activity = str((inbound.raw or {}).get("id") or "")
         via = {"reply_to_id": activity} if activity else None
         return [Outgoing(conv, r, via) for r in replies]
-
-    def _in_thread(self, inbound: Inbound) -> Inbound:
-        """Under one of kmb's posts an @mention that is not a chat word is someone writing in
-        that thread (as an un-mentioned reply is, with resource-specific consent or in Slack)."""
-        conv = inbound.conversation
-        if inbound.kind != "message" or conv.kind == "personal" or not conv.thread:
-            return inbound
-        head = " ".join(inbound.text.lower().split()[:3])
-        if any(head == c.words or head.startswith(c.words + " ") for c in self.engine.commands):
-            return inbound
-        with self.engine.store.session() as s:
-            subject = subject_of_thread(self.engine.store, s, conv)
-        return replace(inbound, addressed=False) if subject else inbound
 
 
 def _without_nulls(value: Any) -> Any:

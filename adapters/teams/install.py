@@ -1,9 +1,10 @@
-"""kmb added to (or removed from) a personal chat, a group chat or a team.
+"""kmb added to (or removed from) a personal chat, a group chat or a team: the Teams side.
 
-A personal install is welcomed exactly once, however many install events arrive (the welcome
-is queued in the outbox in the same transaction as its dedupe key). A team install stores the
-team's reference and learns its members in the background (so kmb can reach them one to one
-later). A removal marks the references unusable: nothing is sent there until kmb is added again.
+The core decides what an install means (the welcome, exactly once; forgetting on removal; the
+people added with kmb); this module only tells it (`activity.installation`) and keeps what
+Teams needs to reach people later: each team member's `serviceUrl`, tenant and kmb's bot id
+(`member:<id>`, so a 1:1 chat can be created with them) and the team's reference
+(`team:<id>`), learning a new team's members in the background through the paged members API.
 """
 
 from __future__ import annotations
@@ -13,91 +14,53 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from bot import inbox
+from bot.conversations import Conversations
 from bot.engine import Engine
-from bot.features.help import ABOUT
-from bot.inbox import Outgoing
-from bot.messages import Inbound, PersonRef, Reply, Text
+from bot.inbox import Shaper
 
-from .activity import conversation_of
-from .refs import PLATFORM, References, reference_of
+from .activity import installation
+from .refs import reference_of
 from .sender import TeamsSender
 
 log = logging.getLogger(__name__)
-WELCOME = (
-    "Hello, I'm kmb. " + ABOUT,
-    "To start, type `help` for everything I can do, `tool` followed by what you need (for "
-    "example `tool capture lessons from a finished project`), or `librarian` to ask the "
-    "library team for an evidence search.",
-)
-
-
-def _welcome_key(conversation_id: str) -> str:
-    return inbox.key_of("welcome", conversation_id)
 
 
 class Installations:
     """conversationUpdate and installationUpdate activities."""
 
-    def __init__(self, engine: Engine, refs: References, sender: TeamsSender) -> None:
+    def __init__(
+        self, engine: Engine, refs: Conversations, sender: TeamsSender, shape: Shaper
+    ) -> None:
         self.engine = engine
         self.refs = refs
         self.sender = sender
+        self.shape = shape
         self.background: set[asyncio.Task[None]] = set()
 
     async def handle(self, raw: dict[str, Any]) -> None:
-        """Welcome, remember a team and its members, or forget a conversation."""
-        conversation = conversation_of(raw)
-        bot_id = (raw.get("recipient") or {}).get("id")
-        added = [m for m in raw.get("membersAdded") or () if m.get("id")]
-        removed = [m for m in raw.get("membersRemoved") or () if m.get("id")]
-        action = str(raw.get("action") or "")
+        """Tell the core; remember a team's members and the team itself."""
+        inbound = installation(raw)
         team = (raw.get("channelData") or {}).get("team") or {}
-        if action == "remove" or any(m["id"] == bot_id for m in removed):
-            self.refs.mark_unusable("conv", conversation.id)
-            if team.get("id"):
-                self.refs.mark_unusable("team", str(team["id"]))
-            inbox.forget(self.engine.store, PLATFORM, _welcome_key(conversation.id))
-            return
-        installed = action.startswith("add") or any(m["id"] == bot_id for m in added)
-        if team.get("id"):
+        if team.get("id") and (inbound is None or inbound.kind == "installed"):
             reference = reference_of(raw)
-            for member in added:
-                if member["id"] != bot_id:
-                    self._remember_member(reference, member)
-            if installed:
-                self.refs.save("team", str(team["id"]), {**reference, "team": team})
+            bot_id = (raw.get("recipient") or {}).get("id")
+            for member in raw.get("membersAdded") or ():
+                if member.get("id") and member["id"] != bot_id:
+                    await self._remember_member(reference, member)
+            if inbound is not None:
+                team_ref = {**reference, "team": team}
+                await asyncio.to_thread(self.refs.save_now, "team", str(team["id"]), team_ref)
                 self._in_background(self._learn_members(reference, str(team["id"])))
+        if inbound is None:
             return
-        if installed and conversation.kind == "personal":
-            await asyncio.get_running_loop().run_in_executor(
-                self.engine.workers, self._queue_welcome, raw
-            )
-            for callback in self.engine.on_change:
-                callback()
+        if inbound.event_id or inbound.conversation.kind == "personal":
+            await self.engine.receive(inbound)  # saved before the 200; a worker runs it
+        else:  # nothing to dedupe on: run it now (its replies, if any, go to the outbox)
+            await self.engine.handle(inbound, self.shape)
 
-    def _queue_welcome(self, raw: dict[str, Any]) -> None:
-        conversation = conversation_of(raw)
-        user = next(
-            (m for m in raw.get("membersAdded") or () if m.get("id") != raw["recipient"]["id"]),
-            raw.get("from") or {},
-        )
-        person = PersonRef(PLATFORM, str(user.get("id", "")), str(user.get("name") or ""))
-        store = self.engine.store
-        with store.unit() as s:
-            item = inbox.record(store, s, PLATFORM, _welcome_key(conversation.id))
-            if item is None:
-                return
-            replies = [Reply(tuple(Text(p) for p in WELCOME), summary="Welcome to kmb")]
-            if person.external_id:
-                self.engine.turn_for(Inbound("message", person, conversation))
-                replies += self.engine.greet(person)
-            inbox.queue_replies(
-                store, s, f"inbox:{item}", [Outgoing(conversation, r) for r in replies]
-            )
-
-    def _remember_member(self, reference: dict[str, Any], member: dict[str, Any]) -> None:
-        self.refs.save(
+    async def _remember_member(self, reference: dict[str, Any], member: dict[str, Any]) -> None:
+        await asyncio.to_thread(
+            self.refs.save_now,
             "member",
             str(member["id"]),
             {
@@ -114,7 +77,7 @@ class Installations:
         members = await self.sender.paged_members(team_id, reference["serviceUrl"])
         for member in members:
             if member.get("id"):
-                self._remember_member(reference, member)
+                await self._remember_member(reference, member)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)

@@ -12,6 +12,7 @@ permanent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -27,16 +28,16 @@ from microsoft_agents.activity import (
 )
 from sqlmodel import select
 
+from bot.conversations import Conversations, remember_conversation
 from bot.directory import DirectoryError
-from bot.features.delivery import remember_conversation
 from bot.messages import ConversationRef, PersonRef, Reply
-from bot.sending import SendResult
+from bot.outbox import SendResult
 from bot.store import Store
 from bot.store.models import Person
 
 from . import cards
 from .clients import KeptClients
-from .refs import PLATFORM, References
+from .refs import PLATFORM
 
 log = logging.getLogger(__name__)
 TRANSIENT = frozenset({412, 500, 502, 503, 504})
@@ -120,7 +121,9 @@ class TeamsSender:
 
     platform = PLATFORM
 
-    def __init__(self, clients: KeptClients, store: Store, refs: References, app_id: str) -> None:
+    def __init__(
+        self, clients: KeptClients, store: Store, refs: Conversations, app_id: str
+    ) -> None:
         self.clients = clients
         self.store = store
         self.refs = refs
@@ -128,7 +131,7 @@ class TeamsSender:
 
     async def send(self, conversation: ConversationRef, reply: Reply) -> SendResult:
         """Post a reply to a personal chat, a group chat, a channel or a channel thread."""
-        found = self.refs.load("conv", conversation.id)
+        found = await self._load("conv", conversation.id)
         if found is None:
             return await self._send_new_personal(conversation.id, reply)
         data, usable = found
@@ -140,7 +143,7 @@ class TeamsSender:
         self, conversation: ConversationRef, via: Mapping[str, Any], reply: Reply
     ) -> SendResult:
         """Answer an activity: a reply to it (`via["reply_to_id"]`), in its conversation."""
-        found = self.refs.load("conv", conversation.id)
+        found = await self._load("conv", conversation.id)
         if found is None:
             return await self.send(conversation, reply)
         data, usable = found
@@ -153,7 +156,7 @@ class TeamsSender:
         self, conversation: ConversationRef, message_id: str, reply: Reply
     ) -> SendResult:
         """Replace a card kmb posted (e.g. an enquiry that was claimed)."""
-        found = self.refs.load("conv", conversation.id)
+        found = await self._load("conv", conversation.id)
         if found is None:
             return SendResult.failed("no stored Teams reference to update", permanent=True)
         data, usable = found
@@ -170,7 +173,7 @@ class TeamsSender:
 
     async def members(self, conversation: ConversationRef) -> list[PersonRef]:
         """The scheduler's directory: a channel's (or chat's) people, for "this channel"."""
-        found = self.refs.load("conv", conversation.id)
+        found = await self._load("conv", conversation.id)
         if found is None or not found[1]:
             return []
         service_url = str(found[0].get("serviceUrl") or found[0].get("service_url") or "")
@@ -224,7 +227,7 @@ class TeamsSender:
 
     async def _send_new_personal(self, user_id: str, reply: Reply) -> SendResult:
         """A person with no 1:1 chat yet: create it from a team they share with kmb."""
-        found = self.refs.load("member", user_id)
+        found = await self._load("member", user_id)
         if found is None:
             return SendResult.failed(
                 "no Teams conversation or team membership known for this person", permanent=True
@@ -256,12 +259,23 @@ class TeamsSender:
             sent = await client.conversations.send_to_conversation(conv_id, activity)
         except Exception as exc:
             return failure(exc)
-        self._remember_personal(user_id, reference)
+        await self._remember_personal(user_id, reference)
         return SendResult.sent(sent.id or None)
 
-    def _remember_personal(self, user_id: str, reference: dict[str, Any]) -> None:
+    async def _load(self, kind: str, ident: str) -> tuple[dict[str, Any], bool] | None:
+        """A stored reference, read off the event loop but not on the engine's turn threads:
+        a turn may be waiting on this very send (`Engine.ask_directory`)."""
+        return await asyncio.to_thread(self.refs.load_now, kind, ident)
+
+    async def _remember_personal(self, user_id: str, reference: dict[str, Any]) -> None:
+        """The new chat, for next time: its reference, and the person's private conversation
+        (if kmb knows them), off the event loop."""
         conv_id = reference["conversation"]["id"]
-        self.refs.save("conv", conv_id, reference)
+        await asyncio.to_thread(self.refs.save_now, "conv", conv_id, reference)
+        await asyncio.to_thread(self._remember_person, user_id, conv_id)
+        log.info("created a personal Teams chat with %s", user_id)
+
+    def _remember_person(self, user_id: str, conv_id: str) -> None:
         with self.store.session() as s:
             person = s.exec(
                 select(Person).where(Person.platform == PLATFORM, Person.external_id == user_id)
@@ -270,4 +284,3 @@ class TeamsSender:
                 remember_conversation(
                     self.store, s, person, ConversationRef(PLATFORM, conv_id, "personal")
                 )
-        log.info("created a personal Teams chat with %s", user_id)

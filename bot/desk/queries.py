@@ -337,8 +337,8 @@ def projects(engine: Engine, person_id: int, admin: bool) -> list[tuple[Project,
 
 def project(engine: Engine, project_id: int, person_id: int, admin: bool) -> dict[str, Any] | None:
     """A project's plan, and (for its lead or an admin) participation and digests."""
+    from bot.features.digests import digest_data
     from bot.features.projects import plan_lines
-    from bot.features.retros import digest_data
 
     with engine.store.session() as s:
         p = s.get(Project, project_id)

@@ -13,17 +13,21 @@ def register_all(engine: Engine) -> None:
     from bot.desk import chat as desk
     from bot.features import (
         admin,
+        availability,
         campaigns,
+        digests,
         enquiries,
         enquiry_desk,
         enquiry_stats,
         help,
+        home,
         lessons,
         outbox_view,
         privacy,
         projects,
         retros,
         tools,
+        welcome,
     )
     from bot.handoff import admin as handoff_admin
 
@@ -34,7 +38,9 @@ def register_all(engine: Engine) -> None:
         enquiry_desk,
         enquiry_stats,
         retros,
+        digests,
         projects,
+        availability,
         campaigns,
         lessons,
         privacy,
@@ -42,5 +48,7 @@ def register_all(engine: Engine) -> None:
         outbox_view,
         desk,
         handoff_admin,
+        home,
+        welcome,
     ):
         module.register(engine)

@@ -13,7 +13,6 @@ from sqlmodel import Session, col, func, select
 
 from bot import handoff
 from bot.features import library
-from bot.features.delivery import notify_channel, notify_person, posted_thread
 from bot.features.enquiry_card import announce, card_key, desk_buttons
 from bot.messages import (
     Actions,
@@ -22,12 +21,14 @@ from bot.messages import (
     Element,
     Facts,
     Form,
+    Inbound,
     Input,
     Reply,
     Section,
     Text,
     say,
 )
+from bot.outbox import notify_channel, notify_person, posted_thread
 from bot.pii import guard, visible_length
 from bot.store.models import Enquiry, EnquiryMessage, Person
 from bot.turn import BaseFlow, Command, Turn
@@ -537,10 +538,17 @@ def to_requester(engine: Engine, s: Session, e: Enquiry, name: str, text: str, k
         )
 
 
+def from_shortcut(engine: Engine, inbound: Inbound) -> list[Reply]:
+    """A message shortcut ("Ask a librarian about this"): an enquiry, the message its question."""
+    text = " ".join(inbound.text.split())
+    return engine.route(engine.turn_for(inbound), f"librarian {text[:1900]}".strip())
+
+
 def register(engine: Engine) -> None:
     """Add the enquiry words."""
     engine.flow(EnquiryFlow())
     engine.thread("enquiry", in_thread)
+    engine.on("shortcut", from_shortcut)
     engine.command(
         Command(
             "librarian",

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
-from bot.messages import Actions, Button, Element, PersonRef, Reply, Section, Text
+from bot.features.retros import open_prompts
+from bot.messages import Actions, Button, Element, Inbound, PersonRef, Reply, Section, Text
 from bot.store.models import Enquiry, Membership, Project
 from bot.words import shorten
 
@@ -18,8 +19,6 @@ MAX_ROWS = 10
 
 def home(engine: Engine, ref: PersonRef) -> Reply:
     """Pending prompts, open enquiries, projects, and quick actions, for one person."""
-    from bot.features.retros import open_prompts
-
     person = engine.person(ref)
     assert person.id is not None
     prompts = open_prompts(engine, person.id)
@@ -78,3 +77,13 @@ def home(engine: Engine, ref: PersonRef) -> Reply:
         )
         sections.append(Section("Your projects", (Text(lines),)))
     return Reply(tuple(sections), summary="kmb home")
+
+
+def opened(engine: Engine, inbound: Inbound) -> list[Reply]:
+    """The home view opened (Slack's App Home): the person's home, to draw there."""
+    return [home(engine, inbound.person)]  # guarded on its way out, as every reply
+
+
+def register(engine: Engine) -> None:
+    """Answer the home view being opened."""
+    engine.on("home", opened)

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from bot.sending import Sender
+from bot.outbox import Sender
 
 if TYPE_CHECKING:
     from bot.engine import Engine

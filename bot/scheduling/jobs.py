@@ -124,7 +124,7 @@ async def resolve_channel_members(engine: Engine, directory: Directory, occasion
 
 
 def _tell_lead(engine: Engine, occasion_id: int, reason: str) -> None:
-    from bot.features.delivery import notify_person
+    from bot.outbox import notify_person
 
     with engine.store.session() as s:
         occasion = s.get(Occasion, occasion_id)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.features.delivery import notify_channel, notify_person
 from bot.messages import Actions, Button, PersonRef, Reply, Text
+from bot.outbox import notify_channel, notify_person
 from bot.store.models import Absence, Membership, Occasion, Person, Project, Prompt
 from bot.worktime import Calendar, learn_timezone
 
@@ -316,7 +316,7 @@ def remind(engine: Engine, prompt_id: int) -> bool:
 
 def close_occasion(engine: Engine, occasion_id: int) -> bool:
     """Close a window: the digest to the project's channel (threaded) and to the lead."""
-    from bot.features.retros import digest_reply
+    from bot.features.digests import digest_reply
 
     store, now = engine.store, engine.store.now()
     with store.session() as s:

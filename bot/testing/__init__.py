@@ -31,7 +31,7 @@ class Chatter:
         conv = self.conversation or ConversationRef(self.platform, self.user, "personal")
         inbound = Inbound("message", self.ref, conv, text, event_id=event_id)
         replies = await self.engine.handle(inbound)
-        replies += self.engine.greet_pending(self.ref)
+        replies += await self.engine.pending(self.ref)
         self.seen.extend(replies)
         return "\n\n".join(r.to_text() for r in replies)
 
