@@ -7,6 +7,7 @@ the key server may be a plain threaded HTTP server. Every bad token is refused w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -20,11 +21,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from adapters.teams import TeamsConfig, shape
+from bot.config import Settings
 from tests.teams_rig import Rig, card_text
 
 APP_ID = "00000000-0000-0000-0000-000000000b07"
 ISSUER = "https://api.botframework.com"
 KID = "local-key-1"
+KEYS_DELAY = {"seconds": 0.0}  # how long the local key server takes to answer
 
 
 class LocalTokens:
@@ -60,6 +63,7 @@ def openid(keys: dict[str, Any]) -> Iterator[str]:
                     "id_token_signing_alg_values_supported": ["RS256"],
                 }
             else:
+                time.sleep(KEYS_DELAY["seconds"])
                 body = keys["jwks"]
             data = json.dumps(body).encode()
             self.send_response(200)
@@ -196,3 +200,55 @@ def test_only_microsofts_connector_hosts_are_answered_with_credentials(url, ok) 
 )
 def test_emulator_mode_answers_loopback_only(url, ok) -> None:
     assert (shape.service_url_problem(url, authenticated=False) is None) is ok
+
+
+async def test_fetching_signing_keys_does_not_block_the_event_loop(engine, openid, keys) -> None:
+    """botbuilder fetched them with a blocking call on the loop; the SDK fetches in a thread."""
+    KEYS_DELAY["seconds"] = 1.0
+    try:
+        async with Rig(engine, _config(openid)) as rig:
+            gaps: list[float] = []
+            done = asyncio.Event()
+
+            async def tick() -> None:
+                last = time.perf_counter()
+                while not done.is_set():
+                    await asyncio.sleep(0.01)
+                    now = time.perf_counter()
+                    gaps.append(now - last)
+                    last = now
+
+            ticker = asyncio.ensure_future(tick())
+            token = _token(keys, rig.connector.url)
+            status, _ = await rig.post_only(
+                rig.activity("personal_message"), {"Authorization": f"Bearer {token}"}
+            )
+            done.set()
+            await ticker
+            assert status == 200
+            assert max(gaps) < 0.5  # a blocking fetch would stall the loop for the whole second
+    finally:
+        KEYS_DELAY["seconds"] = 0.0
+
+
+@pytest.mark.parametrize(
+    ("app_type", "tenant", "auth_type"),
+    [
+        ("SingleTenant", "00000000-0000-0000-0000-00000000c0de", "ClientSecret"),
+        ("MultiTenant", "botframework.com", "ClientSecret"),
+        ("UserAssignedMSI", "00000000-0000-0000-0000-00000000c0de", "UserManagedIdentity"),
+    ],
+)
+def test_the_contracts_variables_become_the_sdks_service_connection(
+    app_type, tenant, auth_type
+) -> None:
+    settings = Settings(
+        microsoft_app_id=APP_ID,
+        microsoft_app_password="secret",
+        microsoft_app_tenant_id="00000000-0000-0000-0000-00000000c0de",
+        microsoft_app_type=app_type,
+    )
+    sdk = TeamsConfig.from_settings(settings).sdk_settings()
+    assert sdk["CLIENTID"] == APP_ID and sdk["TENANTID"] == tenant
+    assert sdk["AUTHTYPE"] == auth_type and sdk["VALIDATE_ISSUER"] is True
+    assert sdk.get("CLIENTSECRET") == (None if auth_type == "UserManagedIdentity" else "secret")
