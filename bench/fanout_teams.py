@@ -40,10 +40,10 @@ from aiohttp import web  # noqa: E402
 from fanout import queue_invitations  # noqa: E402  (bench/fanout.py, beside this file)
 from sqlmodel import func, select  # noqa: E402
 
-from adapters.teams.refs import References  # noqa: E402
 from bot.app import build  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.conversations import Conversations  # noqa: E402
 from bot.messages import ConversationRef  # noqa: E402
 from bot.outbox import remember_conversation  # noqa: E402
 from bot.scheduling import planner  # noqa: E402
@@ -101,7 +101,7 @@ def prepare(url: str, count: int, service_url: str) -> None:
     """`count` Teams people with personal chats, their project's Retrospect open and queued."""
     clock = FakeClock(MONDAY_TEN)
     engine = build(Settings(database_url=url), clock)
-    refs = References(engine.store)
+    refs = Conversations(engine.store, "teams")  # as the Teams adapter keeps them
     with engine.store.session() as s:
         lead = engine.store.person(s, "teams", "29:lead", "Lead")
         project = Project(
@@ -124,7 +124,7 @@ def prepare(url: str, count: int, service_url: str) -> None:
             )
         planner.plan(s, project, clock.now().date(), "Europe/London")
     for i in range(count):
-        refs.save(
+        refs.save_now(
             "conv",
             f"a:chat-{i}",
             {

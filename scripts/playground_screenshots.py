@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Drive kmb in the Microsoft 365 Agents Playground, headless, and screenshot what a person sees.
 
-Starts its own kmb (`kmb serve`, Teams Emulator mode, no credentials, a throwaway SQLite file) on
-127.0.0.1:3978 and the Playground (npm `@microsoft/m365agentsplayground` 0.2.28, through npx) on
-port 56150, then chats through Debian's chromium with playwright and writes PNGs at a desktop
-width (1280 px) and a phone-ish width (420 px) to docs/screenshots/.
+Starts its own kmb (`kmb serve`, Teams in anonymous mode on the Agents SDK, a throwaway SQLite
+file) on 127.0.0.1:3978 and the Playground (npm `@microsoft/m365agentsplayground` 0.2.28,
+through npx) on port 56150, then chats through Debian's chromium with playwright and writes
+PNGs at a desktop width (1280 px) and a phone-ish width (420 px) to docs/screenshots/.
 
 Needs: node/npx (npm registry reachable), `apt-get install -y chromium fonts-noto-color-emoji`,
 `pip install playwright` in kmb's venv (do not run `playwright install`: the browser is Debian's).

@@ -332,16 +332,18 @@ async def test_erasure_takes_their_teams_references_too(
 ) -> None:
     """The Teams adapter keeps a member record and a conversation reference with no person id:
     both go, and a group chat's reference that names them is scrubbed."""
-    from adapters.teams.refs import References
+    from bot.conversations import Conversations
 
     engine = make_engine(database_url)
     zed = Chatter(engine, "29:zed-teams-id", "teams", ConversationRef("teams", "a:zed-chat"))
     await zed.says("help")
-    refs = References(engine.store)
-    refs.save("member", "29:zed-teams-id", {"name": "Zed Zebracorn", "aadObjectId": "aad-zed"})
-    refs.save("conv", "a:zed-chat", {"conversation": {"id": "a:zed-chat", "tenantId": "t1"}})
-    refs.save("conv", "19:group", {"conversation": {"id": "19:group", "name": "29:zed-teams-id"}})
-    refs.save("conv", "19:other", {"conversation": {"id": "19:other", "name": "Ward 7"}})
+    refs = Conversations(engine.store, "teams")  # where the Teams adapter keeps them
+    refs.save_now("member", "29:zed-teams-id", {"name": "Zed Zebracorn", "aadObjectId": "aad-zed"})
+    refs.save_now("conv", "a:zed-chat", {"conversation": {"id": "a:zed-chat", "tenantId": "t1"}})
+    refs.save_now(
+        "conv", "19:group", {"conversation": {"id": "19:group", "name": "29:zed-teams-id"}}
+    )
+    refs.save_now("conv", "19:other", {"conversation": {"id": "19:other", "name": "Ward 7"}})
     data = json.loads((await zed.says("my data")).split("\n\n", 1)[1])
     assert len(data["conversation_references"]) == 4  # theirs, member, chat, the group naming them
     await zed.says("delete my data")

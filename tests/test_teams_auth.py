@@ -1,11 +1,13 @@
 """The authenticated path, offline: a local RSA key, OpenID metadata and keys served in a thread.
 
-botbuilder fetches signing keys with a blocking `requests.get` on the event loop, so the key
-server runs in its own thread. Every bad token is refused with 401, never 500.
+The Agents SDK fetches signing keys with PyJWT's (blocking) key client in a worker thread, so
+the key server may be a plain threaded HTTP server. Every bad token is refused with 401, never
+500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -15,39 +17,26 @@ from typing import Any
 
 import jwt
 import pytest
-from botframework.connector.auth import (
-    MicrosoftAppCredentials,
-    ServiceClientCredentialsFactory,
-)
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from adapters.teams import TeamsConfig, shape
+from bot.config import Settings
 from tests.teams_rig import Rig, card_text
 
 APP_ID = "00000000-0000-0000-0000-000000000b07"
 ISSUER = "https://api.botframework.com"
 KID = "local-key-1"
+KEYS_DELAY = {"seconds": 0.0}  # how long the local key server takes to answer
 
 
-class _LocalCredentials(MicrosoftAppCredentials):  # type: ignore[misc]
-    """Outbound credentials that never call Entra ID: a fixed token for the fake connector."""
+class LocalTokens:
+    """Outbound tokens that never call Entra ID: a fixed token for the fake connector."""
 
-    def get_access_token(self, force_refresh: bool = False) -> str:
+    async def get_access_token(
+        self, resource_url: str, scopes: list[str], force_refresh: bool = False
+    ) -> str:
         return "local-outbound-token"
-
-
-class LocalCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
-    """Accepts kmb's app id; makes outbound credentials that stay on this machine."""
-
-    async def is_valid_app_id(self, app_id: str) -> bool:
-        return app_id == APP_ID
-
-    async def is_authentication_disabled(self) -> bool:
-        return False
-
-    async def create_credentials(self, app_id: str, *args: Any, **kwargs: Any) -> Any:
-        return _LocalCredentials(app_id, "unused", None, ISSUER)
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +63,7 @@ def openid(keys: dict[str, Any]) -> Iterator[str]:
                     "id_token_signing_alg_values_supported": ["RS256"],
                 }
             else:
+                time.sleep(KEYS_DELAY["seconds"])
                 body = keys["jwks"]
             data = json.dumps(body).encode()
             self.send_response(200)
@@ -115,7 +105,7 @@ def _config(openid: str) -> TeamsConfig:
         app_password="not-used-offline",
         tenant_id="00000000-0000-0000-0000-00000000c0de",
         openid_metadata_url=openid,
-        credentials_factory=LocalCredentialsFactory(),
+        token_provider=LocalTokens(),
         connector_hosts=("127.0.0.1",),  # the fake connector stands in for Microsoft's
     )
 
@@ -210,3 +200,55 @@ def test_only_microsofts_connector_hosts_are_answered_with_credentials(url, ok) 
 )
 def test_emulator_mode_answers_loopback_only(url, ok) -> None:
     assert (shape.service_url_problem(url, authenticated=False) is None) is ok
+
+
+async def test_fetching_signing_keys_does_not_block_the_event_loop(engine, openid, keys) -> None:
+    """botbuilder fetched them with a blocking call on the loop; the SDK fetches in a thread."""
+    KEYS_DELAY["seconds"] = 1.0
+    try:
+        async with Rig(engine, _config(openid)) as rig:
+            gaps: list[float] = []
+            done = asyncio.Event()
+
+            async def tick() -> None:
+                last = time.perf_counter()
+                while not done.is_set():
+                    await asyncio.sleep(0.01)
+                    now = time.perf_counter()
+                    gaps.append(now - last)
+                    last = now
+
+            ticker = asyncio.ensure_future(tick())
+            token = _token(keys, rig.connector.url)
+            status, _ = await rig.post_only(
+                rig.activity("personal_message"), {"Authorization": f"Bearer {token}"}
+            )
+            done.set()
+            await ticker
+            assert status == 200
+            assert max(gaps) < 0.5  # a blocking fetch would stall the loop for the whole second
+    finally:
+        KEYS_DELAY["seconds"] = 0.0
+
+
+@pytest.mark.parametrize(
+    ("app_type", "tenant", "auth_type"),
+    [
+        ("SingleTenant", "00000000-0000-0000-0000-00000000c0de", "ClientSecret"),
+        ("MultiTenant", "botframework.com", "ClientSecret"),
+        ("UserAssignedMSI", "00000000-0000-0000-0000-00000000c0de", "UserManagedIdentity"),
+    ],
+)
+def test_the_contracts_variables_become_the_sdks_service_connection(
+    app_type, tenant, auth_type
+) -> None:
+    settings = Settings(
+        microsoft_app_id=APP_ID,
+        microsoft_app_password="secret",
+        microsoft_app_tenant_id="00000000-0000-0000-0000-00000000c0de",
+        microsoft_app_type=app_type,
+    )
+    sdk = TeamsConfig.from_settings(settings).sdk_settings()
+    assert sdk["CLIENTID"] == APP_ID and sdk["TENANTID"] == tenant
+    assert sdk["AUTHTYPE"] == auth_type and sdk["VALIDATE_ISSUER"] is True
+    assert sdk.get("CLIENTSECRET") == (None if auth_type == "UserManagedIdentity" else "secret")

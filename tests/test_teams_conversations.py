@@ -7,6 +7,7 @@ import asyncio
 from sqlmodel import func, select
 
 from bot import inbox
+from bot.messages import ConversationRef, say
 from bot.store.models import ConversationReference, Enquiry
 from tests.teams_rig import Rig, card_of, card_text
 
@@ -215,8 +216,6 @@ async def test_a_personal_install_gets_exactly_one_welcome(engine) -> None:
 async def test_uninstall_marks_the_reference_unusable_and_reinstall_welcomes_again(
     engine,
 ) -> None:
-    from bot.messages import ConversationRef, say
-
     async with Rig(engine) as rig:
         await rig.post(rig.activity("install_personal"))
         await rig.post(rig.activity("uninstall_personal"))

@@ -112,6 +112,9 @@ async def test_a_console_requester_reaches_a_teams_librarian_channel(engine) -> 
         (502, {}, {"retry_after": None, "permanent": False}),
         (504, {}, {"retry_after": None, "permanent": False}),
         (403, {"code": "MessageWritesBlocked"}, {"unreachable": True, "permanent": True}),
+        (403, {"code": "ConversationBlockedByUser"}, {"unreachable": True, "permanent": True}),
+        (403, {"code": "BotNotInConversationRoster"}, {"unreachable": True, "permanent": True}),
+        (403, {"code": "BotDisabledByAdmin"}, {"unreachable": False, "permanent": True}),
         (404, {"code": "ConversationNotFound"}, {"permanent": True, "unreachable": False}),
     ],
 )

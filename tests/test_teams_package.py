@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import struct
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -51,12 +56,6 @@ def test_emulator_mode_refuses_a_public_host_without_the_flag(tmp_path: Path) ->
 
 
 def test_a_slack_deployment_on_a_public_host_runs_with_teams_off(tmp_path: Path) -> None:
-    import signal
-    import socket
-    import time
-    import urllib.error
-    import urllib.request
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -6,7 +6,8 @@ import json
 
 from sqlmodel import func, select
 
-from bot.store.models import EnquiryMessage, OutboxMessage, Person
+from bot.directory import directory_of
+from bot.store.models import EnquiryMessage, OutboxMessage, Person, Project
 from tests.teams_rig import Rig, card_text
 from tests.test_teams_delivery import ANN_CONV, CHANNEL, ENQUIRY, _librarian_channel
 
@@ -73,9 +74,6 @@ async def test_a_file_sent_to_kmb_in_teams_is_named_and_not_passed_on(engine) ->
 
 
 async def test_a_teams_channel_kmb_cannot_list_is_explained_and_nothing_saved(engine) -> None:
-    from bot.directory import directory_of
-    from bot.store.models import Project
-
     async with Rig(engine) as rig:
         rig.engine.directory = directory_of(rig.senders.values())
         rig.engine.store.grant("teams", "29:1anon-user-admin", "lead")

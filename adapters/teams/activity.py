@@ -5,7 +5,9 @@ A personal chat is spoken to kmb; in a channel or group chat messages that @ment
 Teams also sends the rest of a channel's messages: those are overheard (`addressed=False`),
 and the engine acts only on replies in the threads under kmb's own posts. Card buttons and
 forms come back either as a message whose `value` holds the card's data (`Action.Submit`) or
-as an `adaptiveCard/action` invoke (`Action.Execute`); both become the same `Inbound`.
+as an `adaptiveCard/action` invoke (`Action.Execute`); both become the same `Inbound`. kmb
+added to or removed from a chat or team (`installationUpdate`, `conversationUpdate`) becomes an
+`installed` or `uninstalled` inbound: what follows (the welcome, forgetting) is the core's.
 """
 
 from __future__ import annotations
@@ -101,6 +103,35 @@ def attached_files(activity: Mapping[str, Any]) -> tuple[str, ...]:
         if str(a.get("contentType", "")).startswith(
             ("application/vnd.microsoft.teams.file", "image/", "reference")
         )
+    )
+
+
+def installation(activity: Mapping[str, Any]) -> Inbound | None:
+    """kmb added (`installed`, with the people added with it) or removed (`uninstalled`, with
+    the team in `value`); None when the update is about other people only."""
+    bot_id = (activity.get("recipient") or {}).get("id")
+    added = [m for m in activity.get("membersAdded") or () if m.get("id")]
+    removed = [m for m in activity.get("membersRemoved") or () if m.get("id")]
+    action = str(activity.get("action") or "")
+    team = ((activity.get("channelData") or {}).get("team") or {}).get("id")
+    sender = activity.get("from") or {}
+    conversation = conversation_of(activity)
+    if action == "remove" or any(m["id"] == bot_id for m in removed):
+        person = PersonRef(PLATFORM, str(sender.get("id", "")), str(sender.get("name") or ""))
+        value = {"team": str(team)} if team else {}
+        return Inbound(
+            "uninstalled", person, conversation, value=value, event_id=event_id(activity)
+        )
+    if not (action.startswith("add") or any(m["id"] == bot_id for m in added)):
+        return None
+    people = [m for m in added if m["id"] != bot_id]
+    who = people[0] if people and conversation.kind == "personal" else sender
+    return Inbound(
+        "installed",
+        PersonRef(PLATFORM, str(who.get("id", "")), str(who.get("name") or "")),
+        conversation,
+        event_id=event_id(activity),
+        members=tuple(PersonRef(PLATFORM, str(m["id"]), str(m.get("name") or "")) for m in people),
     )
 
 

@@ -1,37 +1,40 @@
-"""The Bot Framework side: identity from settings, and botbuilder's `CloudAdapter` over it.
+"""Who kmb is to Teams, and the Microsoft 365 Agents SDK objects built from it.
 
-This module and its neighbours are the only places that know botbuilder. The Bot Framework SDK
-for Python is retired (support ended 31 Dec 2025); moving to the Microsoft 365 Agents SDK
-(`microsoft-agents-hosting-*`) means rewriting `adapters/teams/` and nothing else.
+This folder is the only place that knows the SDK (`microsoft_agents.*`). Our contract's
+`MICROSOFT_APP_ID`, `_PASSWORD`, `_TENANT_ID` and `_TYPE` map onto the SDK's service connection
+(`CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID`, `CLIENTSECRET`, `TENANTID`, `AUTHTYPE`);
+with no app id there is no connection at all: anonymous mode (Agents Playground / Emulator),
+which `shape.service_url_problem` keeps to loopback.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
-)
-from botframework.connector.auth import ConnectorFactory
+from microsoft_agents.authentication.msal import MsalConnectionManager
+from microsoft_agents.hosting.aiohttp import CloudAdapter
+from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration, AuthTypes
 
 from bot.config import Settings
 
+from .auth import Authenticator
+from .clients import KeptClients, TokenSource
 from .shape import CONNECTOR_HOSTS
 
-BOTFRAMEWORK_ISSUER = "https://api.botframework.com"
+SERVICE_CONNECTION = "SERVICE_CONNECTION"
+# A multi-tenant Azure Bot registration gets its tokens from the Bot Framework's own tenant.
+_MULTI_TENANT = "botframework.com"
 
 
 @dataclass(frozen=True)
 class TeamsConfig:
-    """Who kmb is to the Bot Framework; no app id means Emulator mode (no authentication).
+    """Who kmb is to the Bot Framework; no app id means anonymous mode (no authentication).
 
-    The `openid_metadata_url`, `token_issuer`, `login_url`, `oauth_scope` and `connector_hosts`
-    overrides exist so tests can check the authenticated path offline against a local key
-    server and connector; in production they stay unset and botbuilder uses the public cloud's
-    endpoints, and only Microsoft's connector hosts are answered.
+    `openid_metadata_url`, `token_provider` and `connector_hosts` exist so tests can check the
+    authenticated path offline, against a local key server and connector; in production they
+    stay unset: the SDK fetches Microsoft's signing keys, MSAL gets the outbound tokens, and only
+    Microsoft's connector hosts are answered.
     """
 
     app_id: str = ""
@@ -39,10 +42,7 @@ class TeamsConfig:
     tenant_id: str = ""
     app_type: str = "SingleTenant"
     openid_metadata_url: str = ""
-    token_issuer: str = BOTFRAMEWORK_ISSUER
-    login_url: str = ""
-    oauth_scope: str = ""
-    credentials_factory: Any = None
+    token_provider: TokenSource | None = None
     connector_hosts: tuple[str, ...] = CONNECTOR_HOSTS
 
     @classmethod
@@ -57,79 +57,47 @@ class TeamsConfig:
 
     @property
     def authenticated(self) -> bool:
-        """False in Emulator mode: anyone who can reach /api/messages is believed."""
+        """False in anonymous mode: anyone who can reach /api/messages is believed."""
         return bool(self.app_id)
 
-
-class _Configuration:
-    """The attribute bag botbuilder's configuration classes read."""
-
-    def __init__(self, config: TeamsConfig) -> None:
-        self.APP_ID = config.app_id
-        self.APP_PASSWORD = config.app_password
-        self.APP_TENANTID = config.tenant_id
-        # With no app id there is nothing to be single-tenant about (Emulator mode).
-        self.APP_TYPE = config.app_type if config.authenticated else "MultiTenant"
-        if config.openid_metadata_url:
-            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = config.openid_metadata_url
-            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = config.token_issuer
-            self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = config.openid_metadata_url
-            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = config.login_url or config.openid_metadata_url
-            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = config.oauth_scope or BOTFRAMEWORK_ISSUER
+    def sdk_settings(self) -> dict[str, Any]:
+        """The SDK's `SETTINGS` for the service connection (env names without the prefix)."""
+        msi = self.app_type.lower() == "userassignedmsi"
+        tenant = _MULTI_TENANT if self.app_type.lower() == "multitenant" else self.tenant_id
+        settings: dict[str, Any] = {
+            "CLIENTID": self.app_id,
+            "TENANTID": tenant,
+            "AUTHTYPE": AuthTypes.user_managed_identity if msi else AuthTypes.client_secret,
+            # Bot Framework tokens name their issuer; botbuilder checked it, so do we.
+            "VALIDATE_ISSUER": True,
+        }
+        if not msi:
+            settings["CLIENTSECRET"] = self.app_password
+        return settings
 
 
-CLIENTS_KEPT = 256
+@dataclass(frozen=True)
+class Connection:
+    """The SDK's adapter, kmb's connector clients and the inbound token check, built once."""
+
+    adapter: CloudAdapter
+    clients: KeptClients
+    authenticator: Authenticator | None
 
 
-class _CachedFactory(ConnectorFactory):  # type: ignore[misc]
-    """Hands out one connector client per (service URL, audience) instead of one per turn."""
-
-    def __init__(self, inner: Any, app_id: str, clients: OrderedDict[tuple[str, ...], Any]):
-        self.inner, self.app_id, self.clients = inner, app_id, clients
-
-    async def create(self, service_url: str, audience: str | None = None) -> Any:
-        key = (self.app_id, service_url, audience or "")
-        client = self.clients.get(key)
-        if client is None:
-            client = self.clients[key] = await self.inner.create(service_url, audience)
-            while len(self.clients) > CLIENTS_KEPT:
-                self.clients.popitem(last=False)
-        else:
-            self.clients.move_to_end(key)
-        return client
-
-
-class _CachingAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
-    """ConfigurationBotFrameworkAuthentication that keeps its clients.
-
-    Stock botbuilder builds a new connector client and a new user-token client for every
-    turn, each with a fresh msrest configuration (TLS context, CA bundle) and HTTP session that
-    is never closed: about half of a turn's CPU, measured with py-spy under bench/teams_turn.py.
-    Credentials refresh their own tokens, so a kept client stays valid.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._clients: OrderedDict[tuple[str, ...], Any] = OrderedDict()
-        self._token_clients: dict[str, Any] = {}
-
-    def create_connector_factory(self, claims_identity: Any) -> Any:
-        inner = super().create_connector_factory(claims_identity)
-        app_id = str(getattr(inner, "_app_id", "") or "")
-        return _CachedFactory(inner, app_id, self._clients)
-
-    async def create_user_token_client(self, claims_identity: Any) -> Any:
-        app_id = str(claims_identity.get_claim_value("aud") or "") if claims_identity else ""
-        client = self._token_clients.get(app_id)
-        if client is None:
-            client = await super().create_user_token_client(claims_identity)
-            self._token_clients[app_id] = client
-        return client
-
-
-def make_adapter(config: TeamsConfig) -> Any:
-    """botbuilder's CloudAdapter with ConfigurationBotFrameworkAuthentication (clients kept)."""
-    auth = _CachingAuthentication(
-        _Configuration(config), credentials_factory=config.credentials_factory
-    )
-    return CloudAdapter(auth)
+def connect(config: TeamsConfig) -> Connection:
+    """The SDK's `CloudAdapter` over kept connector clients; MSAL tokens when authenticated."""
+    tokens: TokenSource | None = None
+    authenticator: Authenticator | None = None
+    if config.authenticated:
+        manager = MsalConnectionManager(
+            connections_configurations={
+                SERVICE_CONNECTION: AgentAuthConfiguration(**config.sdk_settings())
+            }
+        )
+        tokens = config.token_provider or manager.get_default_connection()
+        authenticator = Authenticator(
+            manager.get_default_connection_configuration(), config.openid_metadata_url
+        )
+    clients = KeptClients(tokens, config.app_id)
+    return Connection(CloudAdapter(channel_service_client_factory=clients), clients, authenticator)

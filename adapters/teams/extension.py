@@ -1,8 +1,9 @@
 """Teams message action "Ask a librarian about this": any message becomes an enquiry.
 
-Teams sends `composeExtension/fetchTask` (we answer with the enquiry form as a dialog, the
-message's text as the question) and then `composeExtension/submitAction` with the inputs (we
-answer with the form again and its errors, or with the confirmation).
+Teams sends `composeExtension/fetchTask`: a `shortcut` inbound, the message's text quoted (the
+core answers with the enquiry form, shown as a dialog), and then `composeExtension/submitAction`
+with the inputs: a `form` inbound (answered with the form again and its errors, or with the
+confirmation).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from . import cards
 from .activity import conversation_of, event_id
 from .refs import PLATFORM
 
-COMMAND_ID = "askLibrarian"
 NAMES = ("composeExtension/fetchTask", "composeExtension/submitAction")
 _TAG = re.compile(r"<[^>]+>")
 
@@ -55,13 +55,7 @@ async def handle(engine: Engine, raw: dict[str, Any]) -> dict[str, Any]:
     if raw.get("name") == "composeExtension/fetchTask":
         body = ((value.get("messagePayload") or {}).get("body") or {}).get("content", "")
         text = " ".join(html.unescape(_TAG.sub(" ", str(body))).split())
-        inbound = Inbound(
-            "button",
-            person,
-            conversation,
-            action=f"librarian {text[:1900]}".strip(),
-            event_id=event_id(raw),
-        )
+        inbound = Inbound("shortcut", person, conversation, text=text, event_id=event_id(raw))
         replies = await engine.handle(inbound)
         form = next((e for r in replies for e in r.elements if isinstance(e, Form)), None)
         return _dialog(form) if form is not None else _message(replies)

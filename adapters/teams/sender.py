@@ -1,45 +1,62 @@
 """Proactive messages to Teams: the `Sender` the outbox delivers through.
 
-A send starts from a stored reference (`continue_conversation`), so it works after a restart.
-A person kmb has never chatted with, but who is in a team where kmb is installed, gets a 1:1
-conversation created with the team's tenant; it is stored for next time. Refusals are reported,
-never raised: 429 with its Retry-After, 412/502/504 as transient, 403 MessageWritesBlocked as
-unreachable (the person blocked or removed kmb), 404 as permanent.
+A send starts from a stored reference, so it works after a restart; it goes through the Agents
+SDK's connector client (`KeptClients`: one per service URL, kept). A person kmb has never
+chatted with, but who is in a team where kmb is installed, gets a 1:1 conversation created with
+the team's tenant; it is stored for next time. Refusals are reported, never raised: 429 with
+its Retry-After, 412/502/504 as transient, a 403 that says the person blocked or removed kmb
+(`ConversationBlockedByUser`, `BotNotInConversationRoster`, `ForbiddenOperationException`: not
+installed for them; `MessageWritesBlocked` as the docs once named it) as unreachable, 404 as
+permanent.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-from botbuilder.core import TurnContext
-from botbuilder.schema import (
+import aiohttp
+from microsoft_agents.activity import (
     Activity,
     ChannelAccount,
+    ChannelId,
+    ConversationAccount,
     ConversationParameters,
-    ConversationReference,
 )
 from sqlmodel import select
 
+from bot.conversations import Conversations, remember_conversation
 from bot.directory import DirectoryError
 from bot.messages import ConversationRef, PersonRef, Reply
-from bot.outbox import SendResult, remember_conversation
+from bot.outbox import SendResult
 from bot.store import Store
 from bot.store.models import Person
 
 from . import cards
-from .refs import PLATFORM, References
+from .clients import KeptClients
+from .refs import PLATFORM
 
 log = logging.getLogger(__name__)
 TRANSIENT = frozenset({412, 500, 502, 503, 504})
+UNREACHABLE = frozenset(
+    {
+        "MessageWritesBlocked",
+        "ConversationBlockedByUser",
+        "BotNotInConversationRoster",
+        "ForbiddenOperationException",
+    }
+)
 
 
 def failure(exc: BaseException) -> SendResult:
-    """What a connector error means for the outbox."""
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None) or getattr(response, "status", None)
-    headers = getattr(response, "headers", None) or {}
+    """What a connector error means for the outbox (the SDK raises aiohttp's error)."""
+    status: int | None = None
+    headers: Mapping[str, str] = {}
+    if isinstance(exc, aiohttp.ClientResponseError):
+        status, headers = exc.status, exc.headers or {}
     text = f"{type(exc).__name__}: {exc}"
     code = _error_code(exc)
     if status == 429:
@@ -49,8 +66,8 @@ def failure(exc: BaseException) -> SendResult:
         )
     if status in TRANSIENT:
         return SendResult.failed(f"{status} {code or text}")
-    if status == 403 and "MessageWritesBlocked" in (code + text):
-        return SendResult.failed("403 MessageWritesBlocked", unreachable=True)
+    if status == 403 and (code in UNREACHABLE or "MessageWritesBlocked" in text):
+        return SendResult.failed(f"403 {code or 'MessageWritesBlocked'}", unreachable=True)
     if status == 404:
         return SendResult.failed(f"404 conversation not found {code}".strip(), permanent=True)
     if status is not None and 400 <= int(status) < 500:
@@ -59,9 +76,15 @@ def failure(exc: BaseException) -> SendResult:
 
 
 def _error_code(exc: BaseException) -> str:
-    error = getattr(exc, "error", None)
-    inner = getattr(error, "error", None)
-    return str(getattr(inner, "code", "") or "")
+    """The connector's `error.code` (the SDK puts the response body in the error's message)."""
+    if not isinstance(exc, aiohttp.ClientResponseError):
+        return ""
+    try:
+        body = json.loads(exc.message)
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code") or "") if isinstance(error, dict) else ""
 
 
 def _seconds(value: Any) -> float | None:
@@ -71,55 +94,86 @@ def _seconds(value: Any) -> float | None:
         return None
 
 
+def outgoing(
+    reference: Mapping[str, Any], thread: str | None, reply: Reply, reply_to: str | None = None
+) -> tuple[Activity, str]:
+    """The activity for `reply` in a stored conversation (or one of its threads), and the
+    conversation id to post it to."""
+    conversation = dict(reference.get("conversation") or {})
+    if thread:
+        conversation["id"] = f"{conversation.get('id', '')};messageid={thread}"
+    activity = Activity.model_validate(cards.activity(reply))
+    activity.conversation = ConversationAccount.model_validate(conversation)
+    activity.channel_id = ChannelId(str(reference.get("channelId") or "msteams"))
+    activity.service_url = str(reference.get("serviceUrl") or "")
+    bot = reference.get("bot") or {}
+    if bot.get("id"):
+        activity.from_property = ChannelAccount.model_validate(bot)
+    if reference.get("locale"):
+        activity.locale = str(reference["locale"])
+    if reply_to:
+        activity.reply_to_id = reply_to
+    return activity, str(conversation.get("id", ""))
+
+
 class TeamsSender:
     """Sends and updates kmb's messages in Teams from stored references."""
 
     platform = PLATFORM
 
-    def __init__(self, adapter: Any, store: Store, refs: References, app_id: str) -> None:
-        self.adapter = adapter
+    def __init__(
+        self, clients: KeptClients, store: Store, refs: Conversations, app_id: str
+    ) -> None:
+        self.clients = clients
         self.store = store
         self.refs = refs
         self.app_id = app_id
 
     async def send(self, conversation: ConversationRef, reply: Reply) -> SendResult:
         """Post a reply to a personal chat, a group chat, a channel or a channel thread."""
-        found = self.refs.load("conv", conversation.id)
+        found = await self._load("conv", conversation.id)
         if found is None:
             return await self._send_new_personal(conversation.id, reply)
         data, usable = found
         if not usable:
             return SendResult.failed("kmb was removed from this conversation", unreachable=True)
-        return await self._continue(data, conversation.thread, reply, None)
+        return await self._post(data, conversation.thread, reply, None)
 
     async def respond(
         self, conversation: ConversationRef, via: Mapping[str, Any], reply: Reply
     ) -> SendResult:
         """Answer an activity: a reply to it (`via["reply_to_id"]`), in its conversation."""
-        found = self.refs.load("conv", conversation.id)
+        found = await self._load("conv", conversation.id)
         if found is None:
             return await self.send(conversation, reply)
         data, usable = found
         if not usable:
             return SendResult.failed("kmb was removed from this conversation", unreachable=True)
         reply_to = str(via.get("reply_to_id") or "") or None
-        return await self._continue(data, conversation.thread, reply, None, reply_to)
+        return await self._post(data, conversation.thread, reply, reply_to)
 
     async def update(
         self, conversation: ConversationRef, message_id: str, reply: Reply
     ) -> SendResult:
         """Replace a card kmb posted (e.g. an enquiry that was claimed)."""
-        found = self.refs.load("conv", conversation.id)
+        found = await self._load("conv", conversation.id)
         if found is None:
             return SendResult.failed("no stored Teams reference to update", permanent=True)
         data, usable = found
         if not usable:
             return SendResult.failed("kmb was removed from this conversation", unreachable=True)
-        return await self._continue(data, conversation.thread, reply, message_id)
+        activity, conv_id = outgoing(data, conversation.thread, reply)
+        activity.id = message_id
+        try:
+            client = await self.clients.connector(activity.service_url)
+            await client.conversations.update_activity(conv_id, message_id, activity)
+        except Exception as exc:
+            return failure(exc)
+        return SendResult.sent(message_id)
 
     async def members(self, conversation: ConversationRef) -> list[PersonRef]:
         """The scheduler's directory: a channel's (or chat's) people, for "this channel"."""
-        found = self.refs.load("conv", conversation.id)
+        found = await self._load("conv", conversation.id)
         if found is None or not found[1]:
             return []
         service_url = str(found[0].get("serviceUrl") or found[0].get("service_url") or "")
@@ -143,113 +197,85 @@ class TeamsSender:
 
     async def paged_members(self, conversation_id: str, service_url: str) -> list[dict[str, Any]]:
         """Everyone in a team or chat, through the paged members API (never the old one)."""
-        reference = ConversationReference(
-            channel_id="msteams",
-            service_url=service_url,
-            conversation={"id": conversation_id},
-            bot=ChannelAccount(id=self.app_id),
-        )
+        client = await self.clients.connector(service_url)
         found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = await client.conversations.get_conversation_paged_members(
+                conversation_id, page_size=500, continuation_token=token
+            )
+            found.extend(
+                m.model_dump(by_alias=True, exclude_none=True) for m in page.members or ()
+            )
+            token = page.continuation_token
+            if not token:
+                return found
 
-        async def collect(ctx: TurnContext) -> None:
-            client = ctx.turn_state[self.adapter.BOT_CONNECTOR_CLIENT_KEY]
-            token = None
-            while True:
-                page = await client.conversations.get_teams_conversation_paged_members(
-                    conversation_id, page_size=500, continuation_token=token
-                )
-                found.extend(m.serialize() for m in page.members or ())
-                token = page.continuation_token
-                if not token:
-                    break
-
-        await self.adapter.continue_conversation(reference, collect, self.app_id)
-        return found
-
-    async def _continue(
-        self,
-        data: dict[str, Any],
-        thread: str | None,
-        reply: Reply,
-        message_id: str | None,
-        reply_to: str | None = None,
+    async def _post(
+        self, data: dict[str, Any], thread: str | None, reply: Reply, reply_to: str | None
     ) -> SendResult:
-        reference = ConversationReference().deserialize(data)
-        if thread:
-            reference.conversation.id = f"{reference.conversation.id};messageid={thread}"
-        outgoing = Activity().deserialize(cards.activity(reply))
-        sent: list[str | None] = []
-
-        async def deliver(ctx: TurnContext) -> None:
-            if message_id:
-                outgoing.id = message_id
-                await ctx.update_activity(outgoing)
-                sent.append(message_id)
-            else:
-                ctx.activity.id = reply_to  # None: a new post, not a reply to the continuation
-                response = await ctx.send_activity(outgoing)
-                sent.append(response.id if response else None)
-
+        activity, conv_id = outgoing(data, thread, reply, reply_to)
         try:
-            await self.adapter.continue_conversation(reference, deliver, self.app_id)
+            client = await self.clients.connector(activity.service_url)
+            if reply_to:
+                sent = await client.conversations.reply_to_activity(conv_id, reply_to, activity)
+            else:
+                sent = await client.conversations.send_to_conversation(conv_id, activity)
         except Exception as exc:
             return failure(exc)
-        return SendResult.sent(sent[0] if sent else None)
+        return SendResult.sent(sent.id or None)
 
     async def _send_new_personal(self, user_id: str, reply: Reply) -> SendResult:
         """A person with no 1:1 chat yet: create it from a team they share with kmb."""
-        found = self.refs.load("member", user_id)
+        found = await self._load("member", user_id)
         if found is None:
             return SendResult.failed(
                 "no Teams conversation or team membership known for this person", permanent=True
             )
         member, _ = found
         tenant = member.get("tenantId", "")
+        bot_id = member.get("botId") or self.app_id
         parameters = ConversationParameters(
             is_group=False,
-            bot=ChannelAccount(id=member.get("botId") or self.app_id),
+            agent=ChannelAccount(id=bot_id),
             members=[ChannelAccount(id=user_id)],
             tenant_id=tenant,
             channel_data={"tenant": {"id": tenant}},
         )
-        outgoing = Activity().deserialize(cards.activity(reply))
-        sent: list[str | None] = []
-        created: list[dict[str, Any]] = []
-
-        async def deliver(ctx: TurnContext) -> None:
-            conv = ctx.activity.conversation
-            created.append(
-                {
-                    "bot": {"id": member.get("botId") or self.app_id},
-                    "conversation": {
-                        "id": conv.id,
-                        "conversationType": "personal",
-                        "tenantId": tenant,
-                    },
-                    "channelId": "msteams",
-                    "serviceUrl": member["serviceUrl"],
-                }
-            )
-            response = await ctx.send_activity(outgoing)
-            sent.append(response.id if response else None)
-
         try:
-            await self.adapter.create_conversation(
-                self.app_id,
-                deliver,
-                parameters,
-                channel_id="msteams",
-                service_url=member["serviceUrl"],
-            )
+            client = await self.clients.connector(member["serviceUrl"])
+            created = await client.conversations.create_conversation(parameters)
+            reference = {
+                "bot": {"id": bot_id},
+                "conversation": {
+                    "id": created.id,
+                    "conversationType": "personal",
+                    "tenantId": tenant,
+                },
+                "channelId": "msteams",
+                "serviceUrl": member["serviceUrl"],
+            }
+            activity, conv_id = outgoing(reference, None, reply)
+            sent = await client.conversations.send_to_conversation(conv_id, activity)
         except Exception as exc:
             return failure(exc)
-        if created:
-            self._remember_personal(user_id, created[0])
-        return SendResult.sent(sent[0] if sent else None)
+        await self._remember_personal(user_id, reference)
+        return SendResult.sent(sent.id or None)
 
-    def _remember_personal(self, user_id: str, reference: dict[str, Any]) -> None:
+    async def _load(self, kind: str, ident: str) -> tuple[dict[str, Any], bool] | None:
+        """A stored reference, read off the event loop but not on the engine's turn threads:
+        a turn may be waiting on this very send (`Engine.ask_directory`)."""
+        return await asyncio.to_thread(self.refs.load_now, kind, ident)
+
+    async def _remember_personal(self, user_id: str, reference: dict[str, Any]) -> None:
+        """The new chat, for next time: its reference, and the person's private conversation
+        (if kmb knows them), off the event loop."""
         conv_id = reference["conversation"]["id"]
-        self.refs.save("conv", conv_id, reference)
+        await asyncio.to_thread(self.refs.save_now, "conv", conv_id, reference)
+        await asyncio.to_thread(self._remember_person, user_id, conv_id)
+        log.info("created a personal Teams chat with %s", user_id)
+
+    def _remember_person(self, user_id: str, conv_id: str) -> None:
         with self.store.session() as s:
             person = s.exec(
                 select(Person).where(Person.platform == PLATFORM, Person.external_id == user_id)
@@ -258,4 +284,3 @@ class TeamsSender:
                 remember_conversation(
                     self.store, s, person, ConversationRef(PLATFORM, conv_id, "personal")
                 )
-        log.info("created a personal Teams chat with %s", user_id)

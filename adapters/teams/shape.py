@@ -4,7 +4,7 @@
 Bot Framework adds them freely); anything else is `Malformed`, a 400, instead of a 500 from
 deep inside a turn. `service_url_problem` decides whether kmb may call an activity's
 `serviceUrl` at all: in Emulator mode (no app id) only loopback; with an app id only
-Microsoft's connector hosts (the token's `serviceurl` claim must also match, which botbuilder
+Microsoft's connector hosts (the token's `serviceurl` claim must also match, which `auth`
 checks). A refused `serviceUrl` is never called or stored.
 """
 

@@ -4,13 +4,21 @@ Point an activity's `serviceUrl` (or a stored conversation reference) at `FakeCo
 every call kmb makes to Teams lands here: replies, proactive posts, card updates, new 1:1
 conversations and member listings are recorded in `calls`. `fail_next` injects the refusals
 Teams answers with (429 with Retry-After, 412, 502, 504, 403 MessageWritesBlocked, 404), so the
-sender's mapping of each one can be checked. It knows nothing of botbuilder: it speaks HTTP.
+sender's mapping of each one can be checked. It knows nothing of any SDK: it speaks HTTP.
+
+It is no kinder than the real connector: refusals carry the Bot Framework's error body
+(`{"error": {"code", "message"}}`) with the codes Teams documents for each status (403
+ConversationBlockedByUser, 404 ConversationNotFound, 412 PreconditionFailed, 429 Throttled with
+an integer Retry-After, 502 ServiceError, 504 GatewayTimeout), an activity over Teams' ~28 KB
+message limit is refused with 413 MessageSizeTooBig, and the paged members route answers as
+`pagedmembers` and `pagedMembers` (the real service ignores the case).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,13 +47,30 @@ class ConnectorCall:
             return "update"
         if self.path == "/v3/conversations" and self.method == "POST":
             return "create"
-        if self.path.endswith("members") or "/pagedmembers" in self.path:
+        if self.path.lower().endswith("members"):
             return "members"
         if self.method == "POST" and self.activity_id:
             return "reply"
         if self.method == "POST":
             return "post"
         return "other"
+
+
+# The codes Teams answers with (Microsoft Teams platform docs, "Status codes from bot
+# conversational APIs").
+CODES = {
+    400: "BadArgument",
+    403: "ConversationBlockedByUser",
+    404: "ConversationNotFound",
+    412: "PreconditionFailed",
+    413: "MessageSizeTooBig",
+    429: "Throttled",
+    500: "ServiceError",
+    502: "ServiceError",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+MAX_ACTIVITY_BYTES = 28 * 1024  # Teams refuses a message (text and cards) over about 28 KB
 
 
 @dataclass
@@ -83,8 +108,10 @@ class FakeConnector:
         kinds: tuple[str, ...] = ("post", "reply", "update", "create"),
     ) -> None:
         """Answer the next `times` matching calls with `status` (and Retry-After / error code)."""
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        body = {"error": {"code": code or f"Http{status}", "message": f"injected {status}"}}
+        # Retry-After is delay-seconds: a whole number (RFC 9110), rounded up.
+        headers = {"Retry-After": str(math.ceil(retry_after))} if retry_after is not None else {}
+        code = code or CODES.get(status, f"Http{status}")
+        body = {"error": {"code": code, "message": f"injected {status}"}}
         for _ in range(times):
             self._failures.append(_Failure(status, headers, body, frozenset(kinds)))
 
@@ -116,7 +143,8 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{cid}/activities", self._activity)
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._activity)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._activity)
-        app.router.add_get("/v3/conversations/{cid}/pagedmembers", self._paged_members)
+        for paged in ("pagedmembers", "pagedMembers"):  # the SDK's Teams client writes it so
+            app.router.add_get(f"/v3/conversations/{{cid}}/{paged}", self._paged_members)
         app.router.add_get("/v3/conversations/{cid}/members", self._members)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -151,8 +179,15 @@ class FakeConnector:
             query=dict(request.query),
         )
         failure = next((f for f in self._failures if call.kind in f.kinds), None)
-        if failure is not None:
+        too_big = call.kind in ("post", "reply", "update") and (
+            len(await request.read()) > MAX_ACTIVITY_BYTES
+        )
+        if too_big:
+            message = {"error": {"code": CODES[413], "message": "Message size too big"}}
+            failure = _Failure(413, {}, message, frozenset())
+        elif failure is not None:
             self._failures.remove(failure)
+        if failure is not None:
             call.body = {"refused": failure.status, "sent": body}
             refusal = web.json_response(
                 failure.body, status=failure.status, headers=failure.headers
