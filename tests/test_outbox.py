@@ -9,8 +9,10 @@ from sqlmodel import select
 
 from adapters.slack.reconcile import ReconcilingSlackSender, TaggingWebClient
 from bot.clock import FakeClock
-from bot.messages import say
+from bot.messages import ConversationRef, reply_from_dict, say
 from bot.outbox import (
+    PLATFORM_LIMITS,
+    SENDING_KEY,
     Courier,
     Limits,
     Pacer,
@@ -148,9 +150,6 @@ async def test_a_crash_between_send_and_record_does_not_send_twice(store, fake, 
     sender = _sender(fake)
     dead = Courier(store, {"slack": sender}, worker="w1", limits=FREE)
     rows = dead.claim(10)  # claimed; then only the first is sent before the "crash"
-    from bot.messages import ConversationRef, reply_from_dict
-    from bot.outbox import SENDING_KEY
-
     token = SENDING_KEY.set(rows[0].dedupe_key)
     await sender.send(ConversationRef("slack", "U0000"), reply_from_dict(rows[0].payload))
     SENDING_KEY.reset(token)
@@ -200,8 +199,6 @@ def test_pacer_keeps_one_a_second_per_channel_within_the_workspace_budget() -> N
 
 
 def test_teams_pacing_holds_sixty_per_thirty_seconds_per_conversation() -> None:
-    from bot.outbox import PLATFORM_LIMITS
-
     now = [0.0]
     pacer = Pacer(PLATFORM_LIMITS["teams"], now=lambda: now[0])
     slots = [pacer.reserve("conv") for _ in range(61)]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from bot.features.project_access import find_project, latest_occasion, may_see, unknown_project
+from bot.features.project_access import find_project, latest_occasion
 from bot.messages import Reply, Section, Text, say
 from bot.store.models import Answer, Lesson, Occasion, Person, Project, Prompt
 from bot.turn import Command, Turn
@@ -105,11 +105,9 @@ def digest_data(engine: Engine, s: Session, occasion_id: int) -> dict[str, Any]:
 def digest(turn: Turn) -> list[Reply]:
     """`retro digest <project>` (the lead): the latest retro's digest."""
     with turn.engine.store.session() as s:
-        p = find_project(s, turn, turn.args)
-        if p is None or not may_see(s, turn, p):
-            return [unknown_project(turn.args)]
-        if p.lead_id != turn.person_id and not turn.has("admin"):
-            return [say(f"The digest for {p.name} goes to its lead.")]
+        p = find_project(s, turn, turn.args, "The digest for {name} goes to its lead.")
+        if isinstance(p, Reply):
+            return [p]
         occasion = latest_occasion(s, p)
         # asked in the project's own channel, the digest is for the team there to see
         here = bool(p.channel) and (p.channel or {}).get("id") == turn.conversation.id

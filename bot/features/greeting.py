@@ -49,7 +49,10 @@ def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
             )
         )
     roles = engine.roles_of(person)
-    if ref.platform == "console" and _waits_for_a_sender(engine, person.id):
+    # Where messages reach people only while their own session is open (the console), say
+    # whether anything is running to send the planned reviews.
+    reachable = engine.platforms[ref.platform].always_reachable
+    if not reachable and _waits_for_a_sender(engine, person.id):
         replies.append(say(sender_note(engine)))
     if roles & {"librarian", "admin"}:
         with engine.store.session() as s:

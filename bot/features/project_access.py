@@ -1,4 +1,4 @@
-"""Finding a project a person may see, and telling them when they may not."""
+"""Finding the project a person names, if they may see it (or lead it), and its latest retro."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from bot.engine import Engine
 
 
-def find_project(s: Session, turn: Turn, ref: str) -> Project | None:
+def _named(s: Session, ref: str) -> Project | None:
     """The project `ref` names: `#id`, an id, or a name (the newest of that name)."""
     ref = ref.strip().lstrip("#")
     if not ref:
@@ -26,7 +26,7 @@ def find_project(s: Session, turn: Turn, ref: str) -> Project | None:
     ).first()
 
 
-def may_see(s: Session, turn: Turn, p: Project) -> bool:
+def _may_see(s: Session, turn: Turn, p: Project) -> bool:
     """Its lead, its members and admins may see a project."""
     if turn.has("admin") or p.lead_id == turn.person_id:
         return True
@@ -40,23 +40,22 @@ def may_see(s: Session, turn: Turn, p: Project) -> bool:
     )
 
 
-def visible_project(s: Session, turn: Turn, ref: str) -> Project | None:
-    """The project `ref` names (#id or name), if the caller may see it."""
-    p = find_project(s, turn, ref)
-    return p if p is not None and may_see(s, turn, p) else None
+def find_project(s: Session, turn: Turn, ref: str, lead_only: str = "") -> Project | Reply:
+    """The project `ref` names if the caller may see it (and, given `lead_only`, leads it).
 
-
-def unknown_project(ref: str) -> Reply:
-    """The answer when no project `ref` names is one the caller may see."""
-    return say(
-        f"I can't find a project “{ref.strip()[:60]}” that you're in. "
-        "Type `projects` to see yours."
-    )
-
-
-def leads(turn: Turn, p: Project) -> bool:
-    """The caller leads the project (or is an admin)."""
-    return p.lead_id == turn.person_id or turn.has("admin")
+    Otherwise the reply to give: that no such project of theirs exists, or `lead_only` with
+    `{name}` filled in (e.g. "Only the lead of {name} can change its dates."). Admins may do
+    what a lead may.
+    """
+    p = _named(s, ref)
+    if p is None or not _may_see(s, turn, p):
+        return say(
+            f"I can't find a project “{ref.strip()[:60]}” that you're in. "
+            "Type `projects` to see yours."
+        )
+    if lead_only and p.lead_id != turn.person_id and not turn.has("admin"):
+        return say(lead_only.format(name=p.name))
+    return p
 
 
 def template_name(engine: Engine, slug: str) -> str:

@@ -11,13 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
-from bot.features.project_access import (
-    find_project,
-    leads,
-    may_see,
-    unknown_project,
-    visible_project,
-)
+from bot.features.project_access import find_project
 from bot.features.project_form import ProjectFlow, new
 from bot.fields import parse_date
 from bot.messages import Facts, Reply, Section, Text, say
@@ -52,8 +46,8 @@ def show(turn: Turn) -> list[Reply]:
     """`project show <name or #id>`."""
     with turn.engine.store.session() as s:
         p = find_project(s, turn, turn.args)
-        if p is None or not may_see(s, turn, p):
-            return [unknown_project(turn.args)]
+        if isinstance(p, Reply):
+            return [p]
         members = s.exec(
             select(Person.display_name)
             .join(Membership, col(Membership.person_id) == Person.id)
@@ -93,11 +87,9 @@ def dates(turn: Turn) -> list[Reply]:
         return [say("That end date has passed — nothing was changed.")]
     engine = turn.engine
     with engine.store.session() as s:
-        p = visible_project(s, turn, ref)
-        if p is None:
-            return [unknown_project(ref)]
-        if not leads(turn, p):
-            return [say(f"Only the lead of {p.name} can change its dates.")]
+        p = find_project(s, turn, ref, "Only the lead of {name} can change its dates.")
+        if isinstance(p, Reply):
+            return [p]
         p.start_date, p.end_date = start, end
         planner.plan(s, p, today, engine.settings.kmb_timezone)
         engine.store.audit(s, turn.person_id, "project.dates", {"project": p.id})
@@ -125,16 +117,10 @@ def _set_status(turn: Turn, status: str) -> list[Reply]:
     ref = turn.args
     engine = turn.engine
     with engine.store.session() as s:
-        p = visible_project(s, turn, ref)
-        if p is None:
-            return [unknown_project(ref)]
-        if not leads(turn, p):
-            return [
-                say(
-                    f"Only the lead of {p.name} can "
-                    f"{'pause' if status != 'active' else 'resume'} it."
-                )
-            ]
+        verb = "pause" if status != "active" else "resume"
+        p = find_project(s, turn, ref, f"Only the lead of {{name}} can {verb} it.")
+        if isinstance(p, Reply):
+            return [p]
         if p.status == status:
             return [say(f"{p.name} is already {status}.")]
         p.status = status
@@ -164,11 +150,9 @@ def channel(turn: Turn) -> list[Reply]:
     if turn.conversation.kind == "personal":
         return [say("Run `project channel <project>` in the channel that should get digests.")]
     with turn.engine.store.session() as s:
-        p = visible_project(s, turn, turn.args)
-        if p is None:
-            return [unknown_project(turn.args)]
-        if not leads(turn, p):
-            return [say(f"Only the lead of {p.name} can choose its channel.")]
+        p = find_project(s, turn, turn.args, "Only the lead of {name} can choose its channel.")
+        if isinstance(p, Reply):
+            return [p]
         p.channel = asdict(turn.conversation)
         name = p.name
     return [say(f"Digests for {name} will be posted in this channel.")]

@@ -9,13 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from bot.content import Template
-from bot.features.project_access import (
-    find_project,
-    latest_occasion,
-    may_see,
-    template_name,
-    unknown_project,
-)
+from bot.features.project_access import find_project, latest_occasion, template_name
 from bot.messages import Actions, Button, Choice, Form, Input, Reply, Text, say
 from bot.scheduling import planner
 from bot.store.models import Answer, Lesson, Occasion, Person, Project, Prompt
@@ -186,7 +180,7 @@ def open_prompts(engine: Engine, person_id: int) -> list[tuple[int, str]]:
         )
 
 
-def _label(engine: Engine, project: str, template: str, closes: dt.datetime, tz: Any) -> str:
+def _label(engine: Engine, project: str, template: str, closes: dt.datetime, tz: dt.tzinfo) -> str:
     """A prompt as a person tells it from another: project, template and when it closes."""
     return f"{project} — {template_name(engine, template)}, until {closes.astimezone(tz):%a %d %b}"
 
@@ -198,22 +192,16 @@ def _split_template(engine: Engine, args: str) -> tuple[str, Template | None]:
     return args, None
 
 
-def invitation(
-    engine: Engine, s: Session, prompt: Prompt, occasion: Occasion, project: Project
-) -> Reply:
-    """The direct message asking one person for one occasion's answers."""
-    template = engine.catalogue.templates[occasion.template]
-    lead = s.get(Person, project.lead_id) if project.lead_id else None
-    person = s.get(Person, prompt.person_id)
-    cal = planner.calendar(s, person, engine.settings.kmb_timezone)
-    who = lead.display_name if lead else "Your project lead"
+def _reading_zone(engine: Engine, person: Person | None) -> dt.tzinfo:
+    """The timezone a person reads kmb's dates in: their own, else kmb's."""
+    return zone(person.timezone if person else None, engine.settings.kmb_timezone)
+
+
+def _asking(prompt: Prompt, text: str, summary: str) -> Reply:
+    """A direct message asking for a prompt's answers, with the buttons to answer or put it off."""
     return Reply(
         (
-            Text(
-                f"{who} asks you to reflect on *{project.name}* "
-                f"({template.name}, {len(template.questions)} short questions). "
-                f"Open until {occasion.closes_at.astimezone(cal.zone):%a %d %b}."
-            ),
+            Text(text),
             Actions(
                 (
                     Button("Answer", f"retro answer {prompt.id}", "primary"),
@@ -221,7 +209,37 @@ def invitation(
                 )
             ),
         ),
-        summary=f"{template.name} for {project.name}",
+        summary=summary,
+    )
+
+
+def invitation(
+    engine: Engine, s: Session, prompt: Prompt, occasion: Occasion, project: Project
+) -> Reply:
+    """The direct message asking one person for one occasion's answers."""
+    template = engine.catalogue.templates[occasion.template]
+    lead = s.get(Person, project.lead_id) if project.lead_id else None
+    closes = occasion.closes_at.astimezone(_reading_zone(engine, s.get(Person, prompt.person_id)))
+    who = lead.display_name if lead else "Your project lead"
+    return _asking(
+        prompt,
+        f"{who} asks you to reflect on *{project.name}* "
+        f"({template.name}, {len(template.questions)} short questions). "
+        f"Open until {closes:%a %d %b}.",
+        f"{template.name} for {project.name}",
+    )
+
+
+def reminder(
+    engine: Engine, s: Session, prompt: Prompt, occasion: Occasion, project: Project
+) -> Reply:
+    """The one private reminder to someone who has not answered yet."""
+    closes = occasion.closes_at.astimezone(_reading_zone(engine, s.get(Person, prompt.person_id)))
+    return _asking(
+        prompt,
+        f"A gentle reminder: your reflections on *{project.name}* are still wanted. "
+        f"It closes {closes:%a %d %b at %H:%M}.",
+        f"Reminder: {project.name}",
     )
 
 
@@ -230,11 +248,9 @@ def now(turn: Turn) -> list[Reply]:
     engine = turn.engine
     ref, tpl = _split_template(engine, turn.args)
     with engine.store.session() as s:
-        p = find_project(s, turn, ref)
-        if p is None or not may_see(s, turn, p):
-            return [unknown_project(ref)]
-        if p.lead_id != turn.person_id and not turn.has("admin"):
-            return [say(f"Only the project's lead can start a retro for {p.name}.")]
+        p = find_project(s, turn, ref, "Only the project's lead can start a retro for {name}.")
+        if isinstance(p, Reply):
+            return [p]
         if p.status != "active":
             return [say(f"{p.name} is {p.status}. Type `resume {p.id}` first.")]
         template = tpl or engine.catalogue.templates[p.template]
@@ -287,8 +303,7 @@ def _prompts(
     Two prompts of one project (its Before Action Review and its Retrospect) are told apart by
     their template and closing date.
     """
-    person = s.get(Person, person_id)
-    tz = zone(person.timezone if person else None, engine.settings.kmb_timezone)
+    tz = _reading_zone(engine, s.get(Person, person_id))
     query = (
         select(Prompt.id, Project.name, Occasion.template, Occasion.closes_at)
         .join(Occasion, col(Occasion.id) == Prompt.occasion_id)
@@ -336,8 +351,8 @@ def status(turn: Turn) -> list[Reply]:
     """`retro status <project>`: participation without revealing anonymous authors."""
     with turn.engine.store.session() as s:
         p = find_project(s, turn, turn.args)
-        if p is None or not may_see(s, turn, p):
-            return [unknown_project(turn.args)]
+        if isinstance(p, Reply):
+            return [p]
         occasion = latest_occasion(s, p)
         if occasion is None:
             return [

@@ -9,8 +9,8 @@
 """
 
 from bot.outbox.admin import outbox_report, retry_parked
-from bot.outbox.delivery import Courier, Stats
-from bot.outbox.pacing import PLATFORM_LIMITS, Limits, Pacer, backoff, platform_limits
+from bot.outbox.delivery import Courier
+from bot.outbox.pacing import PLATFORM_LIMITS, Limits, Pacer, platform_limits
 from bot.outbox.queue import (
     enqueue,
     notify_channel,
@@ -33,8 +33,6 @@ __all__ = [
     "Responder",
     "SendResult",
     "Sender",
-    "Stats",
-    "backoff",
     "enqueue",
     "notify_channel",
     "notify_person",

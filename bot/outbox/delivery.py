@@ -276,9 +276,6 @@ class Courier:
             return original.message_id
         return SendResult.failed("the message to update is still on its way", retry_after=2.0)
 
-    def _record(self, row: OutboxMessage, result: SendResult) -> None:
-        self._record_many([(row, result)])
-
     def _record_many(self, results: Sequence[tuple[OutboxMessage, SendResult]]) -> list[None]:
         """What happened to several sends, in one transaction."""
         now = self.store.now()
