@@ -1,32 +1,33 @@
-"""The features: each module adds its chat words and forms to the engine."""
+"""The features: each module adds its chat words, forms and scheduled words to the engine."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from bot.desk import chat as desk
+from bot.features import (
+    admin,
+    campaigns,
+    enquiries,
+    enquiry_desk,
+    enquiry_stats,
+    help,
+    lessons,
+    outbox_view,
+    privacy,
+    projects,
+    retros,
+    schedule_renderers,
+    tools,
+)
+from bot.handoff import admin as handoff_admin
 
 if TYPE_CHECKING:
     from bot.engine import Engine
 
 
 def register_all(engine: Engine) -> None:
-    """Register every feature's commands and flows."""
-    from bot.desk import chat as desk
-    from bot.features import (
-        admin,
-        campaigns,
-        enquiries,
-        enquiry_desk,
-        enquiry_stats,
-        help,
-        lessons,
-        outbox_view,
-        privacy,
-        projects,
-        retros,
-        tools,
-    )
-    from bot.handoff import admin as handoff_admin
-
+    """Register every feature's commands, flows and what the planner says."""
     for module in (
         help,
         tools,
@@ -42,5 +43,6 @@ def register_all(engine: Engine) -> None:
         outbox_view,
         desk,
         handoff_admin,
+        schedule_renderers,
     ):
         module.register(engine)

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.features.delivery import notify_channel, notify_person
+from bot.features.delivery import notify_channel, notify_person  # LAYERS: moves to bot.outbox
 from bot.messages import Actions, Button, PersonRef, Reply, Text
+from bot.scheduling import renderers
 from bot.store.models import Absence, Membership, Occasion, Person, Project, Prompt
 from bot.worktime import Calendar, learn_timezone
 
@@ -234,8 +235,6 @@ def open_occasion(engine: Engine, occasion_id: int) -> int:
 
 def invite(engine: Engine, prompt_id: int) -> bool:
     """Queue a prompt's invitation once it is due (in the person's working hours)."""
-    from bot.features.retros import invitation
-
     store, now = engine.store, engine.store.now()
     with store.session() as s:
         prompt = s.get(Prompt, prompt_id)
@@ -265,7 +264,7 @@ def invite(engine: Engine, prompt_id: int) -> bool:
             store,
             s,
             person,
-            invitation(engine, s, prompt, occasion, project),
+            renderers.of(engine).invite(engine, s, prompt, occasion, project),
             f"prompt:{prompt.id}:invite",
             subject=f"prompt:{prompt.id}",
         )
@@ -316,8 +315,6 @@ def remind(engine: Engine, prompt_id: int) -> bool:
 
 def close_occasion(engine: Engine, occasion_id: int) -> bool:
     """Close a window: the digest to the project's channel (threaded) and to the lead."""
-    from bot.features.retros import digest_reply
-
     store, now = engine.store, engine.store.now()
     with store.session() as s:
         occasion = s.get(Occasion, occasion_id)
@@ -332,7 +329,7 @@ def close_occasion(engine: Engine, occasion_id: int) -> bool:
             if prompt.status == "scheduled":
                 prompt.status = "missed"  # never reached them in working hours
         s.flush()
-        digest = digest_reply(engine, occasion_id, s)
+        digest = renderers.of(engine).digest_of(engine, occasion_id, s)
         if project.channel:
             head = Reply(
                 (Text(f"The {digest.summary.lower()} is in — details in the thread."),),
