@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from bot import handoff
+from bot.content.models import PURPOSES
 from bot.features import library
 from bot.features.delivery import notify_channel, notify_person, posted_thread
 from bot.features.enquiry_card import announce, card_key, desk_buttons
@@ -38,17 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PURPOSES = (
-    ("patient-care", "Patient care"),
-    ("research", "Research"),
-    ("audit-qi", "Audit or quality improvement"),
-    ("education", "Education or teaching"),
-    ("policy-guideline", "Policy or guideline"),
-    ("service-development", "Service development"),
-    ("business-case", "Business case"),
-    ("coursework", "Coursework or assessed work"),
-    ("other", "Other"),
-)
 OUTPUTS = (
     ("reference-list", "A reference list with abstracts"),
     ("evidence-summary", "An evidence summary"),
