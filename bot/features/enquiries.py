@@ -16,6 +16,12 @@ from bot.content.models import PURPOSES
 from bot.features import library
 from bot.features.delivery import notify_channel, notify_person, posted_thread
 from bot.features.enquiry_card import announce, card_key, desk_buttons
+from bot.features.enquiry_facts import (
+    OUTPUTS,
+    PURPOSE_LABEL,
+    fact_pairs,
+    name_of,
+)
 from bot.messages import (
     Actions,
     Button,
@@ -39,19 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = (
-    ("reference-list", "A reference list with abstracts"),
-    ("evidence-summary", "An evidence summary"),
-    ("search-strategy", "The search strategy"),
-    ("conversation", "A conversation with a librarian"),
-)
-PURPOSE_LABEL = dict(PURPOSES)
-STATUS_LABEL = {
-    "new": "Waiting for a librarian",
-    "claimed": "With a librarian",
-    "closed": "Closed",
-}
-OUTPUT_LABEL = dict(OUTPUTS)
 TURNAROUND = (
     "Most searches take a librarian 2–5 hours of work; allow at least a week for a reference "
     "list and longer for a summary. Searches for a decision about a specific patient go first."
@@ -298,26 +291,9 @@ def record(
     )
 
 
-def fact_pairs(e: Enquiry) -> tuple[tuple[str, str], ...]:
-    pairs = [
-        ("Reference", e.reference),
-        ("Priority", "PATIENT CARE — priority" if e.patient_decision else "Normal"),
-        ("Purpose", PURPOSE_LABEL.get(e.purpose, e.purpose)),
-        ("Deadline", e.deadline.strftime("%a %d %b %Y")),
-        ("Output", OUTPUT_LABEL.get(e.output, e.output)),
-        ("Status", STATUS_LABEL.get(e.status, e.status)),
-    ]
-    return tuple(pairs)
-
-
 def find(s: Session, reference: str) -> Enquiry | None:
     ref = reference.strip().upper()
     return s.exec(select(Enquiry).where(Enquiry.reference == ref)).first()
-
-
-def name_of(s: Session, person_id: int | None) -> str:
-    person = s.get(Person, person_id) if person_id else None
-    return person.display_name if person else "(deleted)"
 
 
 def start(turn: Turn) -> list[Reply]:
