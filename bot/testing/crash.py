@@ -39,6 +39,8 @@ from bot.engine import Engine
 from bot.messages import ConversationRef, Inbound, PersonRef
 from bot.store import Store
 from bot.store.models import EnquiryMessage, InboxItem
+from bot.testing.fake_connector import FakeConnector
+from bot.testing.fake_slack import FakeSlack
 
 SECRET = "crash-signing-secret"
 TOKEN = "xoxb-test"
@@ -307,9 +309,6 @@ async def burst(
 ) -> Tally:
     """Send `requests` mixed requests, SIGKILL the server `kills` times at seeded moments
     (after a random number of 2xx answers), restart it each time, and count the effects."""
-    from bot.testing.fake_connector import FakeConnector
-    from bot.testing.fake_slack import FakeSlack
-
     rng = random.Random(seed)
     kinds = [rng.choice(KINDS) for _ in range(requests)]
     modal_users = kinds.count("modal")

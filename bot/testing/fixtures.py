@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from bot.clock import FakeClock
@@ -54,8 +55,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     admin = _postgres_url()
     if not admin:
         pytest.skip(f"no PostgreSQL: set {PG_ENV} (.ci/run starts a throwaway cluster)")
-    import psycopg
-
     name = "kmb_" + uuid.uuid4().hex[:12]
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
