@@ -7,17 +7,17 @@ a hidden import of `kmb.cli` (tests/test_layers.py reads the imports; this is no
 """
 
 import sys
-from importlib.metadata import distribution
+from importlib.metadata import PackageNotFoundError, distribution
 
 
 def _kmb_command() -> int:
-    (command,) = (
-        ep
-        for ep in distribution("kmb").entry_points
-        if ep.group == "console_scripts" and ep.name == "kmb"
-    )
-    main = command.load()
-    return int(main())
+    try:
+        points = distribution("kmb").entry_points
+    except PackageNotFoundError:
+        print("kmb is not installed: run pip install -e . first", file=sys.stderr)
+        return 1
+    (command,) = (ep for ep in points if ep.group == "console_scripts" and ep.name == "kmb")
+    return int(command.load()())
 
 
 sys.exit(_kmb_command())
