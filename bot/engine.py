@@ -110,8 +110,8 @@ class Engine:
     def __init__(
         self, store: Store, catalogue: Catalogue, clock: Clock, settings: Settings | None = None
     ) -> None:
-        from bot.features import register_all
         from bot.features.finder import ToolFinder
+        from bot.features.registry import register_all
 
         self.store = store
         self.catalogue = catalogue

@@ -1,48 +1,5 @@
-"""The features: each module adds its chat words, forms and scheduled words to the engine."""
+"""The features: each module adds its chat words, forms and scheduled words to the engine.
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from bot.desk import chat as desk
-from bot.features import (
-    admin,
-    campaigns,
-    enquiries,
-    enquiry_desk,
-    enquiry_stats,
-    help,
-    lessons,
-    outbox_view,
-    privacy,
-    projects,
-    retros,
-    schedule_renderers,
-    tools,
-)
-from bot.handoff import admin as handoff_admin
-
-if TYPE_CHECKING:
-    from bot.engine import Engine
-
-
-def register_all(engine: Engine) -> None:
-    """Register every feature's commands, flows and what the planner says."""
-    for module in (
-        help,
-        tools,
-        enquiries,
-        enquiry_desk,
-        enquiry_stats,
-        retros,
-        projects,
-        campaigns,
-        lessons,
-        privacy,
-        admin,
-        outbox_view,
-        desk,
-        handoff_admin,
-        schedule_renderers,
-    ):
-        module.register(engine)
+`registry.register_all` registers them all. This package's own module imports nothing, so
+importing one feature (or the enquiry facts) does not load every other.
+"""
