@@ -220,10 +220,20 @@ def graph(found: Iterable[Import], known: Iterable[str]) -> dict[str, dict[str, 
         base, *named = imp.targets
         # `from a import b`: a.b when b is a module, else a (whose __init__ runs)
         hits = [t for t in named if t in known] or ([base] if base in known else [])
+        # Loading a.b.c first runs a/__init__ and a/b/__init__, unless they are the importer's
+        # own packages (already running by then): a cycle can hide in a package's __init__.
+        mine = set(_packages_of(imp.module))
+        hits += [p for t in hits for p in _packages_of(t) if p in known and p not in mine]
         for target in hits:
             if target != imp.module:
                 edges[imp.module].setdefault(target, imp)
     return edges
+
+
+def _packages_of(module: str) -> list[str]:
+    """`a.b.c` -> [`a`, `a.b`]."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def cycles(edges: Mapping[str, Mapping[str, Import]]) -> list[list[str]]:
@@ -369,6 +379,27 @@ def test_the_checker_catches_planted_breaches(tmp_path: Path) -> None:
         "  core/a.py:1: core.a imports core.b\n"
         "  core/b.py:1: core.b imports core.c\n"
         "  core/c.py:1: core.c imports core.a"
+    ]
+
+
+def test_a_cycle_through_a_package_init_is_caught(tmp_path: Path) -> None:
+    """Importing `core.sub.e` runs `core/sub/__init__.py` first, which imports `core.d` back."""
+    _plant(
+        tmp_path,
+        {
+            "core/__init__.py": "",
+            "core/d.py": "from core.sub.e import thing\n",
+            "core/sub/__init__.py": "from core import d\n",
+            "core/sub/e.py": "thing = 1\n",
+            "core/sub/f.py": "from core.sub import e\n",  # its own package: no edge back
+        },
+    )
+    known = modules(tmp_path, ("core",))
+    found = [imp for name, path in known.items() for imp in imports(name, path)]
+    assert cycle_report(graph(found, known), tmp_path) == [
+        "import cycle among core.d, core.sub:\n"
+        "  core/d.py:1: core.d imports core.sub\n"
+        "  core/sub/__init__.py:1: core.sub imports core.d"
     ]
 
 
