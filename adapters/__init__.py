@@ -13,7 +13,7 @@ from aiohttp import web
 from adapters.slack import mount as mount_slack
 from adapters.teams import mount as mount_teams
 from bot.engine import Engine
-from bot.sending import Sender
+from bot.outbox import Sender
 
 
 def mount(app: web.Application, engine: Engine, teams: bool = True) -> dict[str, Sender]:

@@ -44,8 +44,8 @@ from adapters.teams.refs import References  # noqa: E402
 from bot.app import build  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.features.delivery import remember_conversation  # noqa: E402
 from bot.messages import ConversationRef  # noqa: E402
+from bot.outbox import remember_conversation  # noqa: E402
 from bot.scheduling import planner  # noqa: E402
 from bot.store.models import Membership, OutboxMessage, Project  # noqa: E402
 from bot.testing.fake_connector import FakeConnector  # noqa: E402

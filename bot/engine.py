@@ -24,6 +24,7 @@ from bot.fields import parse_field
 from bot.inbox import Prepare, Receiver, Shaper
 from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
 from bot.pii import guard_inbound, guard_reply, visible_notice
+from bot.platforms import Platforms
 from bot.store import Store
 from bot.store.models import Dialog, Person
 from bot.turn import Command, FormFlow, Turn
@@ -126,6 +127,7 @@ class Engine:
         # Per platform, set by adapters: how a turn's replies are addressed in the outbox, and
         # what to add to an inbound before its turn runs (e.g. the person's display name).
         self.shapers: dict[str, Shaper] = {}
+        self.platforms = Platforms()  # what each platform can do, declared by its adapter
         self.preparers: dict[str, Prepare] = {}
         self.receiver = Receiver(store)
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
@@ -332,7 +334,7 @@ class Engine:
 
     def turn_for(self, inbound: Inbound, args: str = "") -> Turn:
         """Identify the caller (creating them on first contact) and remember where they are."""
-        from bot.features.delivery import remember_conversation
+        from bot.outbox import remember_conversation
 
         ref = inbound.person
         with self.store.session() as s:
@@ -439,7 +441,7 @@ class Engine:
 
     def _thread(self, inbound: Inbound) -> list[Reply] | None:
         """A message in a thread under one of kmb's posts goes to that post's feature."""
-        from bot.features.delivery import subject_of_thread
+        from bot.outbox import subject_of_thread
 
         with self.store.session() as s:
             subject = subject_of_thread(self.store, s, inbound.conversation)
@@ -671,13 +673,13 @@ class Engine:
 
     def greet(self, ref: PersonRef) -> list[Reply]:
         """What a person should see when they open kmb: messages waiting and things to do."""
-        from bot.features.delivery import greeting
+        from bot.features.greeting import greeting
 
         return [guard_reply(r) for r in greeting(self, ref)]
 
     def greet_pending(self, ref: PersonRef) -> list[Reply]:
         """Messages queued for a person since they last looked (console delivery)."""
-        from bot.features.delivery import take_for_person
+        from bot.outbox import take_for_person
 
         with self.store.session() as s:
             person_id = s.exec(

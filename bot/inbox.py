@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, text, update
 from sqlmodel import Session, col, select
 
-from bot.features.delivery import enqueue
 from bot.messages import ConversationRef, Inbound, PersonRef, Reply
+from bot.outbox import enqueue
 from bot.pii import guard_inbound
 from bot.store import Store
 from bot.store.batch import Batcher

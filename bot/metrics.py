@@ -26,8 +26,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from bot.messages import Inbound
+from bot.outbox import SendResult
 from bot.scheduling.lease import SCHEDULER
-from bot.sending import SendResult
 from bot.store import Store
 from bot.store.models import Enquiry, InboxItem, Lease, OutboxMessage
 

@@ -23,10 +23,9 @@ from bot.handoff import service as handoff_service
 from bot.handoff.metrics import HandoffCollector
 from bot.inbox import InboxWorker
 from bot.metrics import Metrics
-from bot.outbox import Delivery, platform_limits
+from bot.outbox import Courier, Sender, platform_limits
 from bot.preflight import listen_problem
 from bot.scheduling.scheduler import Scheduling
-from bot.sending import Sender
 
 log = logging.getLogger(__name__)
 BODY_LIMIT = 1024 * 1024  # bytes; larger requests are refused with 413
@@ -196,7 +195,7 @@ class Running:
         self.senders.update(handoff_service.senders(engine))
         self.metrics.platforms = tuple(self.senders)
         settings = engine.settings
-        self.delivery = Delivery(
+        self.delivery = Courier(
             engine.store,
             self.senders,
             limits=platform_limits(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.messages import ConversationRef, Form, Inbound, Reply
+from bot.platforms import Capabilities
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -44,6 +45,11 @@ class Turn:
     def has(self, role: str) -> bool:
         """True if the caller holds the role (admins hold every role)."""
         return role in self.roles or "admin" in self.roles
+
+    @property
+    def can(self) -> Capabilities:
+        """What the caller's platform can show and do."""
+        return self.engine.platforms[self.inbound.platform]
 
     @property
     def conversation(self) -> ConversationRef:

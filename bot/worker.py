@@ -15,10 +15,9 @@ from bot.engine import Engine
 from bot.handoff import service as handoff_service
 from bot.inbox import InboxWorker
 from bot.metrics import Metrics
-from bot.outbox import Delivery, platform_limits
+from bot.outbox import Courier, Sender, platform_limits
 from bot.preflight import listen_problem
 from bot.scheduling.scheduler import Scheduling
-from bot.sending import Sender
 from bot.server import make_app
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ async def work(
     concurrency: int = 32,
     batch: int = 200,
     metrics_at: tuple[str, int] | None = None,
-) -> Delivery:
+) -> Courier:
     """Run the inbox, schedule and deliver until SIGTERM/SIGINT (or `stop`); the delivery, for
     its stats.
 
@@ -43,7 +42,7 @@ async def work(
     settings = engine.settings
     senders = {**senders, **handoff_service.senders(engine)}  # the library's queue, if set
     metrics = Metrics(engine.store, senders)
-    delivery = Delivery(
+    delivery = Courier(
         engine.store,
         senders,
         worker=worker,

@@ -15,7 +15,7 @@ from adapters.teams import BOT_KEY, TeamsBot, TeamsConfig
 from adapters.teams import mount as mount_teams
 from bot.engine import Engine
 from bot.inbox import InboxWorker
-from bot.outbox import Delivery
+from bot.outbox import Courier
 from bot.server import make_app
 from bot.testing.fake_connector import FakeConnector
 
@@ -114,7 +114,7 @@ class Rig:
 
     async def deliver(self) -> int:
         """Run the outbox once through the Teams sender (as `kmb serve` does continuously)."""
-        return await Delivery(self.engine.store, self.senders).run_once()
+        return await Courier(self.engine.store, self.senders).run_once()
 
 
 def card_of(body: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from bot.handoff import service
 from bot.handoff.imap import Mailbox
 from bot.handoff.smtp import EmailSender
 from bot.messages import ConversationRef, reply_from_dict
-from bot.outbox import Delivery
+from bot.outbox import Courier
 from bot.server import METRICS_KEY, Running, make_app
 from bot.store import Store
 from bot.store.models import HandoffMail, OutboxMessage
@@ -70,7 +70,7 @@ def mail_engine(
         engine.store.engine.dispose()
 
 
-async def _handed_off(engine: Engine) -> tuple[Chatter, Delivery]:
+async def _handed_off(engine: Engine) -> tuple[Chatter, Courier]:
     admin = Chatter(engine, "ada").grant("admin")
     said = await admin.says(f"admin handoff clinical-librarians email {QUEUE}")
     assert f"email to {QUEUE}" in said
@@ -79,7 +79,7 @@ async def _handed_off(engine: Engine) -> tuple[Chatter, Delivery]:
     said = await ann.submits("enquiry", ENQUIRY)
     assert "ENQ-2026-0001" in said
     assert "hasn't connected a channel" not in said  # the queue has it
-    return ann, Delivery(engine.store, service.senders(engine))
+    return ann, Courier(engine.store, service.senders(engine))
 
 
 def _reply_from_library(original: EmailMessage, body: str, **headers: str) -> bytes:
@@ -276,7 +276,7 @@ CRASHING_WORKER = """
 import asyncio, os, signal
 from bot.app import build
 from bot.handoff import service
-from bot.outbox import Delivery
+from bot.outbox import Courier
 
 
 def die(self, results):  # the relay said 250 and kmb is killed before it records that
@@ -284,9 +284,9 @@ def die(self, results):  # the relay said 250 and kmb is killed before it record
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-Delivery._record_many = die  # where every outcome is recorded (one transaction per batch)
+Courier._record_many = die  # where every outcome is recorded (one transaction per batch)
 engine = build(upgrade=False)
-delivery = Delivery(engine.store, service.senders(engine))
+delivery = Courier(engine.store, service.senders(engine))
 asyncio.run(delivery.run_once())
 """
 
@@ -342,7 +342,7 @@ async def test_the_relay_refusing_sign_in_parks_the_mail_with_a_clear_reason(
     right = mail_engine(smtp_url=smtp_server.url("kmb", "right"))
     retry = report.split("#", 1)[1].split(" ", 1)[0]
     assert "sent again" in await Chatter(right, "ada").says(f"admin outbox retry {retry}")
-    assert await Delivery(right.store, service.senders(right)).run_once() == 1
+    assert await Courier(right.store, service.senders(right)).run_once() == 1
     assert len(smtp_server.inbox.messages) == 1
     report = await Chatter(right, "ada").says("admin outbox")
     assert f"Queue {QUEUE} (email): nothing waiting, last delivered 23 Nov 09:30" in report

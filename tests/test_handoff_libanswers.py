@@ -18,7 +18,7 @@ from bot.engine import Engine
 from bot.handoff import service
 from bot.handoff.incoming import accept
 from bot.handoff.mail import parse
-from bot.outbox import Delivery
+from bot.outbox import Courier
 from bot.store import Store
 from bot.store.models import OutboxMessage
 from bot.testing import Chatter
@@ -107,7 +107,7 @@ async def test_an_enquiry_becomes_a_ticket_and_an_expired_token_is_renewed_once(
     la_engine: Engine, libanswers: FakeLibAnswers
 ) -> None:
     ann = await _ask(la_engine, libanswers, 1)
-    delivery = Delivery(la_engine.store, service.senders(la_engine))
+    delivery = Courier(la_engine.store, service.senders(la_engine))
     assert await delivery.run_once() == 1
     [ticket] = libanswers.tickets
     assert ticket["quid"] == "4242"
@@ -144,7 +144,7 @@ async def test_a_429_waits_for_retry_after_through_the_outbox(
 ) -> None:
     await _ask(la_engine, libanswers, 1)
     libanswers.throttle_next = 1
-    delivery = Delivery(la_engine.store, service.senders(la_engine))
+    delivery = Courier(la_engine.store, service.senders(la_engine))
     await delivery.run_once()
     assert libanswers.tickets == []
     with la_engine.store.session() as s:
@@ -163,7 +163,7 @@ async def test_wrong_credentials_park_the_ticket_with_a_clear_reason(
 ) -> None:
     la_engine.settings.kmb_libanswers_client_secret = "wrong"
     await _ask(la_engine, libanswers, 1)
-    await Delivery(la_engine.store, service.senders(la_engine)).run_once()
+    await Courier(la_engine.store, service.senders(la_engine)).run_once()
     report = await Chatter(la_engine, "ada").says("admin outbox")
     assert "libanswers: 1 parked" in report
     assert f"Queue 4242 at {libanswers.url} (libanswers): 1 parked" in report

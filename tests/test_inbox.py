@@ -12,7 +12,7 @@ from bot.clock import FakeClock
 from bot.engine import Engine
 from bot.inbox import InboxWorker
 from bot.messages import ConversationRef, Inbound, PersonRef, say
-from bot.sending import SendResult
+from bot.outbox import SendResult
 from bot.store.models import AuditEntry, InboxItem, OutboxMessage
 from bot.turn import Command, Turn
 from bot.worker import work

@@ -10,7 +10,7 @@ from sqlmodel import select
 from adapters.slack.reconcile import ReconcilingSlackSender, TaggingWebClient
 from bot.export import project_data, render
 from bot.messages import ConversationRef
-from bot.outbox import Delivery, Limits
+from bot.outbox import Courier, Limits
 from bot.scheduling.scheduler import Scheduling
 from bot.store.models import Occasion, OutboxMessage, Person, Prompt
 from bot.testing import Chatter
@@ -37,7 +37,7 @@ def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
 async def world(engine, clock):
     fake = await FakeSlack(scopes=GRANTED).start()
     sender = ReconcilingSlackSender(TaggingWebClient(token="xoxb-test", base_url=fake.api_url))
-    delivery = Delivery(engine.store, {"slack": sender}, limits={"slack": Limits((), ())})
+    delivery = Courier(engine.store, {"slack": sender}, limits={"slack": Limits((), ())})
     scheduling = Scheduling(engine, holder="test")
     await scheduling.start()
     yield fake, delivery, scheduling

@@ -6,8 +6,8 @@ import datetime as dt
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.features.delivery import notify_person
 from bot.messages import say
+from bot.outbox import notify_person
 from tests.slack_harness import SlackWorld
 from tests.test_slack import ENQUIRY, _ask_librarian
 

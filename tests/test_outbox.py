@@ -9,9 +9,18 @@ from sqlmodel import select
 
 from adapters.slack.reconcile import ReconcilingSlackSender, TaggingWebClient
 from bot.clock import FakeClock
-from bot.features.delivery import notify_channel, notify_person
-from bot.messages import say
-from bot.outbox import Delivery, Limits, Pacer, outbox_report, retry_parked
+from bot.messages import ConversationRef, reply_from_dict, say
+from bot.outbox import (
+    PLATFORM_LIMITS,
+    SENDING_KEY,
+    Courier,
+    Limits,
+    Pacer,
+    notify_channel,
+    notify_person,
+    outbox_report,
+    retry_parked,
+)
 from bot.store import Store
 from bot.store.models import OutboxMessage
 from bot.testing.fake_slack import FakeSlack
@@ -57,7 +66,7 @@ def _row(store: Store, key: str) -> OutboxMessage:
 async def test_no_send_before_retry_after(store, fake, clock) -> None:
     _queue(store, 1)
     fake.fail("chat.postMessage", status=429, error="ratelimited", retry_after=30)
-    delivery = Delivery(store, {"slack": _sender(fake)}, limits=FREE)
+    delivery = Courier(store, {"slack": _sender(fake)}, limits=FREE)
     assert await delivery.run_once() == 1
     row = _row(store, "m:0")
     assert row.status == "pending" and row.due_at == START + dt.timedelta(seconds=30)
@@ -74,7 +83,7 @@ async def test_no_send_before_retry_after(store, fake, clock) -> None:
 async def test_server_errors_back_off_with_jitter_then_park(store, fake, clock) -> None:
     _queue(store, 1)
     fake.fail("chat.postMessage", times=10, status=500, error="internal_error")
-    delivery = Delivery(store, {"slack": _sender(fake)}, limits=FREE, max_attempts=4)
+    delivery = Courier(store, {"slack": _sender(fake)}, limits=FREE, max_attempts=4)
     waits = []
     for _ in range(4):
         before = clock.now()
@@ -94,7 +103,7 @@ async def test_server_errors_back_off_with_jitter_then_park(store, fake, clock) 
 async def test_a_timeout_is_retried_and_then_delivered_once(store, fake, clock) -> None:
     _queue(store, 1)
     fake.fail("chat.postMessage", status=200, error="never", delay=1.5)
-    delivery = Delivery(store, {"slack": _sender(fake, timeout=0.3)}, limits=FREE)
+    delivery = Courier(store, {"slack": _sender(fake, timeout=0.3)}, limits=FREE)
     await delivery.run_once()
     row = _row(store, "m:0")
     assert row.status == "pending" and "network" in row.last_error
@@ -110,7 +119,7 @@ async def test_permanent_errors_park_with_reason_and_can_be_retried(store, fake,
     with store.session() as s:
         notify_channel(store, s, {"platform": "slack", "id": "C0GONE"}, say("hi"), "c:1")
     fake.fail("chat.postMessage", status=200, error="channel_not_found")
-    delivery = Delivery(store, {"slack": _sender(fake)}, limits=FREE)
+    delivery = Courier(store, {"slack": _sender(fake)}, limits=FREE)
     await delivery.run_once()
     row = _row(store, "c:1")
     assert row.status == "parked" and row.last_error == "channel_not_found"
@@ -125,8 +134,8 @@ async def test_permanent_errors_park_with_reason_and_can_be_retried(store, fake,
 async def test_two_workers_share_the_load_without_duplicates(store, fake) -> None:
     _queue(store, 60)
     senders = {"slack": _sender(fake)}
-    one = Delivery(store, senders, worker="w1", limits=FREE, concurrency=4)
-    two = Delivery(store, senders, worker="w2", limits=FREE, concurrency=4)
+    one = Courier(store, senders, worker="w1", limits=FREE, concurrency=4)
+    two = Courier(store, senders, worker="w2", limits=FREE, concurrency=4)
     for _ in range(10):
         await asyncio.gather(one.run_once(limit=7), two.run_once(limit=7))
     texts = [c.args["text"] for c in fake.of("chat.postMessage")]
@@ -139,16 +148,13 @@ async def test_two_workers_share_the_load_without_duplicates(store, fake) -> Non
 async def test_a_crash_between_send_and_record_does_not_send_twice(store, fake, clock) -> None:
     _queue(store, 2)
     sender = _sender(fake)
-    dead = Delivery(store, {"slack": sender}, worker="w1", limits=FREE)
+    dead = Courier(store, {"slack": sender}, worker="w1", limits=FREE)
     rows = dead.claim(10)  # claimed; then only the first is sent before the "crash"
-    from bot.messages import ConversationRef, reply_from_dict
-    from bot.sending import SENDING_KEY
-
     token = SENDING_KEY.set(rows[0].dedupe_key)
     await sender.send(ConversationRef("slack", "U0000"), reply_from_dict(rows[0].payload))
     SENDING_KEY.reset(token)
     # The same worker restarts: it reclaims its rows, finds the first already in Slack.
-    again = Delivery(store, {"slack": sender}, worker="w1", limits=FREE)
+    again = Courier(store, {"slack": sender}, worker="w1", limits=FREE)
     await again.run_once()
     assert [c.args["text"] for c in fake.of("chat.postMessage")] == ["m 0", "m 1"]
     assert _row(store, "m:0").status == "sent" and _row(store, "m:0").message_id
@@ -157,8 +163,8 @@ async def test_a_crash_between_send_and_record_does_not_send_twice(store, fake, 
 
 async def test_another_worker_recovers_a_dead_claim_only_when_stale(store, fake, clock) -> None:
     _queue(store, 1)
-    Delivery(store, {"slack": _sender(fake)}, worker="dead", limits=FREE).claim(10)
-    other = Delivery(store, {"slack": _sender(fake)}, worker="w2", limits=FREE)
+    Courier(store, {"slack": _sender(fake)}, worker="dead", limits=FREE).claim(10)
+    other = Courier(store, {"slack": _sender(fake)}, worker="w2", limits=FREE)
     assert await other.run_once() == 0  # a live claim is left alone
     clock.advance(minutes=6)
     other._next_recovery = 0.0
@@ -171,7 +177,7 @@ async def test_threaded_post_waits_for_its_parent(store, fake) -> None:
     with store.session() as s:
         notify_channel(store, s, channel, say("body"), "d:body", parent_key="d:head")
         notify_channel(store, s, channel, say("head"), "d:head")
-    delivery = Delivery(store, {"slack": _sender(fake)}, limits=FREE)
+    delivery = Courier(store, {"slack": _sender(fake)}, limits=FREE)
     await delivery.run_once()
     assert [c.args["text"] for c in fake.of("chat.postMessage")] == ["head"]
     head = _row(store, "d:head")
@@ -193,8 +199,6 @@ def test_pacer_keeps_one_a_second_per_channel_within_the_workspace_budget() -> N
 
 
 def test_teams_pacing_holds_sixty_per_thirty_seconds_per_conversation() -> None:
-    from bot.outbox import PLATFORM_LIMITS
-
     now = [0.0]
     pacer = Pacer(PLATFORM_LIMITS["teams"], now=lambda: now[0])
     slots = [pacer.reserve("conv") for _ in range(61)]

@@ -5,7 +5,8 @@ import datetime as dt
 
 from sqlmodel import func, select
 
-from bot.messages import ConversationRef, Inbound
+from bot.messages import ConversationRef, Inbound, say
+from bot.outbox import notify_channel
 from bot.scheduling.scheduler import Scheduling
 from bot.store.models import Absence, CampaignAnswer, Occasion, OutboxMessage, Person, Project
 from tests.test_retros import PROJECT
@@ -159,9 +160,6 @@ async def test_admin_outbox_lists_and_retries_parked(chat, engine) -> None:
     admin = chat("ada", role="admin")
     assert "The outbox is empty" in await admin.says("admin outbox")
     with engine.store.session() as s:
-        from bot.features.delivery import notify_channel
-        from bot.messages import say
-
         notify_channel(engine.store, s, {"platform": "slack", "id": "C1"}, say("x"), "k:1")
         row = s.exec(select(OutboxMessage)).one()
         row.status, row.last_error, row.attempts = "parked", "channel_not_found", 1

@@ -1,5 +1,8 @@
 """Projects and retros as transcripts: create, ask, answer, status, digest, lessons, restart."""
 
+from sqlmodel import select
+
+from bot.store.models import Occasion
 from bot.testing import Chatter
 
 PROJECT = [
@@ -104,10 +107,6 @@ async def test_a_cancelled_retro_refuses_answers_clearly(chat) -> None:
     await lead.says("retro now 1")
     bea = chat("bea")
     await bea.says("retro")
-    from sqlmodel import select
-
-    from bot.store.models import Occasion
-
     with lead.engine.store.session() as s:
         s.exec(select(Occasion).where(Occasion.slot == "now:1")).one().status = "cancelled"
     assert "no longer running" in await bea.says("my late answer")

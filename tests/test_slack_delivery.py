@@ -8,8 +8,8 @@ import json
 
 from sqlmodel import select
 
-from bot.features.delivery import notify_channel, notify_person
 from bot.messages import say
+from bot.outbox import notify_channel, notify_person
 from bot.store.models import OutboxMessage, Person
 from tests.slack_harness import SlackWorld
 from tests.test_slack import buttons, valid_message, valid_view, view_of

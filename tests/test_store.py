@@ -8,8 +8,8 @@ from sqlmodel import SQLModel, func, select
 
 from bot import inbox
 from bot.clock import FakeClock
-from bot.features.delivery import notify_person
 from bot.messages import say
+from bot.outbox import notify_person
 from bot.store import Store
 from bot.store.models import OutboxMessage, Person, Project
 from bot.testing.fixtures import START

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from sqlmodel import select
 
-from bot.features.delivery import notify_person
 from bot.messages import ConversationRef, say
+from bot.outbox import notify_person
 from bot.store.models import OutboxMessage, Person
 from bot.testing import Chatter
 from tests.teams_rig import Rig, card_of, card_text

@@ -28,6 +28,8 @@ from adapters.slack.signing import refusal
 from bot.config import Settings
 from bot.engine import Engine
 
+from .capabilities import SLACK
+
 log = logging.getLogger(__name__)
 ROUTE = "/slack/events"
 
@@ -66,6 +68,7 @@ def build(engine: Engine) -> tuple[AsyncApp, Listeners, SlackSender]:
     )
     listeners = Listeners(engine, client)
     listeners.register(app)
+    engine.platforms.declare("slack", SLACK)
     engine.preparers["slack"] = listeners.names.complete  # names and timezones, per turn
     # The outbox's sender tags each post with its key, so a crash never makes it send twice.
     sender = ReconcilingSlackSender(

@@ -16,7 +16,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.slack.sender import SlackSender
 from bot.messages import ConversationRef
-from bot.sending import SENDING_KEY
+from bot.outbox import SENDING_KEY
 
 EVENT_TYPE = "kmb_outbox"
 HISTORY_LIMIT = 50

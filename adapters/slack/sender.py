@@ -15,7 +15,7 @@ from adapters.slack.blocks import messages_for
 from adapters.slack.modals import form_in, modal_for
 from bot.directory import DirectoryError
 from bot.messages import ConversationRef, PersonRef, Reply
-from bot.sending import SendResult
+from bot.outbox import SendResult
 
 log = logging.getLogger(__name__)
 PLATFORM = "slack"

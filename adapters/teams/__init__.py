@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.engine import Engine
 
+from .capabilities import TEAMS
 from .connection import TeamsConfig, make_adapter
 from .handler import TeamsBot
 from .sender import TeamsSender
@@ -24,6 +25,7 @@ BOT_KEY = web.AppKey("teams_bot", TeamsBot)
 def mount(app: web.Application, engine: Engine, config: TeamsConfig | None = None) -> TeamsSender:
     """Serve Teams at `POST /api/messages`; the sender the outbox delivers through."""
     config = config or TeamsConfig.from_settings(engine.settings)
+    engine.platforms.declare("teams", TEAMS)
     bot = TeamsBot(engine, make_adapter(config), config.app_id, config.connector_hosts)
     app[BOT_KEY] = bot
     app.router.add_post("/api/messages", bot.handle)

@@ -21,10 +21,10 @@ from botbuilder.schema import Activity, ActivityTypes
 from adapters import wire
 from bot import inbox
 from bot.engine import Engine
-from bot.features.delivery import subject_of_thread
 from bot.features.help import ABOUT
 from bot.inbox import Outgoing
 from bot.messages import Inbound, PersonRef, Reply, Text
+from bot.outbox import subject_of_thread
 
 from . import cards, extension, shape
 from .activity import conversation_of, to_inbound

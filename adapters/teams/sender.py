@@ -23,9 +23,8 @@ from botbuilder.schema import (
 from sqlmodel import select
 
 from bot.directory import DirectoryError
-from bot.features.delivery import remember_conversation
 from bot.messages import ConversationRef, PersonRef, Reply
-from bot.sending import SendResult
+from bot.outbox import SendResult, remember_conversation
 from bot.store import Store
 from bot.store.models import Person
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from sqlmodel import col, select
 
 from bot.content import Campaign
-from bot.features.delivery import notify_channel
 from bot.messages import Reply, Text, say
+from bot.outbox import notify_channel
 from bot.pii import guard, visible_length
 from bot.store.models import CampaignAnswer, CampaignRun, OutboxMessage
 from bot.turn import Command, Turn

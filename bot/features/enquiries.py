@@ -14,7 +14,6 @@ from sqlmodel import Session, col, func, select
 from bot import handoff
 from bot.content.models import PURPOSES
 from bot.features import library
-from bot.features.delivery import notify_channel, notify_person, posted_thread
 from bot.features.enquiry_card import announce, card_key, desk_buttons
 from bot.features.enquiry_facts import (
     OUTPUTS,
@@ -35,6 +34,7 @@ from bot.messages import (
     Text,
     say,
 )
+from bot.outbox import notify_channel, notify_person, posted_thread
 from bot.pii import guard, visible_length
 from bot.store.models import Enquiry, EnquiryMessage, Person
 from bot.turn import BaseFlow, Command, Turn

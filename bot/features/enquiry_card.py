@@ -8,8 +8,8 @@ from sqlmodel import Session, col, select
 
 from bot import handoff
 from bot.features import library
-from bot.features.delivery import notify_channel, update_posted
 from bot.messages import Actions, Button, Facts, Reply, Section, Text
+from bot.outbox import notify_channel, update_posted
 from bot.store.models import Enquiry, OutboxMessage, Person
 
 if TYPE_CHECKING:

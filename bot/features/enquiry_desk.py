@@ -14,11 +14,11 @@ from sqlmodel import Session, select
 
 from bot import handoff
 from bot.features import library
-from bot.features.delivery import notify_person
 from bot.features.enquiries import find, message, record, split_ref
 from bot.features.enquiry_card import announce, refresh_card
 from bot.features.enquiry_facts import name_of
 from bot.messages import Actions, Button, Choice, Form, Input, Reply, Text, say
+from bot.outbox import notify_person
 from bot.pii import guard
 from bot.store.models import Enquiry, Person
 from bot.turn import BaseFlow, Command, Turn

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from bot.features import library
-from bot.features.delivery import notify_channel, notify_person
 from bot.features.enquiry_card import refresh_card
 from bot.messages import Actions, Button, Reply, Text
+from bot.outbox import notify_channel, notify_person
 from bot.store.models import Enquiry, Person
 from bot.words import count, shorten
 

@@ -1,9 +1,11 @@
-"""`admin outbox`: what is waiting, failing or parked in the outbox; retry a parked message."""
+"""`admin outbox`: what is waiting, failing or parked in the outbox and the hand-off queues;
+retry a parked message. (The hand-off uses the outbox, so the view joining both is a feature.)"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.handoff.admin import report
 from bot.messages import Reply, say
 from bot.outbox import outbox_report, retry_parked
 from bot.turn import Command, Turn
@@ -24,8 +26,6 @@ def show(turn: Turn) -> list[Reply]:
         return [say(f"Message {words[1]} isn't parked, so there is nothing to retry.")]
     if words:
         return [say("Usage: `admin outbox` or `admin outbox retry <id>`.")]
-    from bot.handoff.admin import report
-
     return [say(*outbox_report(store), *report(store))]
 
 

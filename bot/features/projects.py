@@ -1,8 +1,7 @@
-"""A project's life in chat: change dates, pause and resume, snooze, out-of-office, timezone.
+"""A project's life in chat: list and show, change its dates, pause and resume, its channel.
 
-Creating a project and running retros live in `bot.features.retros`; this module changes a
-project's plan (re-planning future occasions, never duplicating them) and a person's working
-time (timezone, nation, out-of-office), which decides when their prompts arrive.
+Creating one is `bot.features.project_form`; changing the dates re-plans future occasions,
+never duplicating them.
 """
 
 from __future__ import annotations
@@ -12,34 +11,61 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
+from bot.features.project_access import find_project
+from bot.features.project_form import ProjectFlow, new
 from bot.fields import parse_date
-from bot.messages import Reply, say
+from bot.messages import Facts, Reply, Section, Text, say
 from bot.scheduling import planner
-from bot.store.models import Absence, Occasion, Person, Project
+from bot.store.models import Membership, Occasion, Person, Project
 from bot.turn import Command, Turn
-from bot.worktime import NATION_WORDS, is_timezone, parse_away
 
 if TYPE_CHECKING:
     from bot.engine import Engine
 
-MAX_ABSENCE_DAYS = 366
+
+def listing(turn: Turn) -> list[Reply]:
+    """`projects`: the projects I lead or belong to."""
+    with turn.engine.store.session() as s:
+        rows = s.exec(
+            select(Project)
+            .join(Membership, col(Membership.project_id) == Project.id)
+            .where(Membership.person_id == turn.person_id)
+            .order_by(col(Project.id))
+        ).all()
+        lines = [
+            f"#{p.id} *{p.name}* · {p.start_date:%d %b} – {p.end_date:%d %b %Y} · {p.status}"
+            f"{' · you lead it' if p.lead_id == turn.person_id else ''}"
+            for p in rows
+        ]
+    if not lines:
+        return [say("You're not in any projects yet. A lead can start one with `project new`.")]
+    return [Reply((Section("Your projects", (Text("\n".join(lines)),)),), summary="Your projects")]
 
 
-def _find(s: Session, turn: Turn, ref: str) -> Project | None:
-    from bot.features.retros import _may_see, _project
-
-    p = _project(s, turn, ref)
-    return p if p is not None and _may_see(s, turn, p) else None
-
-
-def _unknown(ref: str) -> Reply:
-    from bot.features.retros import _unknown as unknown
-
-    return unknown(ref)
-
-
-def _leads(turn: Turn, p: Project) -> bool:
-    return p.lead_id == turn.person_id or turn.has("admin")
+def show(turn: Turn) -> list[Reply]:
+    """`project show <name or #id>`."""
+    with turn.engine.store.session() as s:
+        p = find_project(s, turn, turn.args)
+        if isinstance(p, Reply):
+            return [p]
+        members = s.exec(
+            select(Person.display_name)
+            .join(Membership, col(Membership.person_id) == Person.id)
+            .where(Membership.project_id == p.id)
+            .order_by(col(Person.display_name))
+        ).all()
+        lead = s.get(Person, p.lead_id) if p.lead_id else None
+        plan = plan_lines(turn.engine, s, p)
+    facts = Facts(
+        (
+            ("Lead", lead.display_name if lead else "—"),
+            ("Runs", f"{p.start_date:%d %b %Y} to {p.end_date:%d %b %Y}"),
+            ("Team", ", ".join(members)),
+            ("Status", p.status),
+            ("Plan", "; ".join(plan) or "none yet"),
+        )
+    )
+    return [Reply((Section(f"#{p.id} {p.name}", (facts,)),), summary=p.name)]
 
 
 def dates(turn: Turn) -> list[Reply]:
@@ -61,11 +87,9 @@ def dates(turn: Turn) -> list[Reply]:
         return [say("That end date has passed — nothing was changed.")]
     engine = turn.engine
     with engine.store.session() as s:
-        p = _find(s, turn, ref)
-        if p is None:
-            return [_unknown(ref)]
-        if not _leads(turn, p):
-            return [say(f"Only the lead of {p.name} can change its dates.")]
+        p = find_project(s, turn, ref, "Only the lead of {name} can change its dates.")
+        if isinstance(p, Reply):
+            return [p]
         p.start_date, p.end_date = start, end
         planner.plan(s, p, today, engine.settings.kmb_timezone)
         engine.store.audit(s, turn.person_id, "project.dates", {"project": p.id})
@@ -93,16 +117,10 @@ def _set_status(turn: Turn, status: str) -> list[Reply]:
     ref = turn.args
     engine = turn.engine
     with engine.store.session() as s:
-        p = _find(s, turn, ref)
-        if p is None:
-            return [_unknown(ref)]
-        if not _leads(turn, p):
-            return [
-                say(
-                    f"Only the lead of {p.name} can "
-                    f"{'pause' if status != 'active' else 'resume'} it."
-                )
-            ]
+        verb = "pause" if status != "active" else "resume"
+        p = find_project(s, turn, ref, f"Only the lead of {{name}} can {verb} it.")
+        if isinstance(p, Reply):
+            return [p]
         if p.status == status:
             return [say(f"{p.name} is already {status}.")]
         p.status = status
@@ -132,91 +150,43 @@ def channel(turn: Turn) -> list[Reply]:
     if turn.conversation.kind == "personal":
         return [say("Run `project channel <project>` in the channel that should get digests.")]
     with turn.engine.store.session() as s:
-        p = _find(s, turn, turn.args)
-        if p is None:
-            return [_unknown(turn.args)]
-        if not _leads(turn, p):
-            return [say(f"Only the lead of {p.name} can choose its channel.")]
+        p = find_project(s, turn, turn.args, "Only the lead of {name} can choose its channel.")
+        if isinstance(p, Reply):
+            return [p]
         p.channel = asdict(turn.conversation)
         name = p.name
     return [say(f"Digests for {name} will be posted in this channel.")]
 
 
-def snooze(turn: Turn) -> list[Reply]:
-    """`snooze`: push my waiting prompt to my next working morning."""
-    when = planner.snooze(turn.engine, turn.person_id)
-    if when is None:
-        return [say("You have no retro prompts waiting, so there is nothing to snooze.")]
-    with turn.engine.store.session() as s:
-        cal = planner.calendar(s, s.get(Person, turn.person_id), turn.engine.settings.kmb_timezone)
-    return [say(f"Done — I'll ask again {when.astimezone(cal.zone):%A %d %b at %H:%M}.")]
-
-
-def ooo(turn: Turn) -> list[Reply]:
-    """`ooo 2026-12-21 to 2027-01-02` / `ooo` / `ooo clear`: out-of-office days."""
-    engine = turn.engine
-    arg = turn.args.strip()
-    with engine.store.session() as s:
-        rows = s.exec(
-            select(Absence)
-            .where(Absence.person_id == turn.person_id)
-            .order_by(col(Absence.starts))
-        ).all()
-        if arg.lower() == "clear":
-            for row in rows:
-                s.delete(row)
-            return [say("Out-of-office dates cleared.")]
-        if not arg:
-            if not rows:
-                return [say("No out-of-office dates. Add some: `ooo 2026-12-21 to 2027-01-02`.")]
-            lines = [f"{a.starts:%d %b %Y} to {a.ends:%d %b %Y}" for a in rows]
-            return [say("You're away:", "\n".join(lines), "`ooo clear` removes them.")]
-        span = parse_away(arg)
-        if span is None:
-            return [say("Please give dates like `ooo 2026-12-21 to 2027-01-02` (or one date).")]
-        start, end = span
-        if end < engine.clock.now().date():
-            return [say("Those dates have passed — nothing was saved.")]
-        if (end - start).days > MAX_ABSENCE_DAYS:
-            return [say("That's over a year; please give a shorter absence.")]
-        s.add(Absence(person_id=turn.person_id, starts=start, ends=end))
-    return [
-        say(
-            f"Noted: away {start:%a %d %b %Y} to {end:%a %d %b %Y}. "
-            "No prompts or reminders will reach you on those days."
-        )
-    ]
-
-
-def timezone(turn: Turn) -> list[Reply]:
-    """`timezone <Area/City>`: the timezone my prompts follow."""
-    name = turn.args.strip()
-    with turn.engine.store.session() as s:
-        person = s.get(Person, turn.person_id)
-        assert person is not None
-        if not name:
-            current = person.timezone or f"{turn.engine.settings.kmb_timezone} (the default)"
-            return [say(f"Your timezone is {current}. Change it: `timezone Europe/London`.")]
-        if not is_timezone(name) or ("/" not in name and name != "UTC"):
-            return [say(f"I don't know the timezone “{name[:60]}”. Try `timezone Europe/London`.")]
-        person.timezone = name
-    return [say(f"Your timezone is now {name}: prompts arrive at 10:00 your time.")]
-
-
-def nation(turn: Turn) -> list[Reply]:
-    """`nation <england|wales|scotland|northern-ireland>`: whose bank holidays I keep."""
-    word = NATION_WORDS.get(turn.args.strip().lower())
-    if word is None:
-        return [say("Please choose `nation england`, `wales`, `scotland` or `northern-ireland`.")]
-    with turn.engine.store.session() as s:
-        person = s.get(Person, turn.person_id)
-        assert person is not None
-        person.nation = word
-    return [say(f"Noted: no prompts on {word.replace('-', ' ').title()} bank holidays.")]
-
-
 def register(engine: Engine) -> None:
-    """Add the lifecycle words."""
+    """Add the project words: create, list, show, dates, pause and resume, channel."""
+    engine.flow(ProjectFlow())
+    engine.command(
+        Command(
+            "project new",
+            new,
+            "create a project with dates and members",
+            "project new",
+            role="lead",
+        )
+    )
+    engine.command(Command("projects", listing, "the projects you lead or belong to"))
+    engine.command(
+        Command(
+            "project show",
+            show,
+            "a project's team, dates and retros",
+            "project show <name or #id>",
+        )
+    )
+    engine.command(
+        Command(
+            "project",
+            lambda t: [say("Try `project new`, `projects` or `project show <name>`.")],
+            "projects",
+            hidden=True,
+        )
+    )
     for words, handler, summary, usage, role in (
         (
             "project dates",
@@ -234,9 +204,5 @@ def register(engine: Engine) -> None:
         ),
         ("pause", pause, "hold a project's prompts", "pause <project>", "lead"),
         ("resume", resume, "carry on a paused project", "resume <project>", "lead"),
-        ("snooze", snooze, "ask me again next working day", "snooze", None),
-        ("ooo", ooo, "days you're away (no prompts)", "ooo 2026-12-21 to 2027-01-02", None),
-        ("timezone", timezone, "your timezone for prompts", "timezone Europe/London", None),
-        ("nation", nation, "whose bank holidays you keep", "nation scotland", None),
     ):
         engine.command(Command(words, handler, summary, usage, role=role))

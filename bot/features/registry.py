@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 from bot.desk import chat as desk
 from bot.features import (
     admin,
+    availability,
     campaigns,
+    digests,
     enquiries,
     enquiry_desk,
     enquiry_stats,
@@ -35,7 +37,9 @@ def register_all(engine: Engine) -> None:
         enquiry_desk,
         enquiry_stats,
         retros,
+        digests,
         projects,
+        availability,
         campaigns,
         lessons,
         privacy,

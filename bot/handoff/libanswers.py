@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from bot.handoff.mail import plain_text, routed_address
 from bot.messages import ConversationRef, Reply
-from bot.sending import SENDING_KEY, SendResult
+from bot.outbox import SENDING_KEY, SendResult
 from bot.store import Store
 from bot.store.models import Enquiry, EnquiryHandoff, Person
 

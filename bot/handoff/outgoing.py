@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from bot.features.delivery import notify_channel
 from bot.features.enquiry_facts import fact_pairs, name_of
 from bot.handoff.mail import message_id_for
 from bot.handoff.teams import handoff_of
 from bot.messages import Facts, Reply, Section, Text
+from bot.outbox import notify_channel
 from bot.store.models import Enquiry, EnquiryHandoff, HandoffMail, OutboxMessage, Person
 
 if TYPE_CHECKING:

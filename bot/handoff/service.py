@@ -11,7 +11,7 @@ from bot.handoff.imap import Mailbox, MailboxAddress
 from bot.handoff.libanswers import LibAnswersSender
 from bot.handoff.outgoing import mail_from
 from bot.handoff.smtp import EmailSender, Relay, check_relay
-from bot.sending import Sender
+from bot.outbox import Sender
 
 if TYPE_CHECKING:
     from bot.engine import Engine

@@ -21,7 +21,7 @@ from sqlmodel import select
 
 from bot.handoff.mail import REFERENCE, Envelope, compose, routed_address
 from bot.messages import ConversationRef, Reply
-from bot.sending import SENDING_KEY, SendResult
+from bot.outbox import SENDING_KEY, SendResult
 from bot.store import Store
 from bot.store.models import Enquiry, HandoffMail
 
@@ -142,7 +142,7 @@ async def check_relay(relay: Relay, timeout: float = 15.0) -> tuple[bool, str]:
 
 
 class EmailSender:
-    """Delivers outbox rows on platform `email` (`bot.outbox.Delivery` calls it)."""
+    """Delivers outbox rows on platform `email` (`bot.outbox.Courier` calls it)."""
 
     platform = "email"
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from sqlmodel import col, select
 
 from bot.directory import Directory, DirectoryError
-from bot.features.delivery import notify_person  # LAYERS: moves to bot.outbox
 from bot.messages import ConversationRef, PersonRef, say
+from bot.outbox import notify_person
 from bot.scheduling import planner, renderers
 from bot.store.models import Occasion, Person, Project, Prompt
 

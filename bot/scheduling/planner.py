@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.features.delivery import notify_channel, notify_person  # LAYERS: moves to bot.outbox
-from bot.messages import Actions, Button, PersonRef, Reply, Text
+from bot.messages import PersonRef, Reply, Text
+from bot.outbox import notify_channel, notify_person
 from bot.scheduling import renderers
 from bot.store.models import Absence, Membership, Occasion, Person, Project, Prompt
 from bot.worktime import Calendar, learn_timezone
@@ -291,21 +291,7 @@ def remind(engine: Engine, prompt_id: int) -> bool:
         assert prompt.id is not None
         if not _take(s, Prompt, prompt.id, col(Prompt.reminded_at).is_(None), reminded_at=now):
             return False
-        reply = Reply(
-            (
-                Text(
-                    f"A gentle reminder: your reflections on *{project.name}* are still wanted. "
-                    f"It closes {occasion.closes_at.astimezone(cal.zone):%a %d %b at %H:%M}."
-                ),
-                Actions(
-                    (
-                        Button("Answer", f"retro answer {prompt.id}", "primary"),
-                        Button("Not today", "snooze"),
-                    )
-                ),
-            ),
-            summary=f"Reminder: {project.name}",
-        )
+        reply = renderers.of(engine).remind(engine, s, prompt, occasion, project)
         # The due time is in the key: a snoozed prompt's second reminder is a new message, while
         # two schedulers racing on the same reminder still queue one row.
         key = f"prompt:{prompt.id}:reminder:{prompt.remind_at:%Y%m%dT%H%M}"

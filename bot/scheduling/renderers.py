@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bot.engine import Engine
 
 Invitation = Callable[["Engine", Session, Prompt, Occasion, Project], Reply]
-"""The direct message asking one person for one occasion's answers."""
+"""The direct message asking one person for one occasion's answers (also the reminder's shape)."""
 Digest = Callable[["Engine", int, Session], Reply]
 """The digest of one closed occasion (by id), read in the closing step's session."""
 DuePosts = Callable[["Engine"], int]
@@ -34,6 +34,7 @@ class Renderers:
     """One engine's renderers; each is None until a feature registers it."""
 
     invitation: Invitation | None = None
+    reminder: Invitation | None = None
     digest: Digest | None = None
     due_posts: DuePosts | None = None
 
@@ -42,6 +43,12 @@ class Renderers:
         if self.invitation is None:
             raise LookupError("no feature registered the planner's invitation")
         return self.invitation(engine, s, prompt, o, p)
+
+    def remind(self, engine: Engine, s: Session, prompt: Prompt, o: Occasion, p: Project) -> Reply:
+        """The reminder for one prompt whose person has not answered."""
+        if self.reminder is None:
+            raise LookupError("no feature registered the planner's reminder")
+        return self.reminder(engine, s, prompt, o, p)
 
     def digest_of(self, engine: Engine, occasion_id: int, s: Session) -> Reply:
         """The digest of one occasion."""
@@ -69,11 +76,13 @@ def of(engine: Engine) -> Renderers:
 def register(
     engine: Engine,
     invitation: Invitation | None = None,
+    reminder: Invitation | None = None,
     digest: Digest | None = None,
     due_posts: DuePosts | None = None,
 ) -> None:
     """Register a feature's renderers for `engine` (those given replace earlier ones)."""
     renderers = of(engine)
     renderers.invitation = invitation or renderers.invitation
+    renderers.reminder = reminder or renderers.reminder
     renderers.digest = digest or renderers.digest
     renderers.due_posts = due_posts or renderers.due_posts

@@ -1,4 +1,9 @@
-"""Proactive messages: conversation references, the outbox, and what a person sees on opening."""
+"""Queueing the outbox: every proactive message is a row first, in the caller's transaction.
+
+`notify_person` / `notify_channel` queue a post, `update_posted` replaces one, and the threads
+under kmb's posts are found again by their rows (`posted_thread`, `subject_of_thread`). The
+delivery loop (`bot.outbox.delivery`) sends the rows; the console takes its own on opening.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,21 @@ import datetime as dt
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
-from bot.messages import ConversationRef, PersonRef, Reply, reply_from_dict, reply_to_dict, say
+from bot.messages import ConversationRef, Reply, reply_from_dict, reply_to_dict
 from bot.store import Store
 from bot.store.db import insert_ignoring
 from bot.store.models import (
     ConversationReference,
-    Enquiry,
-    Occasion,
     OutboxMessage,
     Person,
-    Project,
 )
-from bot.words import count
 
 KEY_PREFIX = "key:"  # an update's target named by the original's dedupe key
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    pass
 
 
 def remember_conversation(
@@ -228,57 +229,3 @@ def take_for_person(store: Store, person_id: int) -> list[Reply]:
         for row in rows:
             row.status, row.sent_at, row.attempts = "sent", store.now(), row.attempts + 1
         return [reply_from_dict(r.payload) for r in rows]
-
-
-def _waits_for_a_sender(engine: Engine, person_id: int) -> bool:
-    """A lead with planned reviews to come, and no `kmb serve` or `kmb worker` to send them."""
-    from bot.scheduling.lease import running
-
-    with engine.store.session() as s:
-        planned = s.exec(
-            select(func.count())
-            .select_from(Occasion)
-            .join(Project, col(Project.id) == Occasion.project_id)
-            .where(
-                Project.lead_id == person_id,
-                Project.status == "active",
-                Occasion.status == "planned",
-            )
-        ).one()
-    return bool(planned) and not running(engine.store)
-
-
-def greeting(engine: Engine, ref: PersonRef) -> list[Reply]:
-    """Messages waiting for a person, then what they could do next."""
-    from bot.features.retros import open_prompts
-
-    person = engine.person(ref)
-    assert person.id is not None
-    replies = take_for_person(engine.store, person.id)
-    prompts = open_prompts(engine, person.id)
-    if prompts:
-        names = "; ".join(p for _, p in prompts)
-        replies.append(
-            say(
-                f"You have {count(len(prompts), 'retro prompt')} waiting ({names}). "
-                "Type `retro` to answer."
-            )
-        )
-    roles = engine.roles_of(person)
-    if ref.platform == "console" and _waits_for_a_sender(engine, person.id):
-        from bot.features.retros import sender_note
-
-        replies.append(say(sender_note(engine)))
-    if roles & {"librarian", "admin"}:
-        with engine.store.session() as s:
-            unclaimed = s.exec(
-                select(func.count()).select_from(Enquiry).where(Enquiry.status == "new")
-            ).one()
-        if unclaimed:
-            replies.append(
-                say(
-                    f"The library queue has {count(unclaimed, 'unclaimed enquiry')}. "
-                    "Type `enquiries`."
-                )
-            )
-    return replies

@@ -1,7 +1,7 @@
 """Delivering the outbox: due rows go out through each platform's `Sender`, paced and retried.
 
-Every proactive message is a row before it is a message (`bot.features.delivery` queues them).
-A `Delivery` worker *claims* due rows in one statement (`FOR UPDATE SKIP LOCKED` on
+Every proactive message is a row before it is a message (`bot.outbox.queue` queues them).
+A `Courier` *claims* due rows in one statement (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so several workers share the load; SQLite's single writer makes the same UPDATE
 atomic), paces sends to each platform's limits (Slack ≈1 message/s per channel within a
 workspace budget; Teams ≤7/s and ≤60/30 s per conversation, ≤30/s per tenant), and records
@@ -20,124 +20,32 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import random
 import time
-from collections import Counter, defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
-from bot.features.delivery import KEY_PREFIX
 from bot.messages import ConversationRef, reply_from_dict
-from bot.sending import SENDING_KEY, Reconciler, Responder, Sender, SendResult
+from bot.outbox.pacing import PLATFORM_LIMITS, UNLIMITED, Limits, Pacer, backoff
+from bot.outbox.queue import KEY_PREFIX
+from bot.outbox.sending import SENDING_KEY, Reconciler, Responder, Sender, SendResult
 from bot.store import Store
 from bot.store.batch import Batcher
 from bot.store.models import OutboxMessage, Person
-from bot.words import count as counted
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
-BACKOFF_CAP_S = 300.0
 STALE_SENDING = dt.timedelta(minutes=5)
 RECOVERED = "recovered after an interrupted send"
 PARENT_WAIT = dt.timedelta(seconds=2)
 HOLD_AT_MOST = 10.0  # seconds a claimed row may wait for its pacing slot
-
-
-def backoff(attempts: int, rng: random.Random | None = None) -> float:
-    """Seconds to wait before attempt `attempts + 1`: 2, 4, 8 … capped, with ±20 % jitter."""
-    base = min(BACKOFF_CAP_S, 2.0**attempts)
-    return base * (0.8 + 0.4 * (rng or random).random())
-
-
-# --- pacing --------------------------------------------------------------------------------
-
-
-Window = tuple[int, float]  # at most `count` sends per `seconds`
-
-
-@dataclass(frozen=True)
-class Limits:
-    """A platform's send limits: per conversation, and per workspace/tenant."""
-
-    per_conversation: tuple[Window, ...]
-    per_workspace: tuple[Window, ...]
-
-
-PLATFORM_LIMITS: dict[str, Limits] = {
-    "slack": Limits(per_conversation=((1, 1.0),), per_workspace=((50, 1.0),)),
-    "teams": Limits(per_conversation=((7, 1.0), (60, 30.0)), per_workspace=((30, 1.0),)),
-    # A library's queue: a trust relay or helpdesk API, gently (one a second to each queue).
-    "email": Limits(per_conversation=((1, 1.0),), per_workspace=((5, 1.0),)),
-    "libanswers": Limits(per_conversation=((1, 1.0),), per_workspace=((2, 1.0),)),
-}
-UNLIMITED = Limits((), ())
-
-
-def platform_limits(slack_per_second: float, teams_per_second: float) -> dict[str, Limits]:
-    """The platforms' limits with the configured workspace/tenant budgets."""
-    return {
-        "slack": replace(PLATFORM_LIMITS["slack"], per_workspace=_budget(slack_per_second)),
-        "teams": replace(PLATFORM_LIMITS["teams"], per_workspace=_budget(teams_per_second)),
-    }
-
-
-def _budget(per_second: float) -> tuple[Window, ...]:
-    """At most `per_second` in any second, spread evenly with 2 % headroom: requests reach the
-    platform with a few milliseconds of jitter, and a burst at a window's edge earns a 429."""
-    budget = max(1, int(per_second))
-    return ((budget, 1.0), (1, 1.02 / budget))
-
-
-class Pacer:
-    """Sliding-window budgets: when may the next send to a conversation go?"""
-
-    def __init__(self, limits: Limits, now: Callable[[], float] = time.monotonic) -> None:
-        self.limits = limits
-        self.now = now
-        self._sent: dict[str, deque[float]] = defaultdict(deque)
-        self._blocked: dict[str, float] = {}
-
-    def _earliest(self, key: str, windows: tuple[Window, ...], at: float) -> float:
-        stamps = self._sent[key]
-        earliest = max(at, self._blocked.get(key, 0.0))
-        for count, seconds in windows:
-            recent = [t for t in stamps if t > earliest - seconds]
-            if len(recent) >= count:
-                earliest = max(earliest, recent[-count] + seconds)
-        return earliest
-
-    def reserve(self, conversation: str) -> float:
-        """Book the earliest slot for a send; seconds from now until it."""
-        at = self.now()
-        slot = at
-        for _ in range(3):  # the two budgets settle in a step or two
-            slot = self._earliest("conv:" + conversation, self.limits.per_conversation, slot)
-            slot = self._earliest("workspace", self.limits.per_workspace, slot)
-        for key, windows in (
-            ("conv:" + conversation, self.limits.per_conversation),
-            ("workspace", self.limits.per_workspace),
-        ):
-            stamps = self._sent[key]
-            stamps.append(slot)
-            longest = max((s for _, s in windows), default=0.0)
-            while stamps and stamps[0] < slot - longest - 1:
-                stamps.popleft()
-        return max(0.0, slot - at)
-
-    def block(self, conversation: str, seconds: float) -> None:
-        """A 429 said to wait: nothing to this conversation before then."""
-        key = "conv:" + conversation
-        self._blocked[key] = max(self._blocked.get(key, 0.0), self.now() + seconds)
-
-
-# --- delivery ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -152,8 +60,8 @@ class Stats:
     deferred: int = 0
 
 
-class Delivery:
-    """Sends due outbox rows through the senders it was given, one platform each."""
+class Courier:
+    """Delivers due outbox rows through the senders it was given, one platform each."""
 
     def __init__(
         self,
@@ -368,9 +276,6 @@ class Delivery:
             return original.message_id
         return SendResult.failed("the message to update is still on its way", retry_after=2.0)
 
-    def _record(self, row: OutboxMessage, result: SendResult) -> None:
-        self._record_many([(row, result)])
-
     def _record_many(self, results: Sequence[tuple[OutboxMessage, SendResult]]) -> list[None]:
         """What happened to several sends, in one transaction."""
         now = self.store.now()
@@ -427,58 +332,3 @@ class Delivery:
                 finally:
                     waiter.cancel()
                     stopper.cancel()
-
-
-# --- inspection (`kmb outbox`, `admin outbox`) ---------------------------------------------
-
-
-def outbox_report(store: Store, limit: int = 20) -> list[str]:
-    """Counts by status and platform, then the failing and parked messages with reasons."""
-    with store.session() as s:
-        counts = s.exec(
-            select(OutboxMessage.platform, OutboxMessage.status, func.count())
-            .group_by(col(OutboxMessage.platform), col(OutboxMessage.status))
-            .order_by(col(OutboxMessage.platform), col(OutboxMessage.status))
-        ).all()
-        troubled = s.exec(
-            select(OutboxMessage)
-            .where(
-                or_(
-                    col(OutboxMessage.status) == "parked",
-                    (col(OutboxMessage.status) == "pending") & (col(OutboxMessage.attempts) > 0),
-                )
-            )
-            .order_by(col(OutboxMessage.id))
-            .limit(limit)
-        ).all()
-    if not counts:
-        return ["The outbox is empty."]
-    by_platform: dict[str, Counter[str]] = defaultdict(Counter)
-    for platform, status, n in counts:
-        by_platform[platform][status] = n
-    lines = ["Outbox:"]
-    for platform, c in by_platform.items():
-        parts = ", ".join(f"{n} {status}" for status, n in sorted(c.items()))
-        lines.append(f"  {platform}: {parts}")
-    for row in troubled:
-        what = "parked" if row.status == "parked" else f"failing, next try {row.due_at:%H:%M:%S}"
-        lines.append(
-            f"  #{row.id} {row.dedupe_key} ({row.platform}) — {what} after "
-            f"{counted(row.attempts, 'attempt')}: {row.last_error or 'no reason given'}"
-        )
-    if any(r.status == "parked" for r in troubled):
-        lines.append(
-            "Retry a parked message with `kmb outbox retry ID` (`admin outbox retry ID`)."
-        )
-    return lines
-
-
-def retry_parked(store: Store, outbox_id: int) -> bool:
-    """Send a parked message again (attempts reset); False if it isn't parked."""
-    with store.session() as s:
-        row = s.get(OutboxMessage, outbox_id)
-        if row is None or row.status != "parked":
-            return False
-        row.status, row.attempts, row.due_at = "pending", 0, store.now()
-        row.last_error = f"retried by hand (was: {row.last_error})"[:500]
-        return True
