@@ -1,14 +1,17 @@
 """Platform adapters: each translates its platform to the engine's `Inbound`/`Reply` and back.
 
-`mount` is the composition root for `kmb serve`: it adds each configured platform's routes to
-the web application and returns the senders the outbox delivers through. Platform SDKs are
-imported only here, lazily, so an unconfigured platform costs nothing.
+`mount` adds each configured platform's routes to the web application and returns the senders
+the outbox delivers through; the composition root (`kmb serve`, `kmb worker`) calls it. Every
+platform's module is imported (imports sit at module level), but only a configured platform is
+mounted, so an unconfigured one opens no connection and holds no state.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from adapters.slack import mount as mount_slack
+from adapters.teams import mount as mount_teams
 from bot.engine import Engine
 from bot.outbox import Sender
 
@@ -21,11 +24,7 @@ def mount(app: web.Application, engine: Engine, teams: bool = True) -> dict[str,
     settings = engine.settings
     senders: dict[str, Sender] = {}
     if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
-        from adapters.slack import mount as mount_slack
-
         senders["slack"] = mount_slack(app, engine)
     if teams:  # with no MICROSOFT_APP_ID, Emulator mode (kmb serve keeps that to loopback)
-        from adapters.teams import mount as mount_teams
-
         senders["teams"] = mount_teams(app, engine)
     return senders

@@ -47,7 +47,7 @@ from bot.clock import FakeClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content import load_catalogue  # noqa: E402
 from bot.engine import Engine  # noqa: E402
-from bot.features import register_all  # noqa: E402
+from bot.features.registry import register_all  # noqa: E402
 from bot.server import Running  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.store.models import (  # noqa: E402

@@ -23,7 +23,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.content import load_catalogue
 from bot.engine import Engine
-from bot.features import register_all
+from bot.features.registry import register_all
 from bot.store import Store
 from bot.store.models import (
     Answer,

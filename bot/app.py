@@ -10,7 +10,7 @@ from bot.clock import Clock, FakeClock, SystemClock
 from bot.config import Settings
 from bot.content import ContentError, load_catalogue
 from bot.engine import Engine
-from bot.features import register_all
+from bot.features.registry import register_all
 from bot.preflight import (
     DATABASE_ERRORS,
     SetupError,

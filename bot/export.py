@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import col, select
 
+from bot.features.digests import digest_data
 from bot.store.models import Occasion, Project
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ class ExportError(ValueError):
 
 def project_data(engine: Engine, project_id: int) -> dict[str, Any]:
     """The project and every occasion that has opened, with its digest data."""
-    from bot.features.digests import digest_data
-
     with engine.store.session() as s:
         project = s.get(Project, project_id)
         if project is None:

@@ -7,6 +7,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+import dateparser
+
 from bot.messages import Input
 from bot.pii import guard, visible_length
 
@@ -81,10 +83,6 @@ def parse_date(raw: str, today: dt.date) -> dt.date | None:
     day = _part_of_month(text, today)
     if day is not None:
         return day
-    # dateparser (a well-kept parser for dates in many forms) costs about 0.14 s to import, so
-    # it is loaded by the first date answer rather than by every `kmb` command at start.
-    import dateparser
-
     parsed = dateparser.parse(
         text,
         languages=["en"],

@@ -27,8 +27,9 @@ from sqlmodel import Session, col, select
 
 from bot.messages import Inbound
 from bot.outbox import SendResult
+from bot.scheduling.lease import SCHEDULER
 from bot.store import Store
-from bot.store.models import Enquiry, Lease, OutboxMessage
+from bot.store.models import Enquiry, InboxItem, Lease, OutboxMessage
 
 # A sample: its label values (in the gauge's label order) and its value.
 Sample = tuple[tuple[str, ...], float]
@@ -172,16 +173,12 @@ def default_gauges(metrics: Metrics) -> list[DatabaseGauge]:
         return [((p,), _age(now, due)) for p, due in rows if due is not None]
 
     def lease(s: Session, now: dt.datetime) -> Iterable[Sample]:
-        from bot.scheduling.lease import SCHEDULER
-
         row = s.get(Lease, SCHEDULER)
         if row is None:
             return []
         return [((row.holder,), -_age(now, row.expires_at))]
 
     def lease_held(s: Session, now: dt.datetime) -> Iterable[Sample]:
-        from bot.scheduling.lease import SCHEDULER
-
         row = s.get(Lease, SCHEDULER)
         return [((), 1.0 if row is not None and _aware(row.expires_at) > now else 0.0)]
 
@@ -196,8 +193,6 @@ def default_gauges(metrics: Metrics) -> list[DatabaseGauge]:
         return [(("deadline",), float(late)), (("claim",), float(unclaimed))]
 
     def inbound_backlog(s: Session, now: dt.datetime) -> Iterable[Sample]:
-        from bot.store.models import InboxItem
-
         rows = s.exec(
             select(InboxItem.platform, func.count())
             .where(InboxItem.status == "pending")

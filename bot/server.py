@@ -15,6 +15,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bot.desk.auth import listening
+from bot.desk.routes import mount as mount_desk
 from bot.directory import directory_of
 from bot.engine import Engine
 from bot.handoff import service as handoff_service
@@ -70,8 +72,6 @@ def make_app(engine: Engine, metrics: Metrics | None = None, desk: bool = True) 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", scrape)
     if desk:  # a worker's metrics port serves no desk
-        from bot.desk.web import mount as mount_desk
-
         mount_desk(app, engine)
     return app
 
@@ -241,8 +241,6 @@ class Running:
             raise listen_problem(host, port, exc) from exc
         bound = self._listener.sockets[0].getsockname()[1]
         self.url = f"http://{host}:{bound}"
-        from bot.desk.auth import listening
-
         listening(self.engine, self.url)  # desk links, when KMB_PUBLIC_URL is not set
         self.engine.on_change.append(self.delivery.wake)
         self.engine.on_turn.append(self.metrics.observe_turn)

@@ -67,7 +67,7 @@ def getaddrinfo(host, *args, **kwargs):
         raise socket.gaierror(f"fuzzing: no name lookups ({host!r})")
     return real_getaddrinfo(host, *args, **kwargs)
 socket.socket.connect, socket.getaddrinfo = connect, getaddrinfo
-from bot.cli import main
+from kmb.cli import main
 sys.exit(main(["serve", "--no-scheduler"]))
 """
 

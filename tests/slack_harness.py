@@ -23,7 +23,7 @@ from adapters.slack.manifest import manifest
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.engine import Engine
-from bot.features import register_all
+from bot.features.registry import register_all
 from bot.server import Running
 from bot.store import Store
 from bot.store.models import OutboxMessage

@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.cli import main
 from bot.content import load_catalogue
 from bot.content.loader import PACKAGED
+from kmb.cli import main
 
 NHS_TOOLKIT = {
     "self-assessment", "peer-assist", "before-action-review", "appreciative-inquiry",

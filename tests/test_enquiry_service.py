@@ -10,13 +10,13 @@ import io
 import pytest
 from sqlmodel import select
 
-from bot.cli import main
 from bot.clock import FakeClock
 from bot.engine import Engine
 from bot.features.enquiry_promises import sweep
 from bot.messages import ConversationRef
 from bot.store.models import Enquiry, OutboxMessage
 from bot.testing import Chatter
+from kmb.cli import main
 
 BASE = {
     "question": "Does early mobilisation after hip fracture surgery reduce delirium?",

@@ -15,7 +15,7 @@ from sqlmodel import select
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.engine import Engine
-from bot.features import register_all
+from bot.features.registry import register_all
 from bot.handoff import service
 from bot.handoff.incoming import accept
 from bot.handoff.mail import parse

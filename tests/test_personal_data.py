@@ -360,7 +360,7 @@ async def test_kmb_export_person_writes_the_same_export(
     monkeypatch: Any,
     capsys: Any,
 ) -> None:
-    from bot.cli import main
+    from kmb.cli import main
 
     engine = make_engine(sqlite_url)
     people = await world(engine)
@@ -415,7 +415,7 @@ async def test_kmb_erase_person_for_someone_who_cannot_use_chat(
     monkeypatch: Any,
     capsys: Any,
 ) -> None:
-    from bot.cli import main
+    from kmb.cli import main
 
     engine = make_engine(sqlite_url)
     await world(engine)

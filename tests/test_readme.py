@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import _parser
+from kmb.cli import _parser
 
 ROOT = Path(__file__).parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), ROOT / "Procfile"]

@@ -183,7 +183,7 @@ def test_retention_is_a_daily_chore(engine: Engine) -> None:
 def test_kmb_retention_shows_the_policy_and_the_next_run(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import main
+    from kmb.cli import main
 
     monkeypatch.setenv("DATABASE_URL", engine.store.url)
     assert main(["retention"]) == 0

@@ -13,9 +13,9 @@ import pytest
 from sqlmodel import col, select
 
 from bot.audit import audit_lines
-from bot.cli import main
 from bot.messages import ConversationRef
 from bot.store.models import AuditEntry, Person
+from kmb.cli import main
 from tests.test_enquiries import ENQUIRY
 
 

@@ -12,7 +12,7 @@ from adapters.slack.capabilities import SLACK
 from adapters.slack.modals import modal_for
 from bot.clock import FakeClock
 from bot.engine import Engine
-from bot.features import register_all
+from bot.features.registry import register_all
 from bot.messages import Actions, Button, Form, Input, Reply, Section, Text
 from bot.store import Store
 from bot.testing import Chatter

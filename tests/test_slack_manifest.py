@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from bot.cli import main
 from bot.testing.fake_slack import scopes_needed
+from kmb.cli import main
 
 ADAPTER = Path(__file__).parent.parent / "adapters" / "slack"
 # The conversation types (by id prefix) kmb calls each conversation method on.

@@ -10,7 +10,7 @@ import aiohttp
 from adapters import mount
 from bot.clock import FakeClock
 from bot.engine import Engine
-from bot.features import register_all
+from bot.features.registry import register_all
 from bot.server import Running
 from bot.store import Store
 from bot.testing.fake_slack import FakeSlack

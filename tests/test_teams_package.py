@@ -14,7 +14,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from bot.cli import main
+from kmb.cli import main
 
 APP_ID = "00000000-0000-0000-0000-000000000b07"
 

@@ -9,7 +9,15 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from bot.content.models import Campaign, Library, Retention, Synonyms, Template, Tool
+from bot.content.models import (
+    PURPOSES,
+    Campaign,
+    Library,
+    Retention,
+    Synonyms,
+    Template,
+    Tool,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -156,8 +164,6 @@ def _cross_check(cat: Catalogue) -> list[str]:
                     f"campaigns/{camp.slug}.yaml: prompts.{i}.tool: unknown tool '{prompt.tool}'"
                 )
     if cat.library is not None:
-        from bot.features.enquiries import PURPOSES
-
         known = {value for value, _ in PURPOSES}
         for t in cat.library.teams:
             for i, purpose in enumerate(t.match.purposes):

@@ -140,6 +140,20 @@ class OpeningHours(_Strict):
         return self
 
 
+# What an enquiry is for: asked in the enquiry form, matched by library.yaml's routes.
+PURPOSES = (
+    ("patient-care", "Patient care"),
+    ("research", "Research"),
+    ("audit-qi", "Audit or quality improvement"),
+    ("education", "Education or teaching"),
+    ("policy-guideline", "Policy or guideline"),
+    ("service-development", "Service development"),
+    ("business-case", "Business case"),
+    ("coursework", "Coursework or assessed work"),
+    ("other", "Other"),
+)
+
+
 class RouteMatch(_Strict):
     """What sends an enquiry to a team: any organisation, purpose or keyword listed."""
 

@@ -14,7 +14,7 @@ from sqlalchemy import select as columns
 from sqlmodel import col, func
 
 from bot.features import library
-from bot.features.enquiries import PURPOSE_LABEL
+from bot.features.enquiry_facts import PURPOSE_LABEL
 from bot.store.models import Enquiry, EnquiryMessage
 
 if TYPE_CHECKING:

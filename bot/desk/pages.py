@@ -17,6 +17,8 @@ from bot.desk.web import ENGINE, forbidden, not_found, plain, render, viewer_of
 from bot.engine import Engine
 from bot.features import enquiry_stats, library
 from bot.features.enquiry_desk import READ_SCALE
+from bot.features.retros import open_prompts
+from bot.features.tools import PHASE_TITLES
 
 PERIODS = {
     "last 30 days": "The last 30 days",
@@ -29,8 +31,6 @@ PERIODS = {
 
 async def home(request: web.Request) -> web.Response:
     """What this person can do on the desk."""
-    from bot.features.retros import open_prompts
-
     engine = request.app[ENGINE]
     who = viewer_of(request)
     prompts = await asyncio.to_thread(open_prompts, engine, who.person_id)
@@ -135,8 +135,6 @@ async def enquiry_action(request: web.Request) -> web.Response:
 
 async def mine_page(request: web.Request) -> web.Response:
     """The enquiries this person made, and their prompts waiting for an answer."""
-    from bot.features.retros import open_prompts
-
     engine = request.app[ENGINE]
     who = viewer_of(request)
     rows = await asyncio.to_thread(queries.own_enquiries, engine, who.person_id)
@@ -286,8 +284,6 @@ async def knowvember_page(request: web.Request) -> web.Response:
 
 async def tools_page(request: web.Request) -> web.Response:
     """The tool catalogue, grouped before, during and after."""
-    from bot.features.tools import PHASE_TITLES
-
     tools = request.app[ENGINE].catalogue.tools.values()
     groups = [
         (title, sorted((t for t in tools if t.phases[0] == phase), key=lambda t: t.name))

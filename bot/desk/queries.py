@@ -13,7 +13,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
 from bot.features import library
-from bot.features.enquiries import OUTPUT_LABEL, PURPOSE_LABEL, STATUS_LABEL
+from bot.features.digests import digest_data
+from bot.features.enquiry_facts import OUTPUT_LABEL, PURPOSE_LABEL, STATUS_LABEL
+from bot.features.projects import plan_lines
 from bot.search import Index, SynonymMap
 from bot.store.models import (
     CampaignAnswer,
@@ -337,9 +339,6 @@ def projects(engine: Engine, person_id: int, admin: bool) -> list[tuple[Project,
 
 def project(engine: Engine, project_id: int, person_id: int, admin: bool) -> dict[str, Any] | None:
     """A project's plan, and (for its lead or an admin) participation and digests."""
-    from bot.features.digests import digest_data
-    from bot.features.projects import plan_lines
-
     with engine.store.session() as s:
         p = s.get(Project, project_id)
         if p is None:

@@ -1,6 +1,7 @@
-"""The desk on the web: mounting, security middleware, rendering, signing in and out.
+"""The desk on the web: security middleware, rendering, signing in and out.
 
-aiohttp + Jinja with the NHS.UK frontend components; the pages themselves are in `pages.py`.
+aiohttp + Jinja with the NHS.UK frontend components; the pages themselves are in `pages.py`,
+and `routes.py` mounts both on kmb's app.
 Every page but sign-in needs a live session; every form post carries the session's CSRF token;
 every response carries a Content Security Policy that allows no inline script and nothing from
 elsewhere; roles are checked on every request, and enquiries against the viewer each time.
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from bot.desk import auth
@@ -40,61 +40,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 OPEN_PATHS = ("/desk/sign-in", "/desk/static/")
 
 
-def mount(app: web.Application, engine: Engine) -> None:
-    """Serve the desk at `/desk` (and NHS.UK frontend's images at `/assets`) on kmb's app."""
-    from bot.desk import pages  # the pages use this module's helpers
-
-    desk = web.Application(middlewares=[_headers, _session])
-    desk[ENGINE] = engine
-    desk[LIMITER] = auth.RateLimit(engine)
-    env = aiohttp_jinja2.setup(
-        desk,
-        loader=jinja2.ChoiceLoader(
-            [
-                jinja2.PackageLoader("bot.desk", "templates"),
-                jinja2.PackageLoader(
-                    "nhsuk_frontend_jinja", package_path="templates/nhsuk/components"
-                ),
-                jinja2.PackageLoader("nhsuk_frontend_jinja"),
-            ]
-        ),
-        autoescape=True,
-        undefined=jinja2.ChainableUndefined,
-    )
-    env.filters["day"] = lambda d: f"{d:%d %b %Y}" if d else ""
-    env.filters["when"] = lambda d: f"{d:%d %b %Y, %H:%M}" if d else ""
-    env.filters["plain"] = plain
-    routes = [
-        ("GET", "/", pages.home),
-        ("GET", "/sign-in", sign_in_page),
-        ("POST", "/sign-in", sign_in),
-        ("GET", "/sign-out", sign_out_page),
-        ("POST", "/sign-out", sign_out),
-        ("GET", "/queue", pages.queue_page),
-        ("GET", "/enquiries/{ref}", pages.enquiry_page),
-        ("POST", "/enquiries/{ref}/{action}", pages.enquiry_action),
-        ("GET", "/mine", pages.mine_page),
-        ("GET", "/stats", pages.stats_page),
-        ("GET", "/stats.csv", pages.stats_csv),
-        ("GET", "/projects", pages.projects_page),
-        ("GET", "/projects/{id}", pages.project_page),
-        ("GET", "/lessons", pages.lessons_page),
-        ("GET", "/knowvember", pages.knowvember_page),
-        ("GET", "/tools", pages.tools_page),
-        ("GET", "/tools/{slug}", pages.tool_page),
-    ]
-    for method, path, handler in routes:
-        desk.router.add_route(method, path, handler)
-    desk.router.add_static("/static", STATIC, append_version=False)
-    app.router.add_get("/desk", _to_desk)
-    app.add_subapp("/desk", desk)
-    app.router.add_static("/assets", STATIC / "nhsuk" / "assets")
-
-
-async def _to_desk(request: web.Request) -> web.Response:
-    raise web.HTTPFound("/desk/")
-
-
 def plain(text: str) -> str:
     """Chat's light markup (`*bold*`, `code`) as plain words for a web page."""
     return re.sub(r"[*`_]", "", text)
@@ -104,7 +49,7 @@ def plain(text: str) -> str:
 
 
 @web.middleware
-async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Security headers on every desk response, errors included, and the time it took."""
     started = time.perf_counter()
     try:
@@ -125,7 +70,7 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 @web.middleware
-async def _session(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def require_session(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Find the signed-in person; refuse pages without one and posts without the CSRF token."""
     if request.path.startswith(OPEN_PATHS):
         return await handler(request)

@@ -12,8 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from bot import handoff
+from bot.content.models import PURPOSES
 from bot.features import library
 from bot.features.enquiry_card import announce, card_key, desk_buttons
+from bot.features.enquiry_facts import (
+    OUTPUTS,
+    PURPOSE_LABEL,
+    fact_pairs,
+    name_of,
+)
 from bot.forms import BaseFlow, EnquiryContext, NoContext
 from bot.messages import (
     Actions,
@@ -40,30 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PURPOSES = (
-    ("patient-care", "Patient care"),
-    ("research", "Research"),
-    ("audit-qi", "Audit or quality improvement"),
-    ("education", "Education or teaching"),
-    ("policy-guideline", "Policy or guideline"),
-    ("service-development", "Service development"),
-    ("business-case", "Business case"),
-    ("coursework", "Coursework or assessed work"),
-    ("other", "Other"),
-)
-OUTPUTS = (
-    ("reference-list", "A reference list with abstracts"),
-    ("evidence-summary", "An evidence summary"),
-    ("search-strategy", "The search strategy"),
-    ("conversation", "A conversation with a librarian"),
-)
-PURPOSE_LABEL = dict(PURPOSES)
-STATUS_LABEL = {
-    "new": "Waiting for a librarian",
-    "claimed": "With a librarian",
-    "closed": "Closed",
-}
-OUTPUT_LABEL = dict(OUTPUTS)
 TURNAROUND = (
     "Most searches take a librarian 2–5 hours of work; allow at least a week for a reference "
     "list and longer for a summary. Searches for a decision about a specific patient go first."
@@ -313,26 +296,9 @@ def record(
     )
 
 
-def fact_pairs(e: Enquiry) -> tuple[tuple[str, str], ...]:
-    pairs = [
-        ("Reference", e.reference),
-        ("Priority", "PATIENT CARE — priority" if e.patient_decision else "Normal"),
-        ("Purpose", PURPOSE_LABEL.get(e.purpose, e.purpose)),
-        ("Deadline", e.deadline.strftime("%a %d %b %Y")),
-        ("Output", OUTPUT_LABEL.get(e.output, e.output)),
-        ("Status", STATUS_LABEL.get(e.status, e.status)),
-    ]
-    return tuple(pairs)
-
-
 def find(s: Session, reference: str) -> Enquiry | None:
     ref = reference.strip().upper()
     return s.exec(select(Enquiry).where(Enquiry.reference == ref)).first()
-
-
-def name_of(s: Session, person_id: int | None) -> str:
-    person = s.get(Person, person_id) if person_id else None
-    return person.display_name if person else "(deleted)"
 
 
 def start(turn: Turn) -> list[Reply]:

@@ -28,7 +28,7 @@ def _name(s: Session, person_id: int | None) -> str:
 
 def card_for(engine: Engine, s: Session, e: Enquiry, note: str = "") -> Reply:
     """The card as the enquiry stands now: who has it, and what a librarian can do next."""
-    from bot.features.enquiries import fact_pairs
+    from bot.features.enquiry_facts import fact_pairs
 
     requester = _name(s, e.requester_id)
     assignee = _name(s, e.assignee_id) if e.assignee_id else ""

@@ -14,8 +14,9 @@ from sqlmodel import Session, func, select
 
 from bot import handoff
 from bot.features import library
-from bot.features.enquiries import find, message, name_of, record, split_ref
+from bot.features.enquiries import find, message, record, split_ref
 from bot.features.enquiry_card import announce, refresh_card
+from bot.features.enquiry_facts import name_of
 from bot.features.enquiry_promises import SWEEP_EVERY_S, sweep
 from bot.forms import BaseFlow, EnquiryContext
 from bot.messages import Actions, Button, Choice, Form, Input, Reply, Text, say

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlmodel import col, func, select
 
 from bot.content.models import Handoff
+from bot.features import library
 from bot.handoff.imap import CURSOR
 from bot.handoff.teams import handoff_of, set_handoff
 from bot.messages import Reply, say
@@ -38,8 +39,6 @@ def _describe(h: Handoff | None) -> str:
 
 def handoff(turn: Turn) -> list[Reply]:
     """`admin handoff TEAM email ADDRESS | libanswers SITE QUEUE_ID [ADDRESS] | off`."""
-    from bot.features import library
-
     words = turn.args.split()
     teams = {t.slug: t for t in library.library(turn.engine).teams}
     if not words:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, func, select
 
+from bot.features.enquiries import record, to_requester
 from bot.handoff.mail import REFERENCE, Received, domain_of, reference_in_address
 from bot.handoff.outgoing import mail_from
 from bot.pii import guard
@@ -152,8 +153,6 @@ def accept(engine: Engine, s: Session, mail: Received) -> HandoffMail | None:
 
 def relay(engine: Engine, s: Session, e: Enquiry, row: HandoffMail, name: str) -> None:
     """Carry a mail's (guarded, trimmed) words to the requester, as a thread reply would be."""
-    from bot.features.enquiries import record, to_requester
-
     record(engine, s, e, None, "to_requester", f"(by email from {name}) {row.text}")
     s.flush()
     n = s.exec(

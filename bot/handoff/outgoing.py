@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
+from bot.features.enquiry_facts import fact_pairs, name_of
 from bot.handoff.mail import message_id_for
 from bot.handoff.teams import handoff_of
 from bot.messages import Facts, Reply, Section, Text
@@ -42,8 +43,6 @@ def _subject(e: Enquiry, again: bool = False) -> str:
 
 def enquiry_reply(engine: Engine, s: Session, e: Enquiry) -> Reply:
     """The new enquiry as the library's queue reads it: the requester's chosen fields."""
-    from bot.features.enquiries import fact_pairs, name_of
-
     who = ", ".join(x for x in (e.requester_role, e.requester_team, e.organisation) if x)
     pairs = [("From", name_of(s, e.requester_id) + (f" ({who})" if who else ""))]
     pairs += list(fact_pairs(e)[:5])

@@ -7,11 +7,14 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from bot.handoff.imap import Mailbox, MailboxAddress
+from bot.handoff.libanswers import LibAnswersSender
+from bot.handoff.outgoing import mail_from
+from bot.handoff.smtp import EmailSender, Relay, check_relay
 from bot.outbox import Sender
 
 if TYPE_CHECKING:
     from bot.engine import Engine
-    from bot.handoff.imap import Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +24,10 @@ def senders(engine: Engine) -> dict[str, Sender]:
     settings = engine.settings
     out: dict[str, Sender] = {}
     if settings.kmb_smtp_url:
-        from bot.handoff.outgoing import mail_from
-        from bot.handoff.smtp import EmailSender, Relay
-
         out["email"] = EmailSender(
             engine.store, Relay.from_url(settings.kmb_smtp_url), mail_from(engine)
         )
     if settings.kmb_libanswers_client_id:
-        from bot.handoff.libanswers import LibAnswersSender
-
         out["libanswers"] = LibAnswersSender(
             engine.store,
             settings.kmb_libanswers_client_id,
@@ -43,8 +41,6 @@ def mailbox(engine: Engine) -> Mailbox | None:
     """The poller of kmb's mailbox, when KMB_IMAP_URL is set."""
     if not engine.settings.kmb_imap_url:
         return None
-    from bot.handoff.imap import Mailbox, MailboxAddress
-
     return Mailbox(engine, MailboxAddress.from_url(engine.settings.kmb_imap_url))
 
 
@@ -62,8 +58,6 @@ async def check(engine: Engine) -> list[tuple[bool, str]]:
     settings = engine.settings
     out: list[tuple[bool, str]] = []
     if settings.kmb_smtp_url:
-        from bot.handoff.smtp import Relay, check_relay
-
         out.append(await check_relay(Relay.from_url(settings.kmb_smtp_url)))
     else:
         out.append((True, "KMB_SMTP_URL is not set: no enquiry is mailed to a queue"))

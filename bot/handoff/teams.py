@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from bot.content.models import Handoff
+from bot.features import library
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -20,8 +21,6 @@ def _key(slug: str) -> str:
 
 def handoff_of(engine: Engine, slug: str) -> Handoff | None:
     """The team's hand-off: set in chat (`admin handoff`), else in library.yaml, else none."""
-    from bot.features import library
-
     chosen = engine.store.get_setting(_key(slug))
     if chosen == OFF:
         return None

@@ -18,7 +18,8 @@ from sqlmodel import col, select
 
 from bot.directory import Directory, DirectoryError
 from bot.messages import ConversationRef, PersonRef, say
-from bot.scheduling import planner
+from bot.outbox import notify_person
+from bot.scheduling import planner, renderers
 from bot.store.models import Occasion, Person, Project, Prompt
 
 if TYPE_CHECKING:
@@ -124,8 +125,6 @@ async def resolve_channel_members(engine: Engine, directory: Directory, occasion
 
 
 def _tell_lead(engine: Engine, occasion_id: int, reason: str) -> None:
-    from bot.outbox import notify_person
-
     with engine.store.session() as s:
         occasion = s.get(Occasion, occasion_id)
         project = s.get(Project, occasion.project_id) if occasion else None
@@ -196,8 +195,6 @@ async def run_step(engine: Engine, directory: Directory, step: str, ident: int) 
 
 async def run_due(engine: Engine, directory: Directory) -> Done:
     """Do everything due at the clock's time: open, invite, remind, close, campaign days."""
-    from bot.features import campaigns
-
     done = Done()
     now = engine.store.now()
     # Opening creates prompts that may be due at once, so steps run in the lifecycle's order.
@@ -206,7 +203,7 @@ async def run_due(engine: Engine, directory: Directory) -> Done:
             if item.step == step and await run_step(engine, directory, step, item.ident):
                 setattr(done, _counter(step), getattr(done, _counter(step)) + 1)
                 done.ids.setdefault(step, []).append(item.ident)
-    done.campaign = await asyncio.to_thread(campaigns.post_due, engine)
+    done.campaign = await asyncio.to_thread(renderers.of(engine).post_due, engine)
     return done
 
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from bot.messages import PersonRef, Reply, Text
 from bot.outbox import notify_channel, notify_person
+from bot.scheduling import renderers
 from bot.store.models import Absence, Membership, Occasion, Person, Project, Prompt
 from bot.worktime import Calendar, learn_timezone
 
@@ -234,8 +235,6 @@ def open_occasion(engine: Engine, occasion_id: int) -> int:
 
 def invite(engine: Engine, prompt_id: int) -> bool:
     """Queue a prompt's invitation once it is due (in the person's working hours)."""
-    from bot.features.retros import invitation
-
     store, now = engine.store, engine.store.now()
     with store.session() as s:
         prompt = s.get(Prompt, prompt_id)
@@ -265,7 +264,7 @@ def invite(engine: Engine, prompt_id: int) -> bool:
             store,
             s,
             person,
-            invitation(engine, s, prompt, occasion, project),
+            renderers.of(engine).invite(engine, s, prompt, occasion, project),
             f"prompt:{prompt.id}:invite",
             subject=f"prompt:{prompt.id}",
         )
@@ -274,8 +273,6 @@ def invite(engine: Engine, prompt_id: int) -> bool:
 
 def remind(engine: Engine, prompt_id: int) -> bool:
     """One private reminder, only to someone who has not answered."""
-    from bot.features.retros import reminder  # LAYERS: a renderer, as `invitation` is
-
     store, now = engine.store, engine.store.now()
     with store.session() as s:
         prompt = s.get(Prompt, prompt_id)
@@ -294,7 +291,7 @@ def remind(engine: Engine, prompt_id: int) -> bool:
         assert prompt.id is not None
         if not _take(s, Prompt, prompt.id, col(Prompt.reminded_at).is_(None), reminded_at=now):
             return False
-        reply = reminder(engine, s, prompt, occasion, project)
+        reply = renderers.of(engine).remind(engine, s, prompt, occasion, project)
         # The due time is in the key: a snoozed prompt's second reminder is a new message, while
         # two schedulers racing on the same reminder still queue one row.
         key = f"prompt:{prompt.id}:reminder:{prompt.remind_at:%Y%m%dT%H%M}"
@@ -304,8 +301,6 @@ def remind(engine: Engine, prompt_id: int) -> bool:
 
 def close_occasion(engine: Engine, occasion_id: int) -> bool:
     """Close a window: the digest to the project's channel (threaded) and to the lead."""
-    from bot.features.digests import digest_reply
-
     store, now = engine.store, engine.store.now()
     with store.session() as s:
         occasion = s.get(Occasion, occasion_id)
@@ -320,7 +315,7 @@ def close_occasion(engine: Engine, occasion_id: int) -> bool:
             if prompt.status == "scheduled":
                 prompt.status = "missed"  # never reached them in working hours
         s.flush()
-        digest = digest_reply(engine, occasion_id, s)
+        digest = renderers.of(engine).digest_of(engine, occasion_id, s)
         if project.channel:
             head = Reply(
                 (Text(f"The {digest.summary.lower()} is in — details in the thread."),),

@@ -12,7 +12,11 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, bindparam, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, create_engine, select
 
 from bot.clock import Clock
@@ -54,11 +58,7 @@ def make_engine(url: str) -> Engine:
 def insert_ignoring(engine: Engine, model: Any) -> Any:
     """INSERT … ON CONFLICT DO NOTHING for this database's dialect."""
     if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
         return pg_insert(model).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
     return sqlite_insert(model).on_conflict_do_nothing()
 
 
@@ -153,9 +153,6 @@ class Store:
 
     def upgrade(self) -> None:
         """Create or upgrade the schema to the newest migration."""
-        from alembic import command
-        from alembic.config import Config
-
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import String, cast, delete, or_, update
 from sqlmodel import Session, col, select
 
+from bot.messages import reply_to_dict, say
 from bot.store.models import (
     Absence,
     Answer,
@@ -262,8 +263,6 @@ def _outbox(s: Session, p: Subject) -> Rows:
 
 
 def _erase_outbox(s: Session, p: Subject) -> None:
-    from bot.messages import reply_to_dict, say
-
     for row in s.exec(_outbox_query(p)).all():
         if _to_or_about(row, p):
             posted = row.kind == "post" and row.message_id and row.status == "sent"

@@ -36,10 +36,12 @@ from bot.clock import SystemClock
 from bot.config import Settings
 from bot.content import load_catalogue
 from bot.engine import Engine
-from bot.features import register_all
+from bot.features.registry import register_all
 from bot.messages import ConversationRef, Inbound, PersonRef
 from bot.store import Store
 from bot.store.models import EnquiryMessage, InboxItem
+from bot.testing.fake_connector import FakeConnector
+from bot.testing.fake_slack import FakeSlack
 
 SECRET = "crash-signing-secret"
 TOKEN = "xoxb-test"
@@ -309,9 +311,6 @@ async def burst(
 ) -> Tally:
     """Send `requests` mixed requests, SIGKILL the server `kills` times at seeded moments
     (after a random number of 2xx answers), restart it each time, and count the effects."""
-    from bot.testing.fake_connector import FakeConnector
-    from bot.testing.fake_slack import FakeSlack
-
     rng = random.Random(seed)
     kinds = [rng.choice(KINDS) for _ in range(requests)]
     modal_users = kinds.count("modal")

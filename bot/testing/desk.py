@@ -6,6 +6,16 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.engine import Engine
+from bot.store.models import (
+    Answer,
+    CampaignAnswer,
+    CampaignRun,
+    Lesson,
+    Membership,
+    Occasion,
+    Project,
+    Prompt,
+)
 from bot.testing import Chatter
 
 ENQUIRY = [
@@ -48,16 +58,6 @@ async def ask(person: Chatter, lines: list[str]) -> str:
 
 async def seed(engine: Engine) -> dict[str, Chatter]:
     """Ann (member) and Sam (admin and librarian, who leads a project) with something to see."""
-    from bot.store.models import (
-        Answer,
-        CampaignAnswer,
-        CampaignRun,
-        Lesson,
-        Membership,
-        Occasion,
-        Project,
-        Prompt,
-    )
 
     ann = Chatter(engine, "ann")
     sam = Chatter(engine, "sam").grant("admin").grant("librarian")

@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.content import load_catalogue
 from bot.engine import Engine
-from bot.features import register_all
+from bot.features.registry import register_all
 from bot.platforms import Capabilities
 from bot.store import Store
 from bot.testing import Chatter
@@ -56,8 +57,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     admin = _postgres_url()
     if not admin:
         pytest.skip(f"no PostgreSQL: set {PG_ENV} (.ci/run starts a throwaway cluster)")
-    import psycopg
-
     name = "kmb_" + uuid.uuid4().hex[:12]
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

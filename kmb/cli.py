@@ -1,13 +1,34 @@
-"""The `kmb` command line: serve, chat, content, roles, exports, erasure, audit, retention."""
+"""The `kmb` command line: serve, chat, content, roles, exports, erasure, audit, retention.
+
+The composition root: it builds the engine from the settings and hands it the platform
+adapters, so it is the one place that imports both `bot` and `adapters`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from functools import partial
 from pathlib import Path
 
+from aiohttp import web
+from pydantic import ValidationError
+
+from adapters import console, mount
+from adapters.slack.manifest import render as slack_manifest
+from adapters.teams.manifest import PLACEHOLDER_PRIVACY, PLACEHOLDER_TERMS
+from adapters.teams.manifest import build as build_teams_package
+from bot.app import build
+from bot.config import Settings
+from bot.content import ContentError, load_catalogue
+from bot.engine import Engine
+from bot.handoff.service import check as handoff_check
+from bot.preflight import SetupError, describe, settings_problem, shown, sqlite_path
+from bot.server import serve as serve_web
 from bot.turn import ROLES
+from bot.worker import work
+from kmb import records
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,8 +110,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `kmb` console script: a set-up problem is one line, exit 1."""
-    from bot.preflight import SetupError
-
     try:
         return _main(argv)
     except SetupError as exc:
@@ -100,11 +119,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
-    from pydantic import ValidationError
-
-    from bot.config import Settings
-    from bot.preflight import settings_problem
-
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -122,9 +136,6 @@ def _main(argv: list[str] | None) -> int:
             args.privacy_url or settings.kmb_privacy_url,
             args.terms_url or settings.kmb_terms_url,
         )
-    from bot.app import build
-    from bot.preflight import describe, shown, sqlite_path
-
     path = sqlite_path(settings.database_url)
     fresh = path is not None and not path.exists()
     if args.cmd == "db":
@@ -135,37 +146,33 @@ def _main(argv: list[str] | None) -> int:
         if args.id is None or not args.id.isdigit():
             print("usage: kmb export project ID [--format md|csv|json]", file=sys.stderr)
             return 2
-        return _export_project(build(settings), int(args.id), args.format or "md", args.out)
+        return records.export_project(build(settings), int(args.id), args.format or "md", args.out)
     if args.cmd == "export" and args.what == "person":
         if args.id is None or (args.format or "json") != "json":
             print("usage: kmb export person ID|PLATFORM:ID [--out FILE]", file=sys.stderr)
             return 2
-        return _export_person(build(settings), args.id, args.out)
+        return records.export_person(build(settings), args.id, args.out)
     if args.cmd == "erase":
-        return _erase_person(build(settings), args.id, args.yes)
+        return records.erase_person(build(settings), args.id, args.yes)
     if args.cmd == "audit":
-        return _audit(build(settings), args.since)
+        return records.audit(build(settings), args.since)
     if args.cmd == "retention":
-        return _retention(build(settings), args.run)
+        return records.retention(build(settings), args.run)
     if args.cmd == "export":
         if not args.since or (args.format or "csv") != "csv":
             print("usage: kmb export enquiries --since YYYY-MM-DD [--format csv]", file=sys.stderr)
             return 2
-        return _export(build(settings), args.since, args.until, args.out)
+        return records.export(build(settings), args.since, args.until, args.out)
     if args.cmd == "roles":
-        return _roles(build(settings), args.action, args.role, args.who)
+        return records.roles(build(settings), args.action, args.role, args.who)
     if args.cmd == "chat":
-        from adapters import console
-
         engine = build(settings)
         print(describe(settings.database_url, fresh), file=sys.stderr)  # stdout: kmb's replies
         if args.role:
-            _session_role(engine, console.PLATFORM, args.user, args.role)
+            records.session_role(engine, console.PLATFORM, args.user, args.role)
         console.main(engine, args.user)
         return 0
     if args.cmd == "serve":
-        from bot.server import serve
-
         host = args.host or settings.host
         slack = bool(settings.slack_bot_token)
         teams = _may_listen(host, settings.microsoft_app_id, args.allow_unauthenticated, slack)
@@ -173,12 +180,8 @@ def _main(argv: list[str] | None) -> int:
             return 2
         engine = build(settings)
         print(describe(settings.database_url, fresh), flush=True)
-        from functools import partial
-
-        from adapters import mount
-
         asyncio.run(
-            serve(
+            serve_web(
                 engine,
                 host,
                 args.port or settings.port,
@@ -195,11 +198,9 @@ def _main(argv: list[str] | None) -> int:
             engine, args.id, not args.no_scheduler, args.concurrency, args.batch, metrics_at
         )
     if args.cmd == "outbox":
-        return _outbox(build(settings), args.action, args.id)
+        return records.outbox(build(settings), args.action, args.id)
     if args.cmd == "handoff":
-        from bot.handoff.service import check
-
-        results = asyncio.run(check(build(settings)))
+        results = asyncio.run(handoff_check(build(settings)))
         for ok, line in results:
             print(f"{'ok  ' if ok else 'FAIL'} {line}")
         return 0 if all(ok for ok, _ in results) else 1
@@ -207,20 +208,13 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _worker(
-    engine: object,
+    engine: Engine,
     worker_id: str,
     scheduler: bool,
     concurrency: int,
     batch: int,
     metrics_at: tuple[str, int] | None,
 ) -> int:
-    from aiohttp import web
-
-    from adapters import mount
-    from bot.engine import Engine
-    from bot.worker import work
-
-    assert isinstance(engine, Engine)
     senders = mount(web.Application(), engine)  # the routes go unserved; the senders are used
     asyncio.run(
         work(
@@ -236,73 +230,6 @@ def _worker(
     return 0
 
 
-def _outbox(engine: object, action: str | None, ident: int | None) -> int:
-    from bot.engine import Engine
-    from bot.outbox import outbox_report, retry_parked
-
-    assert isinstance(engine, Engine)
-    if action == "retry":
-        if ident is None:
-            print("usage: kmb outbox retry ID", file=sys.stderr)
-            return 2
-        if not retry_parked(engine.store, ident):
-            print(f"outbox message {ident} is not parked", file=sys.stderr)
-            return 1
-        print(f"outbox message {ident} will be sent again")
-        return 0
-    from bot.handoff.admin import report
-
-    print("\n".join([*outbox_report(engine.store), *report(engine.store)]))
-    return 0
-
-
-def _export_project(engine: object, project_id: int, fmt: str, out: Path | None) -> int:
-    from bot.engine import Engine
-    from bot.export import ExportError, project_data, render
-
-    assert isinstance(engine, Engine)
-    try:
-        text = render(project_data(engine, project_id), fmt)
-    except ExportError as exc:
-        print(f"kmb export: {exc}", file=sys.stderr)
-        return 1
-    with engine.store.session() as s:
-        engine.store.audit(s, None, "export.project", {"project": project_id, "format": fmt})
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
-        print(f"wrote {out}")
-    return 0
-
-
-def _export(engine: object, since: str, until: str | None, out: Path | None) -> int:
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-
-    from bot.engine import Engine
-    from bot.features.enquiry_stats import rows, to_csv
-
-    assert isinstance(engine, Engine)
-    try:
-        start = dt.date.fromisoformat(since)
-        today = engine.clock.now().astimezone(ZoneInfo(engine.settings.kmb_timezone)).date()
-        end = dt.date.fromisoformat(until) if until else today + dt.timedelta(days=1)
-    except ValueError:
-        print("kmb export: dates are YYYY-MM-DD, e.g. --since 2026-04-01", file=sys.stderr)
-        return 2
-    text = to_csv(rows(engine, start, end))
-    with engine.store.session() as s:
-        detail = {"since": start.isoformat(), "until": end.isoformat()}
-        engine.store.audit(s, None, "export.enquiries", detail)
-    if out is None:
-        print(text, end="")
-    else:
-        out.write_text(text, encoding="utf-8")
-        print(f"wrote {text.count(chr(10)) - 1} enquiries to {out}")
-    return 0
-
-
 def _slack_manifest(url: str | None, socket: bool, name: str) -> int:
     if not socket and not (url and url.startswith("https://")):
         print(
@@ -311,9 +238,7 @@ def _slack_manifest(url: str | None, socket: bool, name: str) -> int:
             file=sys.stderr,
         )
         return 2
-    from adapters.slack.manifest import render
-
-    print(render(url, name, socket), end="")
+    print(slack_manifest(url, name, socket), end="")
     return 0
 
 
@@ -345,9 +270,6 @@ def _may_listen(host: str, app_id: str, allowed: bool, slack: bool) -> bool | No
 
 
 def _teams_manifest(app_id: str, out: Path, domain: str, privacy: str, terms: str) -> int:
-    from adapters.teams.manifest import PLACEHOLDER_PRIVACY, PLACEHOLDER_TERMS
-    from adapters.teams.manifest import build as build_package
-
     if not privacy or not terms:
         print(
             "kmb teams manifest: no --privacy-url/--terms-url (KMB_PRIVACY_URL, KMB_TERMS_URL): "
@@ -355,7 +277,7 @@ def _teams_manifest(app_id: str, out: Path, domain: str, privacy: str, terms: st
             file=sys.stderr,
         )
     try:
-        build_package(
+        build_teams_package(
             app_id, out, domain, privacy or PLACEHOLDER_PRIVACY, terms or PLACEHOLDER_TERMS
         )
     except ValueError as exc:
@@ -366,8 +288,6 @@ def _teams_manifest(app_id: str, out: Path, domain: str, privacy: str, terms: st
 
 
 def _content_check(folder: Path | None) -> int:
-    from bot.content import ContentError, load_catalogue
-
     try:
         cat = load_catalogue(folder)
     except ContentError as exc:
@@ -378,145 +298,6 @@ def _content_check(folder: Path | None) -> int:
         f"content ok: {len(cat.tools)} tools, {len(cat.templates)} templates, "
         f"{len(cat.campaigns)} campaigns"
     )
-    return 0
-
-
-def _roles(engine: object, action: str, role: str | None, who: str | None) -> int:
-    from sqlmodel import select
-
-    from bot.engine import Engine
-    from bot.store.models import Person
-
-    assert isinstance(engine, Engine)
-    if action == "list":
-        with engine.store.session() as s:
-            for p in s.exec(select(Person).order_by(Person.platform, Person.external_id)):
-                print(f"{p.platform}:{p.external_id}\t{p.roles}")
-        return 0
-    if not role or not who or ":" not in who:
-        print(f"usage: kmb roles {action} ROLE PLATFORM:ID", file=sys.stderr)
-        return 2
-    platform, _, external = who.partition(":")
-    if action == "grant":
-        engine.store.grant(platform, external, role)
-        print(f"{who} now has the {role} role")
-        return 0
-    if role == "member":
-        print("kmb roles: everyone is a member; revoke lead, librarian or admin", file=sys.stderr)
-        return 2
-    person = engine.store.revoke(platform, external, role)
-    if person is None:
-        print(f"kmb roles: {who} does not have the {role} role", file=sys.stderr)
-        return 1
-    print(f"{who} no longer has the {role} role (now: {person.roles})")
-    return 0
-
-
-def _session_role(engine: object, platform: str, user: str, role: str) -> None:
-    """`kmb chat --role`: the role for this session only, said plainly and audited."""
-    from bot.engine import Engine
-
-    assert isinstance(engine, Engine)
-    engine.session_roles[(platform, user)] = frozenset({role})
-    with engine.store.session() as s:
-        person = engine.store.person(s, platform, user)
-        engine.store.audit(s, None, "role.session", {"role": role}, subject_id=person.id)
-    print(
-        f"kmb chat: you have the {role} role for this session only. "
-        f"`kmb roles grant {role} {platform}:{user}` gives it for good.",
-        file=sys.stderr,
-    )
-
-
-def _person_id(engine: object, who: str) -> int | None:
-    """A person's id from `ID` or `PLATFORM:ID`."""
-    from sqlmodel import select
-
-    from bot.engine import Engine
-    from bot.store.models import Person
-
-    assert isinstance(engine, Engine)
-    if who.isdigit():
-        return int(who)
-    platform, _, external = who.partition(":")
-    with engine.store.session() as s:
-        return s.exec(
-            select(Person.id).where(Person.platform == platform, Person.external_id == external)
-        ).first()
-
-
-def _erase_person(engine: object, who: str, confirmed: bool) -> int:
-    from bot.engine import Engine
-    from bot.features.privacy import erase
-
-    assert isinstance(engine, Engine)
-    if not confirmed:
-        print(
-            f"kmb erase: this deletes everything kmb holds about {who} and cannot be undone; "
-            "run it again with --yes",
-            file=sys.stderr,
-        )
-        return 2
-    person_id = _person_id(engine, who)
-    if person_id is None or not erase(engine, person_id):
-        print(f"kmb erase: no person {who}", file=sys.stderr)
-        return 1
-    print(f"erased {who}: anonymous answers stay, linked to no one")
-    return 0
-
-
-def _export_person(engine: object, who: str, out: Path | None) -> int:
-    import json
-
-    from bot.engine import Engine
-    from bot.features.privacy import export
-
-    assert isinstance(engine, Engine)
-    person_id = _person_id(engine, who)
-    try:
-        if person_id is None:
-            raise LookupError(f"no person {who}")
-        data = export(engine, person_id)
-    except LookupError as exc:
-        print(f"kmb export: {exc}", file=sys.stderr)
-        return 1
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
-        print(f"wrote {out}")
-    return 0
-
-
-def _audit(engine: object, since: str | None) -> int:
-    import datetime as dt
-
-    from bot.audit import audit_lines
-    from bot.engine import Engine
-
-    assert isinstance(engine, Engine)
-    try:
-        start = dt.date.fromisoformat(since) if since else None
-    except ValueError:
-        print("kmb audit: --since is YYYY-MM-DD, e.g. --since 2026-11-01", file=sys.stderr)
-        return 2
-    for line in audit_lines(engine.store, start):
-        print(line)
-    return 0
-
-
-def _retention(engine: object, run: bool) -> int:
-    from bot.engine import Engine
-    from bot.retention import report, run_retention
-
-    assert isinstance(engine, Engine)
-    if run:
-        removed = run_retention(engine)
-        for kind, n in removed.items():
-            print(f"{kind}: {n} removed")
-        return 0
-    print("\n".join(report(engine)))
     return 0
 
 
