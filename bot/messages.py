@@ -21,7 +21,6 @@ ConversationKind = Literal["personal", "channel", "group"]
 InputKind = Literal[
     "text", "multiline", "choice", "scale", "yesno", "date", "toggle", "people", "number"
 ]
-Target = Literal["reply", "person", "channel"]
 
 
 @dataclass(frozen=True)
@@ -194,16 +193,6 @@ class Reply:
     def to_text(self) -> str:
         """The whole reply as plain text."""
         return "\n\n".join(e.to_text() for e in self.elements)
-
-
-@dataclass(frozen=True)
-class Outbound:
-    """A reply to the conversation, a direct message to a person, or a post to a channel."""
-
-    reply: Reply
-    target: Target = "reply"
-    person: PersonRef | None = None
-    conversation: ConversationRef | None = None
 
 
 def say(*paragraphs: str, summary: str = "") -> Reply:

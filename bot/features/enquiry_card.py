@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from bot import handoff
 from bot.features import library
+from bot.features.enquiry_facts import fact_pairs
 from bot.messages import Actions, Button, Facts, Reply, Section, Text
 from bot.outbox import notify_channel, update_posted
 from bot.store.models import Enquiry, OutboxMessage, Person
@@ -28,8 +29,6 @@ def _name(s: Session, person_id: int | None) -> str:
 
 def card_for(engine: Engine, s: Session, e: Enquiry, note: str = "") -> Reply:
     """The card as the enquiry stands now: who has it, and what a librarian can do next."""
-    from bot.features.enquiry_facts import fact_pairs
-
     requester = _name(s, e.requester_id)
     assignee = _name(s, e.assignee_id) if e.assignee_id else ""
     if e.status == "closed":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session, func, select
@@ -18,17 +17,6 @@ if TYPE_CHECKING:
 # A form is answered while the platform waits (Slack: 3 s), so look-ups get a short budget;
 # whatever is not known by then is looked up again before the first review opens.
 LOOKUP_S = 1.5
-
-
-SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
-
-
-def is_platform_id(platform: str, token: str) -> bool:
-    """A Slack user id (the people picker's value) can always be sent a direct message.
-
-    Kept for `ProjectFlow` until it asks `turn.can.is_person_id`; then this goes.
-    """
-    return platform == "slack" and SLACK_USER.fullmatch(token.strip().lstrip("@")) is not None
 
 
 def known_person(s: Session, platform: str, name: str) -> Person | None:

@@ -173,7 +173,7 @@ def _without_timezone(engine: Engine, occasion_id: int) -> list[PersonRef]:
         return [
             PersonRef(p.platform, p.external_id, p.display_name)
             for p in planner.team(s, occasion.project_id)
-            if not p.timezone and p.platform != "console"
+            if not p.timezone and engine.platforms[p.platform].timezones
         ]
 
 

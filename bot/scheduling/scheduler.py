@@ -254,8 +254,3 @@ class Scheduling:
     def _worked(self) -> None:
         if self.on_work is not None:
             self.on_work()
-
-
-def describe(scheduling: Scheduling) -> dict[str, Any]:
-    """A small status summary (for health output)."""
-    return {"holder": scheduling.key, "active": scheduling.active, "jobs": scheduling.job_ids()}
