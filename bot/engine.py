@@ -340,7 +340,7 @@ class Engine:
         self,
         turn: Turn,
         flow_id: str,
-        ctx: Context | Mapping[str, Any],
+        ctx: Context,
         prefill: Mapping[str, str] | None = None,
     ) -> list[Reply]:
         """Begin a form: whole where the platform shows forms whole, else its first question."""
@@ -351,7 +351,7 @@ class Engine:
         turn: Turn,
         flow_id: str,
         values: Mapping[str, str],
-        ctx: Context | Mapping[str, Any],
+        ctx: Context,
     ) -> list[Reply]:
         """Validate a whole form (as a rich platform submits it) and commit it."""
         return self.forms.submit(turn, flow_id, values, ctx)

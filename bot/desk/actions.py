@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.desk.auth import Viewer
 from bot.engine import Engine
 from bot.features import enquiry_desk
+from bot.forms import EnquiryContext
 from bot.messages import ConversationRef, Inbound, PersonRef, Reply
 from bot.turn import Turn
 
@@ -78,7 +79,7 @@ def act_sync(
         replies = enquiry_desk.claim(turn)
     elif action in FLOWS:
         clean = {k: str(values.get(k, "")).strip() for k in FIELDS[action]}
-        replies = engine.submit_form(turn, FLOWS[action], clean, {"enquiry": enquiry_id})
+        replies = engine.submit_form(turn, FLOWS[action], clean, EnquiryContext(enquiry_id))
     else:
         raise ValueError(f"unknown desk action {action!r}")
     errors = tuple(

@@ -342,11 +342,11 @@ def answer(turn: Turn) -> list[Reply]:
         chosen = [c for c in choices if c[0] == int(arg)]
         if not chosen:
             return [say("That isn't one of your open retros. Type `retro` to see them.")]
-        return turn.engine.start_form(turn, "answer", {"prompt": chosen[0][0]})
+        return turn.engine.start_form(turn, "answer", PromptContext(chosen[0][0]))
     if arg:
         return [say("Type `retro` to answer, `retro status <project>` or `retro now <project>`.")]
     if len(pending) == 1:
-        return turn.engine.start_form(turn, "answer", {"prompt": pending[0][0]})
+        return turn.engine.start_form(turn, "answer", PromptContext(pending[0][0]))
     if not pending and not done:
         return [say("You have no retro prompts waiting. 🎉")]
 
