@@ -14,7 +14,7 @@ import yaml
 
 from bot.content import Catalogue, load_catalogue
 from bot.content.models import Tool
-from bot.features.finder import ToolFinder
+from bot.features.tools.finder import ToolFinder
 
 NEEDS = yaml.safe_load(
     (Path(__file__).resolve().parent.parent / "tests" / "data" / "tool_needs.yaml").read_text()

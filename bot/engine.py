@@ -20,8 +20,8 @@ from bot.config import Settings
 from bot.content import Catalogue
 from bot.conversations import Conversations, install_key, remember_conversation
 from bot.directory import Directory, NoDirectory
-from bot.features.finder import ToolFinder
 from bot.features.greeting import greeting
+from bot.features.tools.finder import ToolFinder
 from bot.forms import Context, FormFlow, FormRunner
 from bot.inbox import Prepare, Receiver, Shaper
 from bot.messages import Inbound, PersonRef, Reply, say

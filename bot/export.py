@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import col, select
 
-from bot.features.digests import digest_data
+from bot.features.retros.digests import digest_data
 from bot.store.models import Occasion, Project
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from bot.audit import audit_lines
 from bot.engine import Engine
 from bot.export import ExportError, project_data, render
 from bot.features import privacy
-from bot.features.enquiry_stats import rows, to_csv
+from bot.features.enquiries.stats import rows, to_csv
 from bot.handoff.admin import report as handoff_report
 from bot.outbox import outbox_report, retry_parked
 from bot.retention import report as retention_report

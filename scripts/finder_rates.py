@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from bot.content import load_catalogue
-from bot.features.finder import ToolFinder
+from bot.features.tools.finder import ToolFinder
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SETS = {"tuned": "tool_needs.yaml", "held-out": "tool_needs_heldout.yaml"}

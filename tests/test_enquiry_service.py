@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.clock import FakeClock
 from bot.engine import Engine
-from bot.features.enquiry_promises import sweep
+from bot.features.enquiries.promises import sweep
 from bot.messages import ConversationRef
 from bot.store.models import Enquiry, OutboxMessage
 from bot.testing import Chatter

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from bot.content import load_catalogue
-from bot.features.finder import ToolFinder
+from bot.features.tools.finder import ToolFinder
 
 DATA = Path(__file__).parent / "data"
 NEEDS = yaml.safe_load((DATA / "tool_needs.yaml").read_text())["needs"]

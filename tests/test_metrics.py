@@ -102,7 +102,7 @@ async def test_enquiries_past_their_promise(slack: SlackWorld) -> None:
     samples, _ = await scrape(slack)
     assert samples[("kmb_enquiries_past_promise", (("promise", "deadline"),))] == 0
     slack.clock.set(dt.datetime(2027, 1, 21, 10, tzinfo=dt.UTC))
-    from bot.features.enquiry_promises import sweep
+    from bot.features.enquiries.promises import sweep
 
     sweep(slack.engine)  # the unclaimed one is nudged: its claim promise has passed
     samples, _ = await scrape(slack)

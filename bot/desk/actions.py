@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from bot.desk.auth import Viewer
 from bot.engine import Engine
-from bot.features import enquiry_desk
+from bot.features.enquiries import closing
+from bot.features.enquiries import desk as enquiry_desk
 from bot.forms import EnquiryContext
 from bot.messages import ConversationRef, Inbound, PersonRef, Reply
 from bot.turn import Turn
@@ -24,7 +25,7 @@ FLOWS = {
     "transfer": enquiry_desk.TransferFlow.id,
     "reply": enquiry_desk.ReplyFlow.id,
     "note": enquiry_desk.NoteFlow.id,
-    "close": enquiry_desk.CloseFlow.id,
+    "close": closing.CloseFlow.id,
 }
 FIELDS = {
     "transfer": ("team", "person"),

@@ -13,8 +13,8 @@ from sqlalchemy import Date, case, cast
 from sqlalchemy import select as columns
 from sqlmodel import col, func
 
-from bot.features import library
-from bot.features.enquiry_facts import PURPOSE_LABEL
+from bot.features.enquiries import library
+from bot.features.enquiries.facts import PURPOSE_LABEL
 from bot.store.models import Enquiry, EnquiryMessage
 
 if TYPE_CHECKING:

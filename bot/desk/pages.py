@@ -15,10 +15,11 @@ from bot.desk import auth, figures, queries
 from bot.desk.actions import ACTIONS, act
 from bot.desk.web import ENGINE, forbidden, not_found, plain, render, viewer_of
 from bot.engine import Engine
-from bot.features import enquiry_stats, library
-from bot.features.enquiry_desk import READ_SCALE
-from bot.features.retros import open_prompts
-from bot.features.tools import PHASE_TITLES
+from bot.features.enquiries import library
+from bot.features.enquiries import stats as enquiry_stats
+from bot.features.enquiries.closing import READ_SCALE
+from bot.features.retros.asking import open_prompts
+from bot.features.tools.catalogue import PHASE_TITLES
 
 PERIODS = {
     "last 30 days": "The last 30 days",

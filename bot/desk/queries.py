@@ -12,10 +12,10 @@ from sqlalchemy import select as columns
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
-from bot.features import library
-from bot.features.digests import digest_data
-from bot.features.enquiry_facts import OUTPUT_LABEL, PURPOSE_LABEL, STATUS_LABEL
-from bot.features.projects import plan_lines
+from bot.features.enquiries import library
+from bot.features.enquiries.facts import OUTPUT_LABEL, PURPOSE_LABEL, STATUS_LABEL
+from bot.features.projects.manage import plan_lines
+from bot.features.retros.digests import digest_data
 from bot.search import Index, SynonymMap
 from bot.store.models import (
     CampaignAnswer,

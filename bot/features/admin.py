@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import col, func, select
 
-from bot.features import library
+from bot.features.enquiries import library
 from bot.messages import Reply, say
 from bot.store.models import Person
 from bot.turn import ROLES, Command, Turn

@@ -9,21 +9,23 @@ from bot.features import (
     admin,
     availability,
     campaigns,
-    digests,
-    enquiries,
-    enquiry_desk,
-    enquiry_stats,
     help,
     home,
     lessons,
     outbox_view,
     privacy,
-    projects,
-    retros,
     schedule_renderers,
-    tools,
     welcome,
 )
+from bot.features.enquiries import closing as enquiry_closing
+from bot.features.enquiries import desk as enquiry_desk
+from bot.features.enquiries import form as enquiry_form
+from bot.features.enquiries import queue as enquiry_queue
+from bot.features.enquiries import stats as enquiry_stats
+from bot.features.projects import manage as projects
+from bot.features.retros import asking as retros
+from bot.features.retros import digests
+from bot.features.tools import catalogue as tools
 from bot.handoff import admin as handoff_admin
 
 if TYPE_CHECKING:
@@ -35,8 +37,10 @@ def register_all(engine: Engine) -> None:
     for module in (
         help,
         tools,
-        enquiries,
+        enquiry_form,
+        enquiry_queue,
         enquiry_desk,
+        enquiry_closing,
         enquiry_stats,
         retros,
         digests,

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.features.campaigns import post_due
-from bot.features.digests import digest_reply
-from bot.features.retros import invitation, reminder
+from bot.features.retros.asking import invitation, reminder
+from bot.features.retros.digests import digest_reply
 from bot.scheduling import renderers
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlmodel import col, func, select
 
 from bot.content.models import Handoff
-from bot.features import library
+from bot.features.enquiries import library
 from bot.handoff.imap import CURSOR
 from bot.handoff.teams import handoff_of, set_handoff
 from bot.messages import Reply, say

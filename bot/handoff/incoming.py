@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, func, select
 
-from bot.features.enquiries import record, to_requester
+from bot.features.enquiries.form import record
+from bot.features.enquiries.queue import to_requester
 from bot.handoff.mail import REFERENCE, Received, domain_of, reference_in_address
 from bot.handoff.outgoing import mail_from
 from bot.pii import guard

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from bot.features.enquiry_facts import fact_pairs, name_of
+from bot.features.enquiries.facts import fact_pairs, name_of
 from bot.handoff.mail import message_id_for
 from bot.handoff.teams import handoff_of
 from bot.messages import Facts, Reply, Section, Text

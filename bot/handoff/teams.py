@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from bot.content.models import Handoff
-from bot.features import library
+from bot.features.enquiries import library
 
 if TYPE_CHECKING:
     from bot.engine import Engine

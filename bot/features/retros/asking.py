@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from bot.content import Template
-from bot.features.project_access import find_project, latest_occasion, template_name
+from bot.features.projects.access import find_project, latest_occasion, template_name
 from bot.forms import BaseFlow, Context
 from bot.messages import Actions, Button, Choice, Form, Input, Reply, Text, say
 from bot.scheduling import planner

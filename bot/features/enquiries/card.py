@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session, col, select
 
 from bot import handoff
-from bot.features import library
-from bot.features.enquiry_facts import fact_pairs
+from bot.features.enquiries import library
+from bot.features.enquiries.facts import fact_pairs
 from bot.messages import Actions, Button, Facts, Reply, Section, Text
 from bot.outbox import notify_channel, update_posted
 from bot.store.models import Enquiry, OutboxMessage, Person

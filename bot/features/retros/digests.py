@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from bot.features.project_access import find_project, latest_occasion
+from bot.features.projects.access import find_project, latest_occasion
 from bot.messages import Reply, Section, Text, say
 from bot.store.models import Answer, Lesson, Occasion, Person, Project, Prompt
 from bot.turn import Command, Turn

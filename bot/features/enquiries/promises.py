@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from bot.features import library
-from bot.features.enquiry_card import refresh_card
+from bot.features.enquiries import library
+from bot.features.enquiries.card import refresh_card
 from bot.messages import Actions, Button, Reply, Text
 from bot.outbox import notify_channel, notify_person
 from bot.store.models import Enquiry, Person

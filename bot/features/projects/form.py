@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from sqlmodel import select
 
 from bot.directory import DirectoryError
-from bot.features.members import LOOKUP_S, known_person, lookup_zones
-from bot.features.project_access import template_name
+from bot.features.projects.access import template_name
+from bot.features.projects.members import LOOKUP_S, known_person, lookup_zones
 from bot.forms import BaseFlow, Context
 from bot.messages import Actions, Button, Choice, Facts, Form, Input, PersonRef, Reply, Text, say
 from bot.scheduling import lease, planner

@@ -1,6 +1,6 @@
 """A project's life in chat: list and show, change its dates, pause and resume, its channel.
 
-Creating one is `bot.features.project_form`; changing the dates re-plans future occasions,
+Creating one is `bot.features.projects.form`; changing the dates re-plans future occasions,
 never duplicating them.
 """
 
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
-from bot.features.project_access import find_project
-from bot.features.project_form import ProjectFlow, new
+from bot.features.projects.access import find_project
+from bot.features.projects.form import ProjectFlow, new
 from bot.fields import parse_date
 from bot.messages import Facts, Reply, Section, Text, say
 from bot.scheduling import planner

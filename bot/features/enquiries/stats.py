@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import col, select
 
-from bot.features import library
-from bot.features.enquiry_facts import PURPOSE_LABEL
+from bot.features.enquiries import library
+from bot.features.enquiries.facts import PURPOSE_LABEL
 from bot.messages import Facts, Reply, Section, Text, say
 from bot.store.models import Enquiry
 from bot.turn import Command, Turn
