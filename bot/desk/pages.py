@@ -18,7 +18,7 @@ from bot.engine import Engine
 from bot.features.enquiries import library
 from bot.features.enquiries import stats as enquiry_stats
 from bot.features.enquiries.closing import READ_SCALE
-from bot.features.retros.asking import open_prompts
+from bot.features.retros.answering import open_prompts
 from bot.features.tools.catalogue import PHASE_TITLES
 
 PERIODS = {

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import col, func, select
 
 from bot.features.projects.form import sender_note
-from bot.features.retros.asking import open_prompts
+from bot.features.retros.answering import open_prompts
 from bot.messages import PersonRef, Reply, say
 from bot.outbox import take_for_person
 from bot.scheduling.lease import running

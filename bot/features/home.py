@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
-from bot.features.retros.asking import open_prompts
+from bot.features.retros.answering import open_prompts
 from bot.messages import Actions, Button, Element, Inbound, PersonRef, Reply, Section, Text
 from bot.store.models import Enquiry, Membership, Project
 from bot.words import shorten

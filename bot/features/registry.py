@@ -23,6 +23,7 @@ from bot.features.enquiries import form as enquiry_form
 from bot.features.enquiries import queue as enquiry_queue
 from bot.features.enquiries import stats as enquiry_stats
 from bot.features.projects import manage as projects
+from bot.features.retros import answering as retro_answers
 from bot.features.retros import asking as retros
 from bot.features.retros import digests
 from bot.features.tools import catalogue as tools
@@ -43,6 +44,7 @@ def register_all(engine: Engine) -> None:
         enquiry_closing,
         enquiry_stats,
         retros,
+        retro_answers,
         digests,
         projects,
         availability,

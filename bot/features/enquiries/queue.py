@@ -4,7 +4,6 @@ between the requester and the library team."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, func, select
@@ -37,8 +36,6 @@ from bot.words import shorten
 
 if TYPE_CHECKING:
     from bot.engine import Engine
-
-log = logging.getLogger(__name__)
 
 
 def queue(turn: Turn) -> list[Reply]:
