@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot.desk import auth, figures, queries
+from bot.desk import auth, figures, project_queries, queries
 from bot.desk.actions import ACTIONS, act
 from bot.desk.web import ENGINE, forbidden, not_found, plain, render, viewer_of
 from bot.engine import Engine
@@ -245,7 +245,9 @@ async def projects_page(request: web.Request) -> web.Response:
     """The projects this person leads or belongs to (admins: every project)."""
     engine = request.app[ENGINE]
     who = viewer_of(request)
-    rows = await asyncio.to_thread(queries.projects, engine, who.person_id, who.has("admin"))
+    rows = await asyncio.to_thread(
+        project_queries.projects, engine, who.person_id, who.has("admin")
+    )
     return render(request, "desk/projects.jinja", {"rows": rows})
 
 
@@ -256,7 +258,7 @@ async def project_page(request: web.Request) -> web.Response:
     ident = request.match_info["id"]
     data = (
         await asyncio.to_thread(
-            queries.project, engine, int(ident), who.person_id, who.has("admin")
+            project_queries.project, engine, int(ident), who.person_id, who.has("admin")
         )
         if ident.isdigit() and len(ident) < 10
         else None
@@ -270,7 +272,7 @@ async def lessons_page(request: web.Request) -> web.Response:
     """The lessons log, searched by words."""
     engine = request.app[ENGINE]
     words = request.query.get("q", "")[:200]
-    found = await asyncio.to_thread(queries.lessons, engine, words)
+    found = await asyncio.to_thread(project_queries.lessons, engine, words)
     return render(request, "desk/lessons.jinja", {"q": words, "found": found})
 
 
@@ -279,7 +281,7 @@ async def knowvember_page(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     if not viewer_of(request).has("librarian"):
         return forbidden(request)
-    runs = await asyncio.to_thread(queries.campaign_results, engine)
+    runs = await asyncio.to_thread(project_queries.campaign_results, engine)
     return render(request, "desk/knowvember.jinja", {"runs": runs})
 
 
