@@ -1,24 +1,20 @@
 """The durable inbox: what a platform sent is a row before kmb says 200, then worked through.
 
 An adapter verifies a request, calls `Engine.receive` (one INSERT, keyed by the platform's own
-id for the thing, so a retry or a replay is recognised) and only then acknowledges. Workers —
-`kmb serve` in-process and `kmb worker` — take pending rows and run each as one turn whose
-effects, outbox rows (the replies) and the row's `done` marker commit in a single transaction
-(`Store.unit`). A crash or an error rolls the turn back and leaves the row pending, to be run
-again: never half-done, never marked done without its effect. On PostgreSQL several processes
-share the rows with `FOR UPDATE SKIP LOCKED`; a dead process's row locks die with it.
+id for the thing, so a retry or a replay is recognised) and only then acknowledges. Workers
+(`bot.inbox_worker`) — `kmb serve` in-process and `kmb worker` — take pending rows and run each
+as one turn whose effects, outbox rows (the replies) and the row's `done` marker commit in a
+single transaction (`Store.unit`). A crash or an error rolls the turn back and leaves the row
+pending, to be run again: never half-done, never marked done without its effect. On PostgreSQL
+several processes share the rows with `FOR UPDATE SKIP LOCKED`; a dead process's row locks die
+with it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import json
-import logging
-import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -37,9 +33,8 @@ from bot.store.db import insert_ignoring
 from bot.store.models import InboxItem
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    pass
 
-log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 KEEP_DONE = dt.timedelta(days=7)  # longer than any platform retries or replays a request
 MAX_KEY = 200
@@ -329,94 +324,3 @@ def counts(store: Store) -> dict[str, int]:
     with store.session() as s:
         rows = s.exec(select(InboxItem.status, func.count()).group_by(col(InboxItem.status))).all()
     return {str(status): int(n) for status, n in rows}
-
-
-# --- the worker ----------------------------------------------------------------------------
-
-
-class InboxWorker:
-    """Runs pending inbox rows as turns: on start, whenever woken, and every `tick` seconds.
-
-    Rows of one conversation run in order; different conversations run side by side on the
-    engine's turn threads.
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        platforms: Iterable[str],
-        batch: int = 100,
-    ) -> None:
-        self.engine = engine
-        self.platforms = list(platforms)
-        self.batch = batch
-        self.processed = 0
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        """Something was received: look now rather than at the next tick."""
-        self._wake.set()
-
-    async def run_once(self) -> int:
-        """Run what is pending now; the number of rows taken."""
-        if not self.platforms:
-            return 0
-        rows = await asyncio.to_thread(pending, self.engine.store, self.platforms, self.batch)
-        lanes: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-        for item_id, payload in rows:
-            conv = ((payload.get("inbound") or {}).get("conversation") or {}).get("id", "")
-            lanes[str(conv)].append((item_id, payload))
-
-        async def lane(queue: list[tuple[int, dict[str, Any]]]) -> int:
-            done = 0
-            for item_id, payload in queue:
-                done += await self._run(item_id, payload)
-            return done
-
-        taken = sum(await asyncio.gather(*(lane(q) for q in lanes.values())))
-        self.processed += taken
-        return taken
-
-    async def _run(self, item_id: int, payload: dict[str, Any]) -> int:
-        try:
-            inbound = inbound_from_dict(payload["inbound"])
-        except (KeyError, TypeError, ValueError):
-            log.exception("inbox row %s cannot be read; parking it", item_id)
-            await asyncio.to_thread(self.engine.park_inbound, item_id, None, {}, "unreadable")
-            return 0
-        prepare = self.engine.preparers.get(inbound.platform)
-        if prepare is not None:
-            with contextlib.suppress(Exception):  # e.g. a display name: nice to have
-                inbound = await prepare(inbound)
-        route = payload.get("route") or {}
-        await self.engine.receiver.quiet()
-        loop = asyncio.get_running_loop()
-        notice = str(payload.get("notice") or "")
-        started = time.perf_counter()
-        self.engine.use_loop(loop)  # a form's turn may ask the adapters' directory
-        done = await loop.run_in_executor(
-            self.engine.workers, self.engine.process_sync, item_id, inbound, route, notice
-        )
-        for observe in self.engine.on_turn:
-            observe(inbound, time.perf_counter() - started)
-        if done:  # its replies are queued: deliver them now, not after the whole batch
-            for callback in self.engine.on_change:
-                callback()
-        return int(done)
-
-    async def run(self, stop: asyncio.Event, tick: float = 1.0) -> None:
-        """Work until `stop` is set."""
-        while not stop.is_set():
-            self._wake.clear()  # before looking, so a row received meanwhile wakes us again
-            try:
-                while await self.run_once() >= self.batch and not stop.is_set():
-                    pass  # a backlog: keep going before waiting
-            except Exception:
-                log.exception("inbox worker failed; trying again")
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({waiter, stopper}, timeout=tick, return_when="FIRST_COMPLETED")
-            finally:
-                waiter.cancel()
-                stopper.cancel()

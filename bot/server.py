@@ -21,7 +21,7 @@ from bot.directory import directory_of
 from bot.engine import Engine
 from bot.handoff import service as handoff_service
 from bot.handoff.metrics import HandoffCollector
-from bot.inbox import InboxWorker
+from bot.inbox_worker import InboxWorker
 from bot.metrics import Metrics
 from bot.outbox import Courier, Sender, platform_limits
 from bot.preflight import listen_problem

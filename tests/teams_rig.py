@@ -14,7 +14,7 @@ from aiohttp import web
 from adapters.teams import BOT_KEY, TeamsBot, TeamsConfig
 from adapters.teams import mount as mount_teams
 from bot.engine import Engine
-from bot.inbox import InboxWorker
+from bot.inbox_worker import InboxWorker
 from bot.outbox import Courier
 from bot.server import make_app
 from bot.testing.fake_connector import FakeConnector

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from bot import inbox
 from bot.clock import FakeClock
 from bot.engine import Engine
-from bot.inbox import InboxWorker
+from bot.inbox_worker import InboxWorker
 from bot.messages import ConversationRef, Inbound, PersonRef, say
 from bot.outbox import SendResult
 from bot.store.models import AuditEntry, InboxItem, OutboxMessage
