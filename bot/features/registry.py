@@ -22,11 +22,11 @@ from bot.features.enquiries import desk as enquiry_desk
 from bot.features.enquiries import form as enquiry_form
 from bot.features.enquiries import queue as enquiry_queue
 from bot.features.enquiries import stats as enquiry_stats
-from bot.features.projects import manage as projects
-from bot.features.retros import answering as retro_answers
-from bot.features.retros import asking as retros
+from bot.features.projects import manage as project_changes
+from bot.features.retros import answering as retro_answering
+from bot.features.retros import asking as retro_asking
 from bot.features.retros import digests
-from bot.features.tools import catalogue as tools
+from bot.features.tools import catalogue as tool_catalogue
 from bot.handoff import admin as handoff_admin
 
 if TYPE_CHECKING:
@@ -37,16 +37,16 @@ def register_all(engine: Engine) -> None:
     """Register every feature's commands, flows and what the planner says."""
     for module in (
         help,
-        tools,
+        tool_catalogue,
         enquiry_form,
         enquiry_queue,
         enquiry_desk,
         enquiry_closing,
         enquiry_stats,
-        retros,
-        retro_answers,
+        retro_asking,
+        retro_answering,
         digests,
-        projects,
+        project_changes,
         availability,
         campaigns,
         lessons,
