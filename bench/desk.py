@@ -47,6 +47,7 @@ from bot.clock import FakeClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content import load_catalogue  # noqa: E402
 from bot.engine import Engine  # noqa: E402
+from bot.features import register_all  # noqa: E402
 from bot.server import Running  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.store.models import (  # noqa: E402
@@ -351,6 +352,7 @@ def main() -> None:
         store = Store(url, clock)
         store.upgrade()
         engine = Engine(store, load_catalogue(), clock, Settings(database_url=url))
+        register_all(engine)
         started = time.perf_counter()
         seed(engine, args.enquiries, args.answers)
         print(

@@ -23,6 +23,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.content import load_catalogue
 from bot.engine import Engine
+from bot.features import register_all
 from bot.store import Store
 from bot.store.models import (
     Answer,
@@ -127,6 +128,7 @@ def main() -> None:
     store = Store(url, clock)
     store.upgrade()
     engine = Engine(store, load_catalogue(), clock, Settings(database_url=url))
+    register_all(engine)
     start = time.perf_counter()
     me = busy_person(engine)
     print(f"{store.engine.dialect.name}: seeded in {time.perf_counter() - start:.1f} s")

@@ -10,6 +10,7 @@ from bot.clock import Clock, FakeClock, SystemClock
 from bot.config import Settings
 from bot.content import ContentError, load_catalogue
 from bot.engine import Engine
+from bot.features import register_all
 from bot.preflight import (
     DATABASE_ERRORS,
     SetupError,
@@ -49,7 +50,9 @@ def build(
             store.upgrade()
     except DATABASE_ERRORS as exc:
         raise database_problem(url, exc) from exc
-    return Engine(store, catalogue, clock, settings)
+    engine = Engine(store, catalogue, clock, settings)
+    register_all(engine)  # the composition: which features this kmb has
+    return engine
 
 
 def clock_of(settings: Settings) -> Clock:

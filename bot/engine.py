@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError, OperationalError, PendingRollbackError
 from sqlmodel import select
 
 from bot import inbox
+from bot.chatwords import ChatWords
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Catalogue
@@ -24,16 +22,16 @@ from bot.conversations import Conversations, install_key, remember_conversation
 from bot.directory import Directory, NoDirectory
 from bot.features.finder import ToolFinder
 from bot.features.greeting import greeting
-from bot.features.help import small_talk
-from bot.fields import parse_field
+from bot.forms import Context, FormFlow, FormRunner
 from bot.inbox import Prepare, Receiver, Shaper
-from bot.messages import Form, Inbound, PersonRef, Reply, Text, say
+from bot.messages import Inbound, PersonRef, Reply, say
 from bot.outbox import subject_of_thread, take_for_person
 from bot.pii import guard_inbound, guard_reply, visible_notice
 from bot.platforms import Platforms
 from bot.store import Store
-from bot.store.models import Dialog, InboxItem, Person
-from bot.turn import Command, FormFlow, Turn
+from bot.store.models import Person
+from bot.transactions import Transactions
+from bot.turn import Command, Turn
 from bot.worktime import learn_timezone
 
 log = logging.getLogger(__name__)
@@ -41,48 +39,10 @@ T = TypeVar("T")
 ThreadHandler = Callable[[Turn, int, str], list[Reply]]
 # What kmb does when told something that is not said to it: installed, removed, home opened…
 EventHandler = Callable[["Engine", Inbound], list[Reply]]
-RETRIES = 3
-# A concurrent writer won a race (a reference number, a first contact): run the turn again.
-RETRYABLE = (IntegrityError, OperationalError, PendingRollbackError)
-APOLOGY = say(
-    "Sorry — something went wrong on my side and nothing was saved. Please try again in a moment."
-)
 
 
 def _prune_inbox(engine: Engine) -> int:
     return inbox.prune(engine.store)
-
-
-class _Rejected(Exception):
-    """A form came back with errors: roll back, answer with them."""
-
-    def __init__(self, replies: list[Reply]) -> None:
-        super().__init__("form rejected")
-        self.replies = replies
-
-
-# One rule for every step-by-step form, told in its first message: a command alone on a line is
-# a command (it is never saved as an answer), and quotes make it an answer.
-FORM_RULES = (
-    "Type `cancel` at any time to stop, `back` to go back a question. A command alone on a line "
-    "(such as `help`) runs that command and is not saved as an answer; to answer with that word, "
-    'put it in quotes ("help").'
-)
-FORM_WORDS = frozenset({"cancel", "stop", "quit", "back", "skip"})
-QUOTES = (('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"))
-
-
-def unquote(text: str) -> str | None:
-    """The words inside quotes, when the whole answer is quoted (an answer taken literally)."""
-    for left, right in QUOTES:
-        if len(text) > 2 and text.startswith(left) and text.endswith(right):
-            return text[len(left) : -len(right)].strip()
-    return None
-
-
-def commits_each(flow: object) -> bool:
-    """True for forms that save each answer as it is given (a retro's answers)."""
-    return bool(getattr(flow, "commits_each_field", False))
 
 
 @dataclass(frozen=True)
@@ -112,21 +72,21 @@ def files_notice(inbound: Inbound) -> Reply:
 
 
 class Engine:
-    """Routes chat words to features and runs multi-step forms whose state is a row."""
+    """The front door: routes each inbound (a chat word, a form, a thread reply, an install,
+    the home view…) to the feature that handles it. Forms run in `bot.forms`, chat words in
+    `bot.chatwords`, each turn's transaction in `bot.transactions`."""
 
     EVENTS = frozenset({"installed", "uninstalled", "home", "shortcut"})
 
     def __init__(
         self, store: Store, catalogue: Catalogue, clock: Clock, settings: Settings | None = None
     ) -> None:
-        from bot.features import register_all
-
         self.store = store
         self.catalogue = catalogue
         self.clock = clock
         self.settings = settings or Settings()
-        self.commands: list[Command] = []
-        self.flows: dict[str, FormFlow] = {}
+        self.words = ChatWords()
+        self.forms = FormRunner(store, self.words)
         self.thread_handlers: dict[str, ThreadHandler] = {}
         self.event_handlers: dict[str, EventHandler] = {}
         self._references: dict[str, Conversations] = {}
@@ -139,6 +99,7 @@ class Engine:
         self.platforms = Platforms()  # what each platform can do, declared by its adapter
         self.preparers: dict[str, Prepare] = {}
         self.receiver = Receiver(store)
+        self.transactions = Transactions(store, self._turn, self.shapers)
         self.periodic: list[Periodic] = []  # housekeeping the server runs every few minutes
         # Roles held for this process only (`kmb chat --role`), never written to the database
         self.session_roles: dict[tuple[str, str], frozenset[str]] = {}
@@ -152,19 +113,26 @@ class Engine:
         # overlap a few turns' database waits.
         workers = self.settings.kmb_turn_workers or (1 if store.url.startswith("sqlite") else 4)
         self.workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kmb-turn")
-        register_all(self)
         self.every("inbox-prune", _prune_inbox, 3600.0)
 
     # --- registration ------------------------------------------------------------------
 
     def command(self, command: Command) -> None:
         """Add a chat word."""
-        self.commands.append(command)
-        self.commands.sort(key=lambda c: -len(c.words.split()))
+        self.words.add(command)
 
-    def flow(self, flow: FormFlow) -> None:
+    @property
+    def commands(self) -> list[Command]:
+        """The registered chat words, longest first."""
+        return self.words.commands
+
+    def route(self, turn: Turn, text: str) -> list[Reply]:
+        """Run the command the text names (or answer that nothing does)."""
+        return self.words.route(turn, text)
+
+    def flow(self, flow: FormFlow[Any]) -> None:
         """Add a form flow."""
-        self.flows[flow.id] = flow
+        self.forms.add(flow)
 
     def every(self, name: str, run: Callable[[Engine], object], every_s: float) -> None:
         """Repeat idempotent housekeeping (e.g. the enquiry promises sweep)."""
@@ -219,33 +187,20 @@ class Engine:
                 observe(inbound, elapsed)
 
     def handle_sync(self, inbound: Inbound, shape: Shaper | None = None) -> list[Reply]:
-        """`handle`, on the calling thread: the dedupe key, the effects and any outbox rows
-        commit together, or nothing does (and the platform's retry can succeed)."""
-        for attempt in range(RETRIES):
-            try:
-                with self.store.unit() as s:
-                    prefix = f"turn:{uuid.uuid4().hex}"
-                    if inbound.event_id:
-                        item = inbox.record(self.store, s, inbound.platform, inbound.event_id)
-                        if item is None:
-                            return self.already_handled(inbound)
-                        prefix = f"inbox:{item}"
-                    replies = self._turn(inbound)
-                    if inbound.kind == "form" and any(r.errors for r in replies):
-                        raise _Rejected(replies)  # keep nothing: a corrected form may follow
-                    if shape is not None:
-                        inbox.queue_replies(self.store, s, prefix, shape(inbound, {}, replies))
-                    return replies
-            except _Rejected as rejected:
-                return rejected.replies
-            except RETRYABLE:
-                if attempt + 1 < RETRIES:
-                    continue  # a concurrent writer (e.g. the same reference number): once more
-                log.exception("failed handling %s", inbound.kind)
-            except Exception:
-                log.exception("failed handling %s", inbound.kind)
-                break
-        return [APOLOGY]
+        """`handle`, on the calling thread, as one transaction (see `bot.transactions`)."""
+        return self.transactions.handle(inbound, shape)
+
+    def process_sync(
+        self, item_id: int, inbound: Inbound, route: Mapping[str, Any], notice: str = ""
+    ) -> bool:
+        """Run one inbox row as a turn, as one transaction (see `bot.transactions`)."""
+        return self.transactions.process(item_id, inbound, route, notice)
+
+    def park_inbound(
+        self, item_id: int, inbound: Inbound | None, route: Mapping[str, Any], error: str
+    ) -> None:
+        """Give up on an inbox row that keeps failing: mark it failed and tell the person."""
+        self.transactions.park(item_id, inbound, route, error)
 
     def _turn(self, inbound: Inbound, notice: str = "") -> list[Reply]:
         """Dispatch behind the PII guard: patient identifiers are removed from what came in
@@ -261,18 +216,6 @@ class Engine:
             replies = [say(notice), *replies]
         return [guard_reply(r) for r in replies]
 
-    def already_handled(self, inbound: Inbound) -> list[Reply]:
-        """What a repeat of something already handled gets: nothing, except a form sent twice,
-        which is told so (its first submission was saved)."""
-        if inbound.kind == "form":
-            return [
-                say(
-                    "This form was already sent: it was saved when you first submitted it, "
-                    "so nothing was sent twice."
-                )
-            ]
-        return []
-
     async def receive(self, inbound: Inbound, route: Mapping[str, Any] | None = None) -> bool:
         """Save an inbound in the durable inbox before the platform is acknowledged; False if
         it was received before. The inbox workers run it (see `bot.inbox`)."""
@@ -281,49 +224,6 @@ class Engine:
             for callback in self.on_inbound:
                 callback()
         return new
-
-    def process_sync(
-        self, item_id: int, inbound: Inbound, route: Mapping[str, Any], notice: str = ""
-    ) -> bool:
-        """Run one inbox row as a turn: its effects, its replies (as outbox rows) and its done
-        marker commit together. False if another worker had it, or it failed (left pending)."""
-        shape = self.shapers.get(inbound.platform, inbox.default_shape)
-        error = ""
-        for attempt in range(RETRIES):
-            try:
-                with self.store.unit() as s:
-                    if not inbox.take(self.store, s, item_id):
-                        return False
-                    replies = self._turn(inbound, notice)
-                    queue = shape(inbound, route, replies)
-                    inbox.queue_replies(self.store, s, f"inbox:{item_id}", queue)
-                    return True
-            except RETRYABLE as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                if attempt + 1 < RETRIES:
-                    continue
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                break
-        log.error("failed handling inbox row %s (%s): %s", item_id, inbound.kind, error)
-        if inbox.failed(self.store, item_id, error) >= inbox.MAX_ATTEMPTS:
-            self.park_inbound(item_id, inbound, route, error)
-        return False
-
-    def park_inbound(
-        self, item_id: int, inbound: Inbound | None, route: Mapping[str, Any], error: str
-    ) -> None:
-        """Give up on an inbox row that keeps failing: mark it failed and tell the person."""
-        shape = self.shapers.get(inbound.platform, inbox.default_shape) if inbound else None
-        with self.store.unit() as s:
-            row = s.get(InboxItem, item_id)
-            if row is None or row.status != "pending":
-                return
-            row.status, row.last_error = "failed", error[:500]
-            if inbound is not None and shape is not None:
-                inbox.queue_replies(
-                    self.store, s, f"inbox:{item_id}:failed", shape(inbound, route, [APOLOGY])
-                )
 
     def use_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop turns run from (and the adapters' connections live on)."""
@@ -395,70 +295,19 @@ class Engine:
     def _dispatch_addressed(self, inbound: Inbound) -> list[Reply]:
         turn = self.turn_for(inbound)
         if inbound.kind == "form" and inbound.action:
-            return self._submit_whole(turn, inbound.action, dict(inbound.value))
+            return self.forms.submit_whole(turn, inbound.action, dict(inbound.value))
         text = " ".join((inbound.text or "").split())
         if inbound.kind == "button" and inbound.action:
             text = inbound.action
-        # Only the console asks forms question by question; rich platforms show them whole.
-        dialog = self._dialog(turn.person_id) if inbound.platform == "console" else None
+        # Platforms that show forms whole submit them whole; the others answer line by line.
+        dialog = None if turn.can.whole_forms else self.forms.dialog(turn.person_id)
         if dialog is not None:
-            return self._continue_dialog(turn, dialog, text)
+            return self.forms.answer(turn, dialog, text)
         if not text:
             return [say("Type `help` to see what I can do, or `tool` followed by what you need.")]
         return self.route(turn, text)
 
-    def route(self, turn: Turn, text: str) -> list[Reply]:
-        """Run the command the text names."""
-        low = text.lower()
-        for cmd in self.commands:
-            n = len(cmd.words.split())
-            head = " ".join(low.split()[:n])
-            if head == cmd.words:
-                turn.args = " ".join(text.split()[n:])
-                if cmd.role and not turn.has(cmd.role):
-                    return [self.refusal(cmd)]
-                return cmd.handler(turn)
-        return self.small_talk(turn, text) or [self.not_understood(text, turn)]
-
-    def small_talk(self, turn: Turn, text: str) -> list[Reply]:
-        """Thanks, and a request for evidence in plain words, get a useful answer.
-
-        A first word that is nearly a command ("lesons about sepsis research") is a typo, so
-        it gets "did you mean" rather than small talk.
-        """
-        mine = [c.words for c in self.commands if not c.role or turn.has(c.role)]
-        first = text.lower().split()[:1]
-        if first and difflib.get_close_matches(first[0], mine, n=1, cutoff=0.8):
-            return []
-        return small_talk(turn, text)
-
-    def refusal(self, cmd: Command) -> Reply:
-        """A clear refusal for a privileged word."""
-        return say(
-            f"Sorry, `{cmd.words}` is for people with the {cmd.role} role. "
-            "Ask your kmb admin if you need it. Type `help` for what you can do."
-        )
-
-    def not_understood(self, text: str, turn: Turn | None = None) -> Reply:
-        """Never silence: the closest command the caller may run, and a pointer to help."""
-        words = [
-            c.words
-            for c in self.commands
-            if not c.hidden and (not c.role or (turn is not None and turn.has(c.role)))
-        ]
-        first = " ".join(text.lower().split()[:2])
-        close = difflib.get_close_matches(
-            first, words, n=1, cutoff=0.5
-        ) or difflib.get_close_matches(text.lower().split()[0], words, n=1, cutoff=0.5)
-        hint = (
-            f" Did you mean `{close[0]}`?"
-            if close
-            else " To find a technique, try `tool` followed by what you need."
-        )
-        shown = text if len(text) <= 60 else text[:57] + "…"
-        return say(f"I didn't understand “{shown}”.{hint} Type `help` to see everything I can do.")
-
-    # --- dialogs (multi-step forms whose state is a row) ---------------------------------
+    # --- threads -------------------------------------------------------------------------
 
     def _thread(self, inbound: Inbound) -> list[Reply] | None:
         """A message in a thread under one of kmb's posts goes to that post's feature, unless
@@ -470,7 +319,7 @@ class Engine:
         conv = inbound.conversation
         if inbound.kind != "message" or not conv.thread:
             return None
-        if inbound.addressed and conv.kind != "personal" and self.is_chat_word(inbound.text):
+        if inbound.addressed and conv.kind != "personal" and self.words.is_chat_word(inbound.text):
             return None
         with self.store.session() as s:
             subject = subject_of_thread(self.store, s, conv)
@@ -480,228 +329,32 @@ class Engine:
             return None
         return handler(self.turn_for(inbound), int(ident), " ".join(inbound.text.split()))
 
-    def is_chat_word(self, text: str) -> bool:
-        """True if the text starts with one of kmb's chat words."""
-        head = " ".join(text.lower().split()[:3])
-        return any(head == c.words or head.startswith(c.words + " ") for c in self.commands)
+    # --- forms (the runner keeps their state in a row) ------------------------------------
 
-    def _dialog(self, person_id: int) -> Dialog | None:
-        """The step-by-step form a person is in (whole forms shown on rich platforms aside)."""
-        with self.store.session() as s:
-            for row in s.exec(select(Dialog).where(Dialog.person_id == person_id)):
-                if not row.state.get("whole"):
-                    return row
-        return None
-
-    def _submit_whole(self, turn: Turn, flow_id: str, values: Mapping[str, str]) -> list[Reply]:
-        """A form submitted whole: its context is the one kept when it was shown, never sent."""
-        with self.store.session() as s:
-            dialog = s.exec(
-                select(Dialog).where(Dialog.person_id == turn.person_id, Dialog.flow == flow_id)
-            ).first()
-        if dialog is None:
-            return [say("That form has expired or was already sent. Please start again.")]
-        replies = self.submit_form(turn, flow_id, values, dialog.state.get("ctx", {}))
-        if not any(r.errors for r in replies):
-            self._end_dialog(dialog)
-        return replies
+    @property
+    def flows(self) -> dict[str, FormFlow[Any]]:
+        """The registered form flows, by id."""
+        return self.forms.flows
 
     def start_form(
         self,
         turn: Turn,
         flow_id: str,
-        ctx: Mapping[str, Any],
+        ctx: Context | Mapping[str, Any],
         prefill: Mapping[str, str] | None = None,
     ) -> list[Reply]:
-        """Begin a form: rich platforms get the whole form, the console its first question."""
-        flow = self.flows[flow_id]
-        form = flow.form(turn, ctx)
-        values: dict[str, str] = {}
-        index = 0
-        notices: list[str] = []
-        today = turn.today()
-        for field in form.inputs:
-            raw = (prefill or {}).get(field.id)
-            if raw is None:
-                break
-            parsed = parse_field(field, raw, today)
-            if parsed.error or flow.check(turn, ctx, field.id, parsed.value):
-                break
-            values[field.id] = parsed.value
-            if parsed.notice:
-                notices.append(parsed.notice)
-            if parsed.understood:
-                notices.append(f"{field.label.rstrip('?.:')}: {parsed.understood}.")
-            flow.on_field(turn, ctx, field.id, parsed.value)
-            index += 1
-        whole = turn.inbound.platform != "console"
-        with self.store.session() as s:
-            for old in s.exec(select(Dialog).where(Dialog.person_id == turn.person_id)):
-                if not whole or old.flow == flow_id:
-                    s.delete(old)  # whole forms of other kinds may still be open alongside
-            s.add(
-                Dialog(
-                    person_id=turn.person_id,
-                    flow=flow_id,
-                    state={"ctx": dict(ctx), "i": index, "values": values, "whole": whole},
-                    updated_at=self.store.now(),
-                )
-            )
-        intro = [say(*notices)] if notices else []
-        if whole:
-            filled = tuple(
-                replace(i, initial=values[i.id]) if values.get(i.id) else i for i in form.inputs
-            )
-            head = Reply((replace(form, inputs=filled),), summary=form.title)
-            return [*intro, head]
-        lead = [Text(f"*{form.title}*")] + ([Text(form.context)] if form.context else [])
-        lead.append(Text(FORM_RULES))
-        return [*intro, Reply(tuple(lead), summary=form.title), *self._ask(form, index, values)]
-
-    def _ask(self, form: Form, index: int, values: Mapping[str, str]) -> list[Reply]:
-        field = form.inputs[index]
-        lines = [f"({index + 1}/{len(form.inputs)}) {field.to_text()}"]
-        if field.initial:
-            # a choice shows its label ("Retrospect"), not the value kept ("retrospect")
-            shown = next((c.label for c in field.choices if c.value == field.initial), None)
-            lines.append(
-                f"Your answer so far: {shown or field.initial}\n"
-                "(Press Enter or type `skip` to keep it.)"
-            )
-        elif not field.required:
-            lines.append("(Press Enter or type `skip` to leave it out.)")
-        return [say(*lines)]
-
-    def _continue_dialog(self, turn: Turn, dialog: Dialog, text: str) -> list[Reply]:
-        flow = self.flows.get(dialog.flow)
-        state = dict(dialog.state)
-        ctx: dict[str, Any] = state.get("ctx", {})
-        values: dict[str, str] = dict(state.get("values", {}))
-        index: int = state.get("i", 0)
-        low = text.lower()
-        if flow is None or low in ("cancel", "stop", "quit"):  # FORM_WORDS that end a form
-            self._end_dialog(dialog)
-            kept = " What you had already answered is kept." if commits_each(flow) else ""
-            return [say(f"Stopped. Nothing more was saved.{kept}")]
-        form = flow.form(turn, ctx)
-        field = form.inputs[index]
-        replies: list[Reply] = []
-        literal = unquote(text)
-        if literal is not None and (
-            literal.lower() in FORM_WORDS or self.command_for(turn, literal) is not None
-        ):
-            text, low = literal, ""  # a quoted command (or `skip`…) is an answer, taken literally
-        elif self.command_for(turn, text) is not None:
-            return self._command_in_form(turn, dialog, form, text, kept=commits_each(flow))
-        if low == "back":
-            index = max(0, index - 1)
-        elif (low == "skip" or not text) and (not field.required or field.initial):
-            # Enter or `skip` keeps the earlier (or remembered) answer, or leaves it out.
-            values[field.id] = field.initial
-            index += 1
-        elif low == "skip":
-            return [
-                say("This one is needed, so it can't be skipped."),
-                *self._ask(form, index, values),
-            ]
-        else:
-            parsed = parse_field(field, text, turn.today())
-            seen = {**ctx, "_values": values}
-            error = parsed.error or flow.check(turn, seen, field.id, parsed.value)
-            if error:
-                return [say(error), *self._ask(form, index, values)]
-            values[field.id] = parsed.value
-            flow.on_field(turn, ctx, field.id, parsed.value)
-            if parsed.notice:
-                replies.append(say(parsed.notice))
-            if parsed.understood:
-                replies.append(say(f"Understood: {parsed.understood}."))
-            finish = getattr(flow, "finish_early", None)
-            early = finish(turn, ctx, field.id, parsed.value) if finish else None
-            if early is not None:  # e.g. coursework: signposted at once, not after 9 more
-                self._end_dialog(dialog)
-                return [*replies, *early]
-            index += 1
-        if index >= len(form.inputs):
-            self._end_dialog(dialog)
-            return [*replies, *self.submit_form(turn, dialog.flow, values, ctx)]
-        with self.store.session() as s:
-            row = s.get(Dialog, dialog.id)
-            if row is not None:
-                row.state = {"ctx": ctx, "i": index, "values": values}
-                row.updated_at = self.store.now()
-        form = flow.form(turn, ctx)
-        return [*replies, *self._ask(form, index, values)]
-
-    def command_for(self, turn: Turn, text: str) -> Command | None:
-        """The command a whole line names exactly (one the caller may run), if any."""
-        low = " ".join(text.lower().split())
-        return next(
-            (
-                c
-                for c in self.commands
-                if c.words == low and not c.hidden and (not c.role or turn.has(c.role))
-            ),
-            None,
-        )
-
-    def _command_in_form(
-        self, turn: Turn, dialog: Dialog, form: Form, text: str, kept: bool
-    ) -> list[Reply]:
-        """A command typed mid-form runs; the form waits, unless the command started another."""
-        replies = self.route(turn, text)
-        still = self._dialog(turn.person_id)
-        if still is not None and still.id == dialog.id:
-            state = still.state
-            back = say(f"Back to *{form.title}* — `{text}` was not saved as an answer.")
-            return [*replies, back, *self._ask(form, state.get("i", 0), state.get("values", {}))]
-        note = " What you had already answered is kept." if kept else ""
-        return [say(f"You left *{form.title}* to run `{text}`.{note}"), *replies]
-
-    def _end_dialog(self, dialog: Dialog) -> None:
-        with self.store.session() as s:
-            row = s.get(Dialog, dialog.id)
-            if row is not None:
-                s.delete(row)
+        """Begin a form: whole where the platform shows forms whole, else its first question."""
+        return self.forms.start(turn, flow_id, ctx, prefill)
 
     def submit_form(
-        self, turn: Turn, flow_id: str, values: Mapping[str, str], ctx: Mapping[str, Any]
+        self,
+        turn: Turn,
+        flow_id: str,
+        values: Mapping[str, str],
+        ctx: Context | Mapping[str, Any],
     ) -> list[Reply]:
         """Validate a whole form (as a rich platform submits it) and commit it."""
-        flow = self.flows.get(flow_id)
-        if flow is None:
-            return [say("That form has expired. Please start again.")]
-        ctx = dict(ctx)
-        form = flow.form(turn, ctx)
-        clean: dict[str, str] = {}
-        errors: list[tuple[str, str]] = []
-        notices: list[str] = []
-        today = turn.today()
-        for field in form.inputs:
-            raw = values.get(field.id, "")
-            parsed = parse_field(field, raw, today)
-            seen = {**ctx, "_values": clean}
-            error = parsed.error or (
-                flow.check(turn, seen, field.id, parsed.value) if parsed.value else ""
-            )
-            if error:
-                errors.append((field.id, error))
-                continue
-            clean[field.id] = parsed.value  # dates are said back in the flow's confirmation
-            if parsed.notice:
-                notices.append(parsed.notice)
-        if errors:
-            labels = {i.id: i.label for i in form.inputs}
-            lines = [f"{labels[fid].rstrip('.?:')}: {message}" for fid, message in errors]
-            return [
-                Reply(
-                    tuple(Text(x) for x in ["Please fix these and submit again:", *lines]),
-                    summary="Please fix the form",
-                    errors=tuple(errors),
-                )
-            ]
-        replies = flow.submit(turn, ctx, clean)
-        return [say(*sorted(set(notices))), *replies] if notices else replies
+        return self.forms.submit(turn, flow_id, values, ctx)
 
     # --- greeting ------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, text, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.messages import ConversationRef, Inbound, PersonRef, Reply
 from bot.outbox import enqueue
@@ -326,8 +326,6 @@ def prune(store: Store) -> int:
 
 def counts(store: Store) -> dict[str, int]:
     """Rows by status (for `/metrics` and tests)."""
-    from sqlalchemy import func
-
     with store.session() as s:
         rows = s.exec(select(InboxItem.status, func.count()).group_by(col(InboxItem.status))).all()
     return {str(status): int(n) for status, n in rows}

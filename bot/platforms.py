@@ -53,6 +53,11 @@ CONSOLE = Capabilities(
     timezones=False,
     message_limit=0,
     always_reachable=False,
+    help_note=(
+        "In this console, planned retros (and their reminders and digests) are sent only while "
+        "`kmb serve` or `kmb worker` runs on the same database; `retro now <project>` asks at "
+        "once."
+    ),
 )
 
 # What a platform that declared nothing is assumed to do: the common ground of Slack and Teams.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
-from bot.messages import ConversationRef, Form, Inbound, Reply
+from bot.messages import ConversationRef, Inbound, Reply
 from bot.platforms import Capabilities
+from bot.store.models import Person
+from bot.worktime import zone
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -30,9 +32,6 @@ class Turn:
 
     def today(self) -> datetime.date:
         """Today's date where the caller is (their timezone, or the default one)."""
-        from bot.store.models import Person
-        from bot.worktime import zone
-
         with self.engine.store.session() as s:
             person = s.get(Person, self.person_id)
             name = person.timezone if person else None
@@ -70,44 +69,3 @@ class Command:
     usage: str = ""
     role: str | None = None
     hidden: bool = False
-
-
-class FormFlow(Protocol):
-    """A form: asked whole on rich platforms, one field at a time in the console."""
-
-    id: str
-
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
-        """The form's fields for this context."""
-        ...
-
-    def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
-        """An error message for a parsed value, or an empty string if it is fine."""
-        ...
-
-    def on_field(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> None:
-        """Called as each field is answered (flows that commit answer by answer)."""
-        ...
-
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
-        """Commit the whole form; the replies confirm what was saved."""
-        ...
-
-
-class BaseFlow:
-    """Defaults for a form flow: no extra checks, nothing committed until submit."""
-
-    id = ""
-
-    def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
-        """No extra checks by default."""
-        return ""
-
-    def on_field(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> None:
-        """Nothing to commit per field by default."""
-
-    def finish_early(
-        self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str
-    ) -> list[Reply] | None:
-        """Replies that end a step-by-step form at this answer (None: carry on)."""
-        return None

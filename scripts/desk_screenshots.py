@@ -22,6 +22,7 @@ from bot.clock import FakeClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.content import load_catalogue  # noqa: E402
 from bot.engine import Engine  # noqa: E402
+from bot.features import register_all  # noqa: E402
 from bot.server import Running  # noqa: E402
 from bot.store import Store  # noqa: E402
 from bot.testing.desk import seed  # noqa: E402
@@ -65,6 +66,7 @@ async def main() -> None:
         store = Store(url, clock)
         store.upgrade()
         engine = Engine(store, load_catalogue(), clock, Settings(database_url=url))
+        register_all(engine)
         people = await seed(engine)
         running = Running(engine, scheduler=False)
         base = await running.start()

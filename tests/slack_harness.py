@@ -23,6 +23,7 @@ from adapters.slack.manifest import manifest
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.engine import Engine
+from bot.features import register_all
 from bot.server import Running
 from bot.store import Store
 from bot.store.models import OutboxMessage
@@ -203,6 +204,7 @@ async def slack(catalogue: Any, clock: FakeClock, database_url: str) -> AsyncIte
     store = Store(database_url, clock)
     store.upgrade()
     engine = Engine(store, catalogue, clock, slack_settings(database_url, fake))
+    register_all(engine)
     running = Running(engine, mount, tick=0.05)
     await running.start()
     async with aiohttp.ClientSession() as http:

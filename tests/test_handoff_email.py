@@ -18,6 +18,7 @@ from sqlmodel import select
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.engine import Engine
+from bot.features import register_all
 from bot.handoff import service
 from bot.handoff.imap import Mailbox
 from bot.handoff.smtp import EmailSender
@@ -62,6 +63,7 @@ def mail_engine(
         store = Store(database_url, clock)
         store.upgrade()
         engine = Engine(store, catalogue, clock, settings)
+        register_all(engine)
         made.append(engine)
         return engine
 

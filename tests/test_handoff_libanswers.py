@@ -15,6 +15,7 @@ from sqlmodel import select
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.engine import Engine
+from bot.features import register_all
 from bot.handoff import service
 from bot.handoff.incoming import accept
 from bot.handoff.mail import parse
@@ -90,7 +91,9 @@ def la_engine(sqlite_url: str, clock: FakeClock, catalogue: Any) -> Engine:
     )
     store = Store(sqlite_url, clock)
     store.upgrade()
-    return Engine(store, catalogue, clock, settings)
+    engine = Engine(store, catalogue, clock, settings)
+    register_all(engine)
+    return engine
 
 
 async def _ask(engine: Engine, fake: FakeLibAnswers, n: int) -> Chatter:

@@ -8,9 +8,11 @@ from typing import Any
 from slack_sdk.models.views import View
 
 from adapters.slack.blocks import home_view, messages_for
+from adapters.slack.capabilities import SLACK
 from adapters.slack.modals import modal_for
 from bot.clock import FakeClock
 from bot.engine import Engine
+from bot.features import register_all
 from bot.messages import Actions, Button, Form, Input, Reply, Section, Text
 from bot.store import Store
 from bot.testing import Chatter
@@ -64,6 +66,8 @@ async def test_a_catalogue_of_80_tools_renders_within_limits(
     store = Store(sqlite_url, clock)
     store.upgrade()
     engine = Engine(store, big, clock)
+    register_all(engine)
+    engine.platforms.declare("slack", SLACK)
     chatter = Chatter(engine, "U0ANN", "slack")
     await chatter.says("tools")
     (reply,) = chatter.seen

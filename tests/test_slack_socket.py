@@ -10,6 +10,7 @@ import aiohttp
 from adapters import mount
 from bot.clock import FakeClock
 from bot.engine import Engine
+from bot.features import register_all
 from bot.server import Running
 from bot.store import Store
 from bot.testing.fake_slack import FakeSlack
@@ -24,7 +25,9 @@ async def test_socket_mode_serves_commands_and_events_without_an_http_route(
     settings.slack_signing_secret = ""
     store = Store(sqlite_url, clock)
     store.upgrade()
-    running = Running(Engine(store, catalogue, clock, settings), mount, tick=0.05)
+    engine = Engine(store, catalogue, clock, settings)
+    register_all(engine)
+    running = Running(engine, mount, tick=0.05)
     url = await running.start()
     try:
         await fake.connected()

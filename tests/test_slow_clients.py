@@ -20,6 +20,7 @@ from adapters import mount
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.engine import Engine
+from bot.features import register_all
 from bot.server import Running
 from bot.store import Store
 
@@ -42,7 +43,9 @@ async def server(
     )
     store = Store(sqlite_url, clock)
     store.upgrade()
-    running = Running(Engine(store, catalogue, clock, settings), mount, scheduler=False)
+    engine = Engine(store, catalogue, clock, settings)
+    register_all(engine)
+    running = Running(engine, mount, scheduler=False)
     await running.start()
     yield running
     await running.stop()

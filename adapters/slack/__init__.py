@@ -25,6 +25,7 @@ from adapters.slack.listeners import Listeners
 from adapters.slack.reconcile import ReconcilingSlackSender, TaggingWebClient
 from adapters.slack.sender import SlackSender
 from adapters.slack.signing import refusal
+from adapters.slack.socket import attach
 from bot.config import Settings
 from bot.engine import Engine
 
@@ -117,7 +118,5 @@ def mount(web_app: web.Application, engine: Engine) -> SlackSender:
 
         web_app.router.add_post(ROUTE, events)
     if settings.slack_app_token:
-        from adapters.slack.socket import attach
-
         attach(web_app, bolt, settings.slack_app_token)
     return sender

@@ -47,7 +47,9 @@ class Names:
             return self.known[user_id]
         found: tuple[str, str | None] = ("", None)
         try:
-            found = profile_of((await self.client.users_info(user=user_id)).get("user") or {})
+            found = translate.profile_of(
+                (await self.client.users_info(user=user_id)).get("user") or {}
+            )
         except Exception:  # a name is nice to have; never fail a turn for it
             log.info("users.info failed for %s", user_id)
         self.known[user_id] = found
@@ -65,13 +67,6 @@ class Names:
             inbound.person, display_name=name or inbound.person.display_name, timezone=tz
         )
         return replace(inbound, person=who)
-
-
-def profile_of(user: dict[str, Any]) -> tuple[str, str | None]:
-    """A users.info user's display name and timezone."""
-    profile = user.get("profile") or {}
-    name = profile.get("real_name") or profile.get("display_name") or user.get("name", "")
-    return str(name), (str(user["tz"]) if user.get("tz") else None)
 
 
 class Listeners:

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import messages_for
 from adapters.slack.modals import form_in, modal_for
+from adapters.slack.translate import profile_of
 from bot.directory import DirectoryError
 from bot.messages import ConversationRef, PersonRef, Reply
 from bot.outbox import SendResult
@@ -218,8 +219,6 @@ class SlackSender:
 
     async def members(self, conversation: ConversationRef) -> list[PersonRef]:
         """A channel's people (bots and deactivated accounts left out), with their timezones."""
-        from adapters.slack.listeners import profile_of
-
         people: list[PersonRef] = []
         cursor = None
         gate = asyncio.Semaphore(8)  # profiles a few at a time: a channel lists in seconds
@@ -249,8 +248,6 @@ class SlackSender:
 
     async def timezone(self, person: PersonRef) -> str | None:
         """The person's timezone from their Slack profile."""
-        from adapters.slack.listeners import profile_of
-
         try:
             user = (await self.client.users_info(user=person.external_id)).get("user") or {}
         except SlackApiError:

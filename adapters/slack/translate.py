@@ -30,6 +30,13 @@ def person(user_id: str, name: str = "") -> PersonRef:
     return PersonRef(PLATFORM, user_id, name)
 
 
+def profile_of(user: dict[str, Any]) -> tuple[str, str | None]:
+    """A users.info user's display name and timezone."""
+    profile = user.get("profile") or {}
+    name = profile.get("real_name") or profile.get("display_name") or user.get("name", "")
+    return str(name), (str(user["tz"]) if user.get("tz") else None)
+
+
 def command(body: dict[str, Any], name: str = "") -> Inbound:
     """`/kmb …`: in a DM its private place is the user's app DM; elsewhere the channel."""
     user = body["user_id"]

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
 
+from sqlmodel import col, func, select
+
+from bot.features import library
 from bot.messages import Reply, say
+from bot.store.models import Person
 from bot.turn import ROLES, Command, Turn
 
 if TYPE_CHECKING:
@@ -14,8 +18,6 @@ if TYPE_CHECKING:
 
 def librarian_channel(turn: Turn) -> list[Reply]:
     """`admin librarian-channel [team]`, run in the channel that should receive enquiries."""
-    from bot.features import library
-
     conv = turn.conversation
     if conv.kind == "personal":
         return [
@@ -39,8 +41,6 @@ def librarian_channel(turn: Turn) -> list[Reply]:
 
 def route(turn: Turn) -> list[Reply]:
     """`admin route TEAM organisation|purpose|keyword VALUE`: send matching enquiries there."""
-    from bot.features import library
-
     parts = turn.args.split(maxsplit=2)
     if len(parts) < 3:
         rules = (turn.engine.store.get_setting(library.RULES) or {}).get("rules", [])
@@ -77,10 +77,6 @@ def grant(turn: Turn) -> list[Reply]:
 
 def revoke(turn: Turn) -> list[Reply]:
     """`admin revoke ROLE PLATFORM:ID`: take a role away (never the last admin's)."""
-    from sqlmodel import col, func, select
-
-    from bot.store.models import Person
-
     parts = turn.args.split()
     taken = tuple(r for r in ROLES if r != "member")
     if len(parts) != 2 or parts[0] not in taken or ":" not in parts[1]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +14,7 @@ from sqlmodel import Session, col, func, select
 from bot import handoff
 from bot.features import library
 from bot.features.enquiry_card import announce, card_key, desk_buttons
+from bot.forms import BaseFlow, EnquiryContext, NoContext
 from bot.messages import (
     Actions,
     Button,
@@ -31,7 +32,7 @@ from bot.messages import (
 from bot.outbox import notify_channel, notify_person, posted_thread
 from bot.pii import guard, visible_length
 from bot.store.models import Enquiry, EnquiryMessage, Person
-from bot.turn import BaseFlow, Command, Turn
+from bot.turn import Command, Turn
 from bot.words import shorten
 
 if TYPE_CHECKING:
@@ -79,12 +80,13 @@ PRIVACY = (
 )
 
 
-class EnquiryFlow(BaseFlow):
+class EnquiryFlow(BaseFlow[NoContext]):
     """The librarian enquiry form."""
 
     id = "enquiry"
+    context_type = NoContext
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: NoContext) -> Form:
         """The fields an NHS librarian needs, and no more (who you are is remembered)."""
         with turn.engine.store.session() as s:
             person = s.get(Person, turn.person_id)
@@ -179,7 +181,9 @@ class EnquiryFlow(BaseFlow):
             ),
         )
 
-    def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
+    def check(
+        self, turn: Turn, ctx: NoContext, field_id: str, value: str, answers: Mapping[str, str]
+    ) -> str:
         """Deadlines in the past are refused."""
         today = turn.today()
         if field_id == "deadline" and value and dt.date.fromisoformat(value) < today:
@@ -187,12 +191,12 @@ class EnquiryFlow(BaseFlow):
         return ""
 
     def finish_early(
-        self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str
+        self, turn: Turn, ctx: NoContext, field_id: str, value: str
     ) -> list[Reply] | None:
         """Coursework is signposted as soon as it is chosen (nothing is sent)."""
         return [say(COURSEWORK)] if field_id == "purpose" and value == "coursework" else None
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: NoContext, values: Mapping[str, str]) -> list[Reply]:
         """Create the enquiry with a reference, tell the library team, confirm to the requester."""
         if values["purpose"] == "coursework":
             return [say(COURSEWORK)]
@@ -334,7 +338,7 @@ def name_of(s: Session, person_id: int | None) -> str:
 def start(turn: Turn) -> list[Reply]:
     """`librarian [question]`: start an enquiry (the question may come with it)."""
     prefill = {"question": turn.args} if turn.args.strip() else None
-    return turn.engine.start_form(turn, "enquiry", {}, prefill)
+    return turn.engine.start_form(turn, "enquiry", NoContext(), prefill)
 
 
 def queue(turn: Turn) -> list[Reply]:
@@ -458,23 +462,7 @@ def reply(turn: Turn) -> list[Reply]:
     if enquiry_id is None:
         return [say(f"I can't find an enquiry “{ref[:30]}” that you can reply to.")]
     if not text.strip():  # the card's Reply button, or the words alone: ask for the message
-        return turn.engine.start_form(turn, "enquiry-reply", {"enquiry": enquiry_id})
-    return message(turn, enquiry_id, text)
-
-
-def in_thread(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
-    """A message in the thread under an enquiry's card or under its DM to the requester."""
-    if not text.strip():
-        return []
-    low = text.lower()
-    if low.startswith(("note:", "note ")) and turn.has("librarian"):
-        with turn.engine.store.session() as s:
-            e = s.get(Enquiry, enquiry_id)
-            reference = e.reference if e else ""
-        from bot.features.enquiry_desk import note
-
-        turn.args = f"{reference} {text[5:].strip()}"
-        return note(turn)
+        return turn.engine.start_form(turn, "enquiry-reply", EnquiryContext(enquiry_id))
     return message(turn, enquiry_id, text)
 
 
@@ -547,7 +535,6 @@ def from_shortcut(engine: Engine, inbound: Inbound) -> list[Reply]:
 def register(engine: Engine) -> None:
     """Add the enquiry words."""
     engine.flow(EnquiryFlow())
-    engine.thread("enquiry", in_thread)
     engine.on("shortcut", from_shortcut)
     engine.command(
         Command(

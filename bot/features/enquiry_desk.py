@@ -8,19 +8,21 @@ Every change is recorded in the enquiry's history and shown on its card in place
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from bot import handoff
 from bot.features import library
 from bot.features.enquiries import find, message, name_of, record, split_ref
 from bot.features.enquiry_card import announce, refresh_card
+from bot.features.enquiry_promises import SWEEP_EVERY_S, sweep
+from bot.forms import BaseFlow, EnquiryContext
 from bot.messages import Actions, Button, Choice, Form, Input, Reply, Text, say
 from bot.outbox import notify_person
 from bot.pii import guard
-from bot.store.models import Enquiry, Person
-from bot.turn import BaseFlow, Command, Turn
+from bot.store.models import Enquiry, EnquiryMessage, Person
+from bot.turn import Command, Turn
 from bot.words import shorten
 
 if TYPE_CHECKING:
@@ -44,8 +46,8 @@ USEFUL = (
 )
 
 
-def _enquiry(s: Session, ctx: Mapping[str, Any]) -> Enquiry | None:
-    return s.get(Enquiry, int(ctx.get("enquiry", 0)))
+def _enquiry(s: Session, ctx: EnquiryContext) -> Enquiry | None:
+    return s.get(Enquiry, ctx.enquiry)
 
 
 def _open_form(turn: Turn, flow: str, ref: str) -> list[Reply]:
@@ -56,7 +58,8 @@ def _open_form(turn: Turn, flow: str, ref: str) -> list[Reply]:
         if e.status == "closed" and flow != "enquiry-feedback":
             return [say(f"{e.reference} is closed.")]
         enquiry_id = e.id
-    return turn.engine.start_form(turn, flow, {"enquiry": enquiry_id})
+    assert enquiry_id is not None
+    return turn.engine.start_form(turn, flow, EnquiryContext(enquiry_id))
 
 
 # --- claim ----------------------------------------------------------------------------------
@@ -78,7 +81,7 @@ def claim(turn: Turn) -> list[Reply]:
         engine.store.audit(s, turn.person_id, "enquiry.claim", {"reference": e.reference})
     how = (
         f"type `reply {e.reference} <message>`"
-        if turn.inbound.platform == "console"  # the console shows no card to reply under
+        if not turn.can.buttons  # no card to reply under, no button to press
         else f"reply under the card, press *Reply*, or type `reply {e.reference} <message>`"
     )
     return [say(f"You have {e.reference}. The requester has been told. To write to them, {how}.")]
@@ -105,10 +108,6 @@ def _assign(engine: Engine, s: Session, e: Enquiry, who: int, name: str, by: int
 
 
 def _count(s: Session, e: Enquiry) -> int:
-    from sqlmodel import func
-
-    from bot.store.models import EnquiryMessage
-
     return int(
         s.exec(
             select(func.count())
@@ -121,12 +120,13 @@ def _count(s: Session, e: Enquiry) -> int:
 # --- transfer -------------------------------------------------------------------------------
 
 
-class TransferFlow(BaseFlow):
+class TransferFlow(BaseFlow[EnquiryContext]):
     """Hand an enquiry to another library team, or to a named librarian."""
 
     id = "enquiry-transfer"
+    context_type = EnquiryContext
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: EnquiryContext) -> Form:
         """Another team, or a librarian by name or PLATFORM:ID."""
         teams = tuple(Choice(t.name, t.slug) for t in library.library(turn.engine).teams)
         return Form(
@@ -145,13 +145,20 @@ class TransferFlow(BaseFlow):
             submit_label="Transfer",
         )
 
-    def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
+    def check(
+        self,
+        turn: Turn,
+        ctx: EnquiryContext,
+        field_id: str,
+        value: str,
+        answers: Mapping[str, str],
+    ) -> str:
         """A named librarian must exist and hold the role."""
         if field_id == "person" and value and _librarian(turn, value) is None:
             return "I can't find a librarian by that name. Try PLATFORM:ID, e.g. slack:U0123."
         return ""
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: EnquiryContext, values: Mapping[str, str]) -> list[Reply]:
         """Move it, update the cards, tell who needs to know."""
         if not values.get("team") and not values.get("person"):
             return [say("Choose a team or name a librarian — nothing was changed.")]
@@ -238,12 +245,13 @@ def transfer(turn: Turn) -> list[Reply]:
 # --- reply and note as forms ------------------------------------------------------------------
 
 
-class ReplyFlow(BaseFlow):
+class ReplyFlow(BaseFlow[EnquiryContext]):
     """Write to the requester (the card's Reply button)."""
 
     id = "enquiry-reply"
+    context_type = EnquiryContext
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: EnquiryContext) -> Form:
         """One message."""
         return Form(
             id=self.id,
@@ -252,17 +260,18 @@ class ReplyFlow(BaseFlow):
             submit_label="Send",
         )
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: EnquiryContext, values: Mapping[str, str]) -> list[Reply]:
         """Carry it across."""
-        return message(turn, int(ctx["enquiry"]), values["message"])
+        return message(turn, ctx.enquiry, values["message"])
 
 
-class NoteFlow(BaseFlow):
+class NoteFlow(BaseFlow[EnquiryContext]):
     """An internal note (the card's Add note button)."""
 
     id = "enquiry-note"
+    context_type = EnquiryContext
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: EnquiryContext) -> Form:
         """One note."""
         return Form(
             id=self.id,
@@ -272,7 +281,7 @@ class NoteFlow(BaseFlow):
             submit_label="Add note",
         )
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: EnquiryContext, values: Mapping[str, str]) -> list[Reply]:
         """Keep it with the enquiry."""
         with turn.engine.store.session() as s:
             e = _enquiry(s, ctx)
@@ -299,12 +308,13 @@ def note(turn: Turn) -> list[Reply]:
 # --- close, and the requester's rating ---------------------------------------------------------
 
 
-class CloseFlow(BaseFlow):
+class CloseFlow(BaseFlow[EnquiryContext]):
     """Close with the outcome, the time it took and its effort on the READ scale."""
 
     id = "enquiry-close"
+    context_type = EnquiryContext
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: EnquiryContext) -> Form:
         """Outcome, minutes, READ."""
         return Form(
             id=self.id,
@@ -330,13 +340,20 @@ class CloseFlow(BaseFlow):
             submit_label="Close enquiry",
         )
 
-    def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
+    def check(
+        self,
+        turn: Turn,
+        ctx: EnquiryContext,
+        field_id: str,
+        value: str,
+        answers: Mapping[str, str],
+    ) -> str:
         """Minutes are a whole number."""
         if field_id == "minutes" and value and not (value.isdigit() and 0 < int(value) <= 6000):
             return "Please give the minutes as a whole number, e.g. 90."
         return ""
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: EnquiryContext, values: Mapping[str, str]) -> list[Reply]:
         """Close it and ask the requester how useful it was."""
         with turn.engine.store.session() as s:
             e = _enquiry(s, ctx)
@@ -397,12 +414,13 @@ def close(turn: Turn) -> list[Reply]:
         return _close(turn, s, e, {"outcome": outcome})
 
 
-class FeedbackFlow(BaseFlow):
+class FeedbackFlow(BaseFlow[EnquiryContext]):
     """The requester's one question after closing: how useful, and what changed."""
 
     id = "enquiry-feedback"
+    context_type = EnquiryContext
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: EnquiryContext) -> Form:
         """Useful 1–5, and the difference it made."""
         return Form(
             id=self.id,
@@ -425,7 +443,7 @@ class FeedbackFlow(BaseFlow):
             submit_label="Send",
         )
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: EnquiryContext, values: Mapping[str, str]) -> list[Reply]:
         """Keep it with the enquiry as impact evidence."""
         with turn.engine.store.session() as s:
             e = _enquiry(s, ctx)
@@ -450,10 +468,23 @@ def feedback(turn: Turn) -> list[Reply]:
     return _open_form(turn, FeedbackFlow.id, ref)
 
 
+def in_thread(turn: Turn, enquiry_id: int, text: str) -> list[Reply]:
+    """A message in the thread under an enquiry's card or under its DM to the requester."""
+    if not text.strip():
+        return []
+    low = text.lower()
+    if low.startswith(("note:", "note ")) and turn.has("librarian"):
+        with turn.engine.store.session() as s:
+            e = s.get(Enquiry, enquiry_id)
+            reference = e.reference if e else ""
+        turn.args = f"{reference} {text[5:].strip()}"
+        return note(turn)
+    return message(turn, enquiry_id, text)
+
+
 def register(engine: Engine) -> None:
     """Add the librarian's words and the rating."""
-    from bot.features.enquiry_promises import SWEEP_EVERY_S, sweep
-
+    engine.thread("enquiry", in_thread)
     for flow in (TransferFlow(), ReplyFlow(), NoteFlow(), CloseFlow(), FeedbackFlow()):
         engine.flow(flow)
     engine.every("enquiry-promises", sweep, SWEEP_EVERY_S)

@@ -18,10 +18,6 @@ ABOUT = (
     "Please never share patient-identifiable information with me."
 )
 
-CONSOLE = (
-    "In this console, planned retros (and their reminders and digests) are sent only while "
-    "`kmb serve` or `kmb worker` runs on the same database; `retro now <project>` asks at once."
-)
 
 # Help is grouped by what people come for; privileged words get their own groups.
 TOPICS = (
@@ -55,10 +51,10 @@ def show(turn: Turn) -> list[Reply]:
         Section(title, (Text("\n".join(groups[title])),)) for title in order if title in groups
     )
     roles = ", ".join(sorted(turn.roles))
-    console = (Text(CONSOLE),) if turn.inbound.platform == "console" else ()
+    note = (Text(turn.can.help_note),) if turn.can.help_note else ()
     return [
         Reply(
-            (Text(ABOUT), *sections, *console, Text(f"Your roles: {roles}.")),
+            (Text(ABOUT), *sections, *note, Text(f"Your roles: {roles}.")),
             summary="What kmb can do",
         )
     ]

@@ -6,9 +6,11 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from bot import retention
+from bot.forms import BaseFlow, NoContext
 from bot.messages import Form, Input, Reply, Text, say
 from bot.store import personal
-from bot.turn import BaseFlow, Command, Turn
+from bot.turn import Command, Turn
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -36,7 +38,7 @@ def my_data(turn: Turn) -> list[Reply]:
     data = export(turn.engine, turn.person_id, turn.person_id)
     text = json.dumps(data, indent=2, ensure_ascii=False)
     head = Text("Everything kmb holds about you:")
-    if turn.inbound.platform == "console":
+    if not turn.can.message_limit:  # a terminal prints it whole
         return [Reply((head, Text(text)), summary="Your data")]
     if len(text) > MOST_IN_CHAT:
         counts = ", ".join(
@@ -94,12 +96,13 @@ def erase(engine: Engine, person_id: int, actor_id: int | None = None) -> bool:
     return True
 
 
-class DeleteFlow(BaseFlow):
+class DeleteFlow(BaseFlow[NoContext]):
     """A confirmation before erasing."""
 
     id = "delete-my-data"
+    context_type = NoContext
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: NoContext) -> Form:
         """One yes/no question."""
         return Form(
             self.id,
@@ -117,7 +120,7 @@ class DeleteFlow(BaseFlow):
             submit_label="Delete",
         )
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: NoContext, values: Mapping[str, str]) -> list[Reply]:
         """Erase on yes."""
         if values.get("confirm") != "yes":
             return [say("Nothing was deleted.")]
@@ -134,15 +137,13 @@ class DeleteFlow(BaseFlow):
 
 def register(engine: Engine) -> None:
     """Add the privacy words and the daily retention chore."""
-    from bot import retention
-
     retention.register(engine)
     engine.flow(DeleteFlow())
     engine.command(Command("my data", my_data, "everything kmb holds about you, as JSON"))
     engine.command(
         Command(
             "delete my data",
-            lambda t: t.engine.start_form(t, "delete-my-data", {}),
+            lambda t: t.engine.start_form(t, "delete-my-data", NoContext()),
             "erase what kmb holds about you (after a confirm)",
         )
     )

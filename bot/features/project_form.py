@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from sqlmodel import select
 
 from bot.directory import DirectoryError
-from bot.features.members import LOOKUP_S, is_platform_id, known_person, lookup_zones
+from bot.features.members import LOOKUP_S, known_person, lookup_zones
 from bot.features.project_access import template_name
+from bot.forms import BaseFlow, Context
 from bot.messages import Actions, Button, Choice, Facts, Form, Input, PersonRef, Reply, Text, say
 from bot.scheduling import lease, planner
 from bot.store.models import Membership, Project
-from bot.turn import BaseFlow, Turn
+from bot.turn import Turn
 from bot.words import count
 
 if TYPE_CHECKING:
@@ -54,12 +55,20 @@ def _template_choices(engine: Engine) -> tuple[Choice, ...]:
     )
 
 
-class ProjectFlow(BaseFlow):
+@dataclass(frozen=True)
+class ProjectContext(Context):
+    """A new project's form: the end-of-project template it was started with, if any."""
+
+    template: str = ""
+
+
+class ProjectFlow(BaseFlow[ProjectContext]):
     """Creating a project: name, dates, members and the template for its end."""
 
     id = "project"
+    context_type = ProjectContext
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: ProjectContext) -> Form:
         """The project form."""
         return Form(
             id=self.id,
@@ -81,7 +90,7 @@ class ProjectFlow(BaseFlow):
                     "Which questions at the end?",
                     "choice",
                     choices=_template_choices(turn.engine),
-                    initial=str(ctx.get("template", "") or DEFAULT_END_TEMPLATE),
+                    initial=ctx.template or DEFAULT_END_TEMPLATE,
                 ),
                 Input(
                     "checkins",
@@ -96,9 +105,16 @@ class ProjectFlow(BaseFlow):
             ),
         )
 
-    def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
+    def check(
+        self,
+        turn: Turn,
+        ctx: ProjectContext,
+        field_id: str,
+        value: str,
+        answers: Mapping[str, str],
+    ) -> str:
         """End after start; a sensible member list."""
-        start = ctx.get("_values", {}).get("start")
+        start = answers.get("start")
         if field_id == "end" and value:
             if start and value < start:
                 return "The end date is before the start date — when does it end?"
@@ -121,12 +137,12 @@ class ProjectFlow(BaseFlow):
             if len(names) > MAX_MEMBERS:
                 return f"That's {len(names)} people; a project can have up to {MAX_MEMBERS}."
             platform = turn.inbound.platform
-            if platform != "console":  # on Slack and Teams a name must be someone kmb can reach
+            if turn.can.reachable_people:  # a name must be someone kmb can reach
                 with turn.engine.store.session() as s:
                     unknown = [
                         n
                         for n in names
-                        if not is_platform_id(platform, n) and not known_person(s, platform, n)
+                        if not turn.can.is_person_id(n) and not known_person(s, platform, n)
                     ]
                 if unknown:
                     listed = ", ".join(f"“{n[:40]}”" for n in unknown[:5])
@@ -136,7 +152,7 @@ class ProjectFlow(BaseFlow):
                     )
         return ""
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: ProjectContext, values: Mapping[str, str]) -> list[Reply]:
         """Create the project and its memberships in one transaction."""
         start = dt.date.fromisoformat(values["start"])
         end = dt.date.fromisoformat(values["end"])
@@ -200,7 +216,7 @@ class ProjectFlow(BaseFlow):
             assert project.id is not None
             people = {turn.person_id}
             for name in names:
-                person = known_person(s, platform, name) if platform != "console" else None
+                person = known_person(s, platform, name) if turn.can.reachable_people else None
                 person = person or engine.store.person(s, platform, name)
                 if not person.timezone and zones.get(person.external_id):
                     person.timezone = zones[person.external_id]
@@ -250,7 +266,7 @@ class ProjectFlow(BaseFlow):
                     ),
                     *(
                         (Text(sender_note(engine, project.id)),)
-                        if turn.inbound.platform == "console"
+                        if not turn.can.always_reachable
                         else ()
                     ),
                     Actions(
@@ -276,4 +292,4 @@ def new(turn: Turn) -> list[Reply]:
         if hint
         else ""
     )
-    return turn.engine.start_form(turn, "project", {"template": tpl})
+    return turn.engine.start_form(turn, "project", ProjectContext(tpl))

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from bot.content import Template
 from bot.features.project_access import find_project, latest_occasion, template_name
+from bot.forms import BaseFlow, Context
 from bot.messages import Actions, Button, Choice, Form, Input, Reply, Text, say
 from bot.scheduling import planner
 from bot.store.models import Answer, Lesson, Occasion, Person, Project, Prompt
-from bot.turn import BaseFlow, Command, Turn
+from bot.turn import Command, Turn
 from bot.words import count
 from bot.worktime import zone
 
@@ -21,22 +23,30 @@ if TYPE_CHECKING:
     from bot.engine import Engine
 
 
-class AnswerFlow(BaseFlow):
+@dataclass(frozen=True)
+class PromptContext(Context):
+    """Answering one prompt (a person's invitation to one retro)."""
+
+    prompt: int = 0
+
+
+class AnswerFlow(BaseFlow[PromptContext]):
     """Answering a prompt: each answer is committed the moment it is given."""
 
     id = "answer"
+    context_type = PromptContext
     commits_each_field = True
 
-    def form(self, turn: Turn, ctx: Mapping[str, Any]) -> Form:
+    def form(self, turn: Turn, ctx: PromptContext) -> Form:
         """The template's questions, then anonymity and sharing."""
         engine = turn.engine
         with engine.store.session() as s:
-            prompt = s.get(Prompt, ctx["prompt"])
+            prompt = s.get(Prompt, ctx.prompt)
             occasion = s.get(Occasion, prompt.occasion_id) if prompt else None
             project = s.get(Project, occasion.project_id) if occasion else None
             existing = {
                 a.question_id: a.text
-                for a in s.exec(select(Answer).where(Answer.prompt_id == ctx["prompt"]))
+                for a in s.exec(select(Answer).where(Answer.prompt_id == ctx.prompt))
             }
         tpl = engine.catalogue.templates[occasion.template if occasion else "aar"]
         inputs = [
@@ -78,20 +88,22 @@ class AnswerFlow(BaseFlow):
             submit_label="Save answers",
         )
 
-    def check(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> str:
+    def check(
+        self, turn: Turn, ctx: PromptContext, field_id: str, value: str, answers: Mapping[str, str]
+    ) -> str:
         """A retro that is gone takes no answers; a closed one takes late ones."""
         with turn.engine.store.session() as s:
-            prompt = s.get(Prompt, ctx["prompt"])
+            prompt = s.get(Prompt, ctx.prompt)
             occasion = s.get(Occasion, prompt.occasion_id) if prompt else None
             if occasion is None or occasion.status not in ("open", "closed"):
                 return "This retro is no longer running, so it takes no answers. Type `cancel`."
         return ""
 
-    def on_field(self, turn: Turn, ctx: Mapping[str, Any], field_id: str, value: str) -> None:
+    def on_field(self, turn: Turn, ctx: PromptContext, field_id: str, value: str) -> None:
         """Commit this answer now, so nothing given is lost."""
         store = turn.engine.store
         with store.session() as s:
-            prompt = s.get(Prompt, ctx["prompt"])
+            prompt = s.get(Prompt, ctx.prompt)
             if prompt is None:
                 return
             if field_id in ("anonymous", "share"):
@@ -119,13 +131,13 @@ class AnswerFlow(BaseFlow):
             if prompt.status in ("scheduled", "pending", "missed", "away"):
                 prompt.status = "started"
 
-    def submit(self, turn: Turn, ctx: Mapping[str, Any], values: Mapping[str, str]) -> list[Reply]:
+    def submit(self, turn: Turn, ctx: PromptContext, values: Mapping[str, str]) -> list[Reply]:
         """Mark the prompt answered and keep shared answers as lessons."""
         store = turn.engine.store
         for field_id, value in values.items():  # rich platforms submit all at once
             self.on_field(turn, ctx, field_id, value)
         with store.session() as s:
-            prompt = s.get(Prompt, ctx["prompt"])
+            prompt = s.get(Prompt, ctx.prompt)
             assert prompt is not None
             occasion = s.get(Occasion, prompt.occasion_id)
             project = s.get(Project, occasion.project_id) if occasion else None

@@ -36,6 +36,7 @@ from bot.clock import SystemClock
 from bot.config import Settings
 from bot.content import load_catalogue
 from bot.engine import Engine
+from bot.features import register_all
 from bot.messages import ConversationRef, Inbound, PersonRef
 from bot.store import Store
 from bot.store.models import EnquiryMessage, InboxItem
@@ -92,6 +93,7 @@ def prepare(database_url: str, modal_users: int) -> None:
     store = Store(database_url, SystemClock())
     store.upgrade()
     engine = Engine(store, load_catalogue(), SystemClock(), Settings(database_url=database_url))
+    register_all(engine)
     try:
         store.grant("console", "sam", "member")
         sam = PersonRef("console", "sam", "Sam")

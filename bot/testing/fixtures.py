@@ -16,6 +16,8 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.content import load_catalogue
 from bot.engine import Engine
+from bot.features import register_all
+from bot.platforms import Capabilities
 from bot.store import Store
 from bot.testing import Chatter
 
@@ -84,14 +86,27 @@ def catalogue() -> Any:
 
 
 @pytest.fixture
-def make_engine(catalogue: Any, clock: FakeClock) -> Iterator[Callable[[str], Engine]]:
-    """Build an engine on a database URL (call it again to simulate a restart)."""
+def platforms() -> dict[str, Capabilities]:
+    """The platforms engines built here have declared, as their adapters would at mount (the
+    console is always declared). A project's conftest overrides it to add its platforms."""
+    return {}
+
+
+@pytest.fixture
+def make_engine(
+    catalogue: Any, clock: FakeClock, platforms: dict[str, Capabilities]
+) -> Iterator[Callable[[str], Engine]]:
+    """Build an engine with every feature on a database URL (call it again to simulate a
+    restart), its platforms declared."""
     engines: list[Engine] = []
 
     def _make(url: str) -> Engine:
         store = Store(url, clock)
         store.upgrade()
         engine = Engine(store, catalogue, clock, Settings(database_url=url))
+        register_all(engine)
+        for name, capabilities in platforms.items():
+            engine.platforms.declare(name, capabilities)
         engines.append(engine)
         return engine
 
