@@ -13,7 +13,10 @@ the rounds, and kmb's throughput over the Agents SDK echo bot's. Goal: kmb p99 <
 concurrency 50 and >= 0.8x the bare Agents SDK bot's throughput.
 
     .venv/bin/python bench/teams_turn.py [--n 1000] [--concurrency 50] [--rounds 3]
-        [--no-botbuilder]
+        [--no-botbuilder] [--only kmb] [--kmb-workers N] [--database-url URL]
+
+`--kmb-workers` adds `kmb worker` processes (inbox turns and delivery) beside `kmb serve`, as a
+deployment may; `--database-url` runs kmb on PostgreSQL instead of a new SQLite file.
 """
 
 from __future__ import annotations
@@ -71,18 +74,38 @@ def _botbuilder_python(install: bool) -> Path | None:
 class Party:
     """One process: a bot or the connector."""
 
-    def __init__(self, name: str, argv: list[str], port: int, env: dict[str, str], log: Path):
-        self.name, self.port = name, port
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        env: dict[str, str],
+        log: Path,
+        start: bool = True,
+    ) -> None:
+        self.name, self.port, self.argv, self.env = name, port, argv, env
         self.url = f"http://127.0.0.1:{port}/api/messages"
         self.log = log.open("w")
+        self.process: subprocess.Popen[bytes] | None = None
+        if start:
+            self.start()
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
-            argv, cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT
+            self.argv,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
+
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
 
     async def ready(self, http: aiohttp.ClientSession, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if self.exited():
                 raise RuntimeError(f"{self.name} exited; see {self.log.name}")
             try:
                 async with http.get(f"http://127.0.0.1:{self.port}/") as r:
@@ -93,6 +116,9 @@ class Party:
         raise RuntimeError(f"{self.name} did not start; see {self.log.name}")
 
     def stop(self) -> None:
+        if self.process is None:
+            self.log.close()
+            return
         self.process.terminate()
         try:
             self.process.wait(10)
@@ -185,10 +211,12 @@ async def _round(
 
 
 @contextmanager
-def _parties(folder: Path, botbuilder: Path | None) -> Iterator[dict[str, Party]]:
+def _parties(
+    folder: Path, botbuilder: Path | None, kmb_workers: int = 0, database_url: str = ""
+) -> Iterator[dict[str, Party]]:
     python = sys.executable
     kmb_env = {
-        "DATABASE_URL": f"sqlite:///{folder}/kmb.db",
+        "DATABASE_URL": database_url or f"sqlite:///{folder}/kmb.db",
         "HOST": "127.0.0.1",
         "MICROSOFT_APP_ID": "",  # Teams in anonymous (loopback) mode
         "SLACK_BOT_TOKEN": "",
@@ -212,6 +240,11 @@ def _parties(folder: Path, botbuilder: Path | None) -> Iterator[dict[str, Party]
             kmb_env,
             folder / "kmb.log",
         )
+        for w in range(kmb_workers):  # `kmb worker` processes beside `kmb serve`, same database
+            argv = [python, "-m", "bot", "worker", "--id", f"bench-{w}", "--no-scheduler"]
+            log = folder / f"kmb_worker_{w}.log"
+            worker = Party(f"kmb worker {w}", argv, 0, kmb_env, log, start=False)
+            parties[worker.name] = worker
         port = _free_port()
         parties["agents-sdk echo"] = Party(
             "agents-sdk echo",
@@ -236,19 +269,35 @@ def _parties(folder: Path, botbuilder: Path | None) -> Iterator[dict[str, Party]
 
 
 async def main(
-    n: int, concurrency: int, rounds: int, install_botbuilder: bool, only: list[str]
+    n: int,
+    concurrency: int,
+    rounds: int,
+    install_botbuilder: bool,
+    only: list[str],
+    kmb_workers: int = 0,
+    database_url: str = "",
 ) -> None:
     botbuilder = _botbuilder_python(install_botbuilder)
     if botbuilder is None:
         print("note: no botbuilder virtualenv; the botbuilder baseline is skipped")
-    with tempfile.TemporaryDirectory() as tmp, _parties(Path(tmp), botbuilder) as parties:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _parties(Path(tmp), botbuilder, kmb_workers, database_url) as parties,
+    ):
         connector = parties.pop("connector")
+        workers = [parties.pop(name) for name in list(parties) if name.startswith("kmb worker")]
         control = f"http://127.0.0.1:{connector.port}"
         timeout = aiohttp.ClientTimeout(total=120)
         limits = aiohttp.TCPConnector(limit=concurrency + 8)
         async with aiohttp.ClientSession(timeout=timeout, connector=limits) as http:
             for party in (connector, *parties.values()):
                 await party.ready(http)
+            for worker in workers:  # once kmb serve has made the database
+                worker.start()
+            await asyncio.sleep(3 if workers else 0)
+            for worker in workers:
+                if worker.exited():
+                    raise RuntimeError(f"{worker.name} exited; see {worker.log.name}")
             log_of_connector = Path(connector.log.name).read_text().split()
             service_url = log_of_connector[0] if log_of_connector else ""
             bots = [p for p in parties.values() if not only or p.name in only]
@@ -293,5 +342,25 @@ if __name__ == "__main__":
     parser.add_argument(
         "--only", action="append", default=[], help="run only this bot (kmb, agents-sdk echo, ...)"
     )
+    parser.add_argument(
+        "--kmb-workers",
+        type=int,
+        default=0,
+        help="also run this many `kmb worker` processes (inbox turns, delivery) on its database",
+    )
+    parser.add_argument(
+        "--database-url", default="", help="kmb's database (default: a new SQLite file)"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.n, args.concurrency, args.rounds, not args.no_botbuilder, args.only))
+    install = not args.no_botbuilder
+    asyncio.run(
+        main(
+            args.n,
+            args.concurrency,
+            args.rounds,
+            install,
+            args.only,
+            args.kmb_workers,
+            args.database_url,
+        )
+    )

@@ -6,10 +6,11 @@ import asyncio
 
 from sqlmodel import func, select
 
+from adapters.teams.activity import to_inbound
 from bot import inbox
 from bot.messages import ConversationRef, say
 from bot.store.models import ConversationReference, Enquiry
-from tests.teams_rig import Rig, card_of, card_text
+from tests.teams_rig import Rig, card_of, card_text, fixture
 
 ANN_CONV = "a:1anon-personal-ann"
 CHANNEL = "19:anonlibrarychannel@thread.tacv2"
@@ -244,3 +245,10 @@ async def test_a_team_install_stores_the_team_and_lists_members_page_by_page(eng
             keys = set(s.exec(select(ConversationReference.key)).all())
         assert {f"member:29:1anon-member-{n}" for n in range(3)} <= keys
         assert "team:19:anonteam@thread.tacv2" in keys
+
+
+def test_only_what_addressing_the_replies_needs_travels_with_the_turn() -> None:
+    """The inbox keeps the turn, not the whole activity (names, mentions, team and tenant)."""
+    inbound = to_inbound(fixture("channel_mention", replyToId="1732700000101"))
+    assert inbound is not None
+    assert set(inbound.raw) == {"type", "id", "replyToId"}

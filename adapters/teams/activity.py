@@ -106,6 +106,17 @@ def attached_files(activity: Mapping[str, Any]) -> tuple[str, ...]:
     )
 
 
+# What the adapter reads back from `Inbound.raw` when the turn's replies are addressed (the
+# activity to reply to, the card to replace, a form's spec). The rest of the activity (names,
+# mentions, channel data) is not kept in the inbox with the turn.
+_KEPT = ("type", "id", "replyToId", "value")
+
+
+def kept(activity: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of an activity that travels with its `Inbound` (through the inbox)."""
+    return {k: activity[k] for k in _KEPT if activity.get(k) is not None}
+
+
 def installation(activity: Mapping[str, Any]) -> Inbound | None:
     """kmb added (`installed`, with the people added with it) or removed (`uninstalled`, with
     the team in `value`); None when the update is about other people only."""
@@ -146,7 +157,7 @@ def to_inbound(activity: Mapping[str, Any]) -> Inbound | None:
     conversation = conversation_of(activity)
     data = card_action(activity)
     if data is not None:
-        common: dict[str, Any] = {"event_id": event_id(activity), "raw": activity}
+        common: dict[str, Any] = {"event_id": event_id(activity), "raw": kept(activity)}
         if data["kmb"] == "button":
             command = str(data.get("kmb_command", ""))
             return Inbound("button", person, conversation, action=command, **common)
@@ -166,7 +177,7 @@ def to_inbound(activity: Mapping[str, Any]) -> Inbound | None:
         conversation,
         text=clean_text(activity),
         event_id=event_id(activity),
-        raw=activity,
+        raw=kept(activity),
         addressed=addressed,
         files=attached_files(activity),
     )
