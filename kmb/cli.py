@@ -184,7 +184,7 @@ def _main(argv: list[str] | None) -> int:
             serve_web(
                 engine,
                 host,
-                args.port or settings.port,
+                settings.port if args.port is None else args.port,
                 mount=partial(mount, teams=teams),
                 scheduler=not args.no_scheduler,
             )
