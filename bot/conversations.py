@@ -63,13 +63,19 @@ def upsert(
 ) -> None:
     """Store (or refresh, and make usable again) a reference, whoever else writes it at once.
 
-    INSERT … ON CONFLICT DO NOTHING first: on PostgreSQL a concurrent insert of the same key
+    A known, unchanged reference is only read (this runs on every turn). Otherwise INSERT … ON
+    CONFLICT DO NOTHING: on PostgreSQL a concurrent insert of the same key
     waits for the other transaction and then does nothing, where a plain INSERT after a SELECT
     that saw no row raised a unique violation. Then the row (ours or theirs) is brought up to
     date.
     """
     data = dict(data)
     now = store.now()
+    found = row(session, platform, row_key)
+    if found is not None:  # the common case, every turn: a read, and a write only on change
+        if found.data != data or not found.usable:
+            found.data, found.usable, found.updated_at = data, True, now
+        return
     session.execute(
         insert_ignoring(store.engine, ConversationReference).values(
             platform=platform,
