@@ -15,6 +15,7 @@ calendar date.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -238,8 +239,13 @@ def guard(text: str) -> Guarded:
     return Guarded(out, tuple(removed))
 
 
+@functools.lru_cache(maxsize=4096)
 def redact(text: str) -> str:
-    """The text with every patient identifier replaced by its marker."""
+    """The text with every patient identifier replaced by its marker.
+
+    Remembered for the most recent texts: the storage door redacts every string of every reply
+    kmb queues, and most are the same help and catalogue text turn after turn.
+    """
     return guard(text).text
 
 
