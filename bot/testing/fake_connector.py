@@ -124,7 +124,9 @@ class FakeConnector:
         wanted = kinds or ("reply", "post", "update")
         return [c.body for c in self.calls if c.kind in wanted]
 
-    async def wait_for(self, count: int, *kinds: str, timeout: float = 5.0) -> list[ConnectorCall]:
+    async def wait_for(
+        self, count: int, *kinds: str, timeout: float = 30.0
+    ) -> list[ConnectorCall]:
         """Wait until at least `count` calls of `kinds` have arrived."""
 
         def enough() -> bool:

@@ -164,8 +164,11 @@ class FakeSlack:
         """The calls made to one method, oldest first."""
         return [c for c in self.calls if c.method == method]
 
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
-        """Wait until `count` calls to `method` have arrived (kmb works after its ack)."""
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
+        """Wait until `count` calls to `method` have arrived (kmb works after its ack).
+
+        The timeout only bounds a hang (the wait ends as soon as the calls are there); the
+        fakes' waits allow 30 s because 5 s failed on a loaded 2-CPU machine."""
         deadline = time.monotonic() + timeout
         while len(self.of(method)) < count:
             left = deadline - time.monotonic()
@@ -179,7 +182,7 @@ class FakeSlack:
                 await asyncio.wait_for(self.changed.wait(), timeout=min(left, 0.2))
         return self.of(method)
 
-    async def wait_responses(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def wait_responses(self, count: int = 1, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Wait for `count` posts to response URLs."""
         deadline = time.monotonic() + timeout
         while len(self.responses) < count:
@@ -192,7 +195,7 @@ class FakeSlack:
 
     # --- Socket Mode -----------------------------------------------------------------------
 
-    async def connected(self, timeout: float = 5.0) -> None:
+    async def connected(self, timeout: float = 30.0) -> None:
         """Wait until a Socket Mode client is connected."""
         deadline = time.monotonic() + timeout
         while not self._sockets:
@@ -201,7 +204,7 @@ class FakeSlack:
             await asyncio.sleep(0.02)
 
     async def push(
-        self, kind: str, payload: dict[str, Any], timeout: float = 5.0
+        self, kind: str, payload: dict[str, Any], timeout: float = 30.0
     ) -> dict[str, Any]:
         """Send an envelope over Socket Mode and return the client's acknowledgement."""
         envelope_id = uuid.uuid4().hex
