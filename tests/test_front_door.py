@@ -8,6 +8,7 @@ adapter would, without one.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 from sqlmodel import func, select
@@ -118,18 +119,17 @@ def test_two_first_messages_at_once_store_one_reference(database_url: str, clock
         with store.session() as s:
             person = store.person(s, "chatland", "u-ann", "Ann")
         first_in = threading.Event()
-        second_done = threading.Event()
+        second_in = threading.Event()
         errors: list[BaseException] = []
 
         def second() -> None:
-            first_in.wait(10)
+            first_in.wait()
+            second_in.set()
             try:
                 with store.session() as s:
                     remember_conversation(store, s, person, DM)
             except BaseException as exc:  # the race lost: the unique key refused it
                 errors.append(exc)
-            finally:
-                second_done.set()
 
         worker = threading.Thread(target=second)
         worker.start()
@@ -137,9 +137,12 @@ def test_two_first_messages_at_once_store_one_reference(database_url: str, clock
             remember_conversation(store, s, person, DM)
             s.flush()  # the first row is written, not yet committed
             first_in.set()
-            # the second either finished (it could not see the uncommitted row) or waits on
-            # ours; a moment is enough for it to reach the insert
-            second_done.wait(1.0)
+            # the second either finishes (it cannot see the uncommitted row) or waits on ours; a
+            # moment is enough for it to reach the insert. A real sleep, not a timed wait on an
+            # event: under libfaketime (CI's hostile-moment passes) a timed condition wait can
+            # outlast SQLite's 10 s busy timeout, so the test failed for the wrong reason.
+            second_in.wait()
+            time.sleep(0.3)
         worker.join(20)
         assert not errors, errors
         with store.session() as s:
